@@ -1,0 +1,199 @@
+package io.istiovmagent.bundle;
+
+import java.io.IOException;
+import java.io.InputStream;
+import java.io.InterruptedIOException;
+import java.net.ConnectException;
+import java.net.UnknownHostException;
+import java.security.GeneralSecurityException;
+import java.security.cert.CertPathValidatorException;
+import java.security.cert.CertificateExpiredException;
+import java.security.cert.CertificateNotYetValidException;
+import java.time.Clock;
+import java.time.Duration;
+import java.time.ZonedDateTime;
+import java.time.format.DateTimeFormatter;
+import java.time.format.DateTimeParseException;
+import java.util.List;
+import java.util.Objects;
+import java.util.Optional;
+import javax.net.ssl.SSLContext;
+import javax.net.ssl.SSLException;
+import javax.net.ssl.SSLHandshakeException;
+import javax.net.ssl.SSLPeerUnverifiedException;
+import javax.net.ssl.TrustManager;
+import javax.net.ssl.X509TrustManager;
+import okhttp3.ConnectionSpec;
+import okhttp3.HttpUrl;
+import okhttp3.OkHttpClient;
+import okhttp3.Request;
+import okhttp3.Response;
+import okhttp3.ResponseBody;
+
+/**
+ * A bundle served as a gzip'd tar over HTTPS. TLS 1.2 or newer with hostname verification; there is no way to turn
+ * verification off. A redirect is followed only to another https:// URL, and the credential is not sent to another
+ * host.
+ */
+public final class HttpsSource implements BundleSource {
+  private final HttpUrl url;
+  private final OkHttpClient client;
+  private final Optional<BearerToken> credential;
+  private final String userAgent;
+  private final Clock clock;
+
+  public HttpsSource(HttpUrl url, X509TrustManager trust, Optional<BearerToken> credential, Duration timeout,
+      String userAgent, Clock clock) {
+    if (!url.isHttps()) {
+      throw new IllegalArgumentException("HttpsSource needs an https:// URL");
+    }
+    this.url = url;
+    this.credential = Objects.requireNonNull(credential, "credential == null");
+    this.userAgent = userAgent;
+    this.clock = clock;
+    this.client = new OkHttpClient.Builder()
+        .sslSocketFactory(sslContext(trust).getSocketFactory(), trust)
+        .connectionSpecs(List.of(ConnectionSpec.MODERN_TLS))
+        .followRedirects(true)
+        .followSslRedirects(false)
+        .retryOnConnectionFailure(false)
+        .connectTimeout(timeout)
+        .readTimeout(timeout)
+        .writeTimeout(timeout)
+        .callTimeout(timeout.multipliedBy(2))
+        .build();
+  }
+
+  private static SSLContext sslContext(X509TrustManager trust) {
+    try {
+      SSLContext ctx = SSLContext.getInstance("TLS");
+      ctx.init(null, new TrustManager[] {trust}, null);
+      return ctx;
+    } catch (GeneralSecurityException e) {
+      throw new IllegalStateException("TLS is not available in this Java runtime", e);
+    }
+  }
+
+  @Override
+  public RawBundle fetch() throws SourceException, BadBundleException {
+    Request.Builder rb = new Request.Builder().url(url).header("Accept", "application/gzip")
+        .header("User-Agent", userAgent);
+    credential.ifPresent(c -> rb.header("Authorization", c.headerValue()));
+    try (Response response = client.newCall(rb.build()).execute()) {
+      checkStatus(response);
+      return TarGzReader.read(readBody(response));
+    } catch (SSLException e) {
+      throw tlsFailure(e);
+    } catch (UnknownHostException e) {
+      throw new SourceException(SourceException.Kind.UNREACHABLE,
+          "cannot resolve " + url.host() + ": check the host name and DNS", null, e);
+    } catch (ConnectException e) {
+      throw new SourceException(SourceException.Kind.UNREACHABLE,
+          "cannot connect to " + url.host() + ":" + url.port() + " (" + e.getMessage() + ")", null, e);
+    } catch (InterruptedIOException e) { // includes SocketTimeoutException and the call timeout
+      throw new SourceException(SourceException.Kind.UNREACHABLE,
+          "timed out talking to " + url.host() + ":" + url.port(), null, e);
+    } catch (IOException e) {
+      throw new SourceException(SourceException.Kind.UNREACHABLE,
+          "connection to " + url.host() + ":" + url.port() + " failed: " + e.getMessage(), null, e);
+    }
+  }
+
+  private void checkStatus(Response r) throws SourceException {
+    int code = r.code();
+    if (code == 200) {
+      return;
+    }
+    String where = describe();
+    switch (code) {
+      case 401, 403 -> throw new SourceException(SourceException.Kind.CREDENTIAL_REJECTED, "credential rejected (HTTP "
+          + code + ") by " + where + ": check bundle.tokenFile"
+          + (credential.isEmpty() ? " (none is configured)" : " (the join token may be wrong or expired)"));
+      case 404 -> throw new SourceException(SourceException.Kind.NOT_FOUND, "no bundle at " + where
+          + " (HTTP 404): check the namespace and workload group in the URL");
+      default -> {
+        if (r.isRedirect()) {
+          String location = r.header("Location", "");
+          HttpUrl target = r.request().url().resolve(location);
+          String to = target == null ? "an invalid URL" : target.scheme() + "://" + target.host();
+          throw new SourceException(SourceException.Kind.PROTOCOL, where + " redirected to " + to
+              + "; only redirects to https:// are followed, a bundle never travels over plain http");
+        }
+        if (code == 429 || code >= 500) {
+          Duration retry = retryAfter(r.header("Retry-After")).orElse(null);
+          throw new SourceException(SourceException.Kind.UNAVAILABLE, where + " is unavailable (HTTP " + code
+              + (retry == null ? "" : ", retry after " + retry.toSeconds() + "s") + ")", retry, null);
+        }
+        throw new SourceException(SourceException.Kind.PROTOCOL, where + " answered HTTP " + code
+            + ", expected 200 with a gzip'd tar");
+      }
+    }
+  }
+
+  private static byte[] readBody(Response r) throws IOException, BadBundleException {
+    ResponseBody body = r.body();
+    if (body.contentLength() > BundleLimits.MAX_TOTAL_BYTES) {
+      throw TarGzReader.bad("size-limit", "the response is " + body.contentLength() + " bytes; the limit is "
+          + BundleLimits.MAX_TOTAL_BYTES);
+    }
+    try (InputStream in = body.byteStream()) {
+      return CappedStream.readAll(in, BundleLimits.MAX_TOTAL_BYTES);
+    } catch (CappedStream.LimitExceeded e) {
+      throw TarGzReader.bad("size-limit", "the response is larger than " + BundleLimits.MAX_TOTAL_BYTES + " bytes");
+    }
+  }
+
+  /** Seconds or an HTTP-date; absent, negative or unparsable values are ignored. */
+  Optional<Duration> retryAfter(String value) {
+    if (value == null || value.isBlank()) {
+      return Optional.empty();
+    }
+    String v = value.strip();
+    try {
+      long seconds = Long.parseLong(v);
+      return seconds < 0 ? Optional.empty() : Optional.of(Duration.ofSeconds(Math.min(seconds, 86_400)));
+    } catch (NumberFormatException notSeconds) {
+      try {
+        ZonedDateTime at = ZonedDateTime.parse(v, DateTimeFormatter.RFC_1123_DATE_TIME);
+        Duration d = Duration.between(clock.instant(), at.toInstant());
+        return Optional.of(d.isNegative() ? Duration.ZERO : d);
+      } catch (DateTimeParseException notDate) {
+        return Optional.empty();
+      }
+    }
+  }
+
+  private SourceException tlsFailure(SSLException e) {
+    String where = url.host() + ":" + url.port();
+    String reason;
+    if (e instanceof SSLPeerUnverifiedException) {
+      reason = "the server's certificate does not name " + url.host() + " (hostname mismatch)";
+    } else if (hasCause(e, CertificateExpiredException.class)) {
+      reason = "the server's certificate has expired";
+    } else if (hasCause(e, CertificateNotYetValidException.class)) {
+      reason = "the server's certificate is not valid yet (check this machine's clock)";
+    } else if (hasCause(e, CertPathValidatorException.class)
+        || String.valueOf(e.getMessage()).contains("PKIX path")) {
+      reason = "the server's certificate is not signed by a trusted CA; add the CA with --ca-file or bundle.caFile";
+    } else if (e instanceof SSLHandshakeException) {
+      reason = "the TLS handshake failed (" + e.getMessage() + ")";
+    } else {
+      reason = "TLS failed (" + e.getMessage() + ")";
+    }
+    return new SourceException(SourceException.Kind.TLS, "TLS to " + where + " refused: " + reason, null, e);
+  }
+
+  private static boolean hasCause(Throwable t, Class<? extends Throwable> type) {
+    for (Throwable c = t; c != null; c = c.getCause()) {
+      if (type.isInstance(c)) {
+        return true;
+      }
+    }
+    return false;
+  }
+
+  @Override
+  public String describe() {
+    return url.newBuilder().query(null).fragment(null).build().toString();
+  }
+}
