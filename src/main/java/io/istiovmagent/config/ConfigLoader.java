@@ -1,0 +1,91 @@
+package io.istiovmagent.config;
+
+import io.istiovmagent.util.SafeYaml;
+import java.io.IOException;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.NoSuchFileException;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.List;
+import java.util.Locale;
+import java.util.Map;
+import java.util.Optional;
+import java.util.regex.Pattern;
+
+/** Reads config.yaml. A missing file means all defaults; an unknown key, a wrong type or a bad value is an error. */
+public final class ConfigLoader {
+  private static final int MAX_BYTES = 256 * 1024;
+  private static final Pattern HOST_NAME = Pattern.compile(
+      "[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*");
+
+  private ConfigLoader() {}
+
+  public static AgentConfig load(Path file) throws ConfigException {
+    String text;
+    try {
+      byte[] bytes = Files.readAllBytes(file);
+      if (bytes.length > MAX_BYTES) {
+        throw new ConfigException(file + ": larger than " + MAX_BYTES + " bytes");
+      }
+      text = new String(bytes, StandardCharsets.UTF_8);
+    } catch (NoSuchFileException e) {
+      return AgentConfig.defaults();
+    } catch (IOException e) {
+      throw new ConfigException(file + ": cannot read: " + e.getMessage());
+    }
+    return parse(file.toString(), text);
+  }
+
+  public static AgentConfig parse(String name, String text) throws ConfigException {
+    Object doc;
+    try {
+      doc = SafeYaml.load(text, MAX_BYTES);
+    } catch (SafeYaml.YamlError e) {
+      throw new ConfigException(name + ": " + e.getMessage());
+    }
+    if (doc == null) {
+      return AgentConfig.defaults();
+    }
+    if (!(doc instanceof Map<?, ?> map)) {
+      throw new ConfigException(name + ": must be a YAML mapping (e.g. 'bundle:' with 'source:' under it)");
+    }
+    ConfigNode root = new ConfigNode(name, "", map);
+
+    ConfigNode b = root.section("bundle");
+    Optional<String> source = Optional.ofNullable(b.string("source"));
+    Optional<Path> caFile = Optional.ofNullable(b.string("caFile")).map(Path::of);
+    Optional<Path> tokenFile = Optional.ofNullable(b.string("tokenFile")).map(Path::of);
+    Duration refresh = b.duration("refreshInterval", AgentConfig.DEFAULT_REFRESH, Duration.ofSeconds(10));
+    Duration timeout = b.duration("timeout", AgentConfig.DEFAULT_TIMEOUT, Duration.ofSeconds(1));
+
+    ConfigNode h = root.section("hosts");
+    List<String> allowed = h.strings("allowedNames").stream().map(s -> s.toLowerCase(Locale.ROOT)).toList();
+    for (String n : allowed) {
+      if (!HOST_NAME.matcher(n).matches()) {
+        throw new ConfigException(name + ": 'hosts.allowedNames' has '" + n + "', which is not a host name");
+      }
+      if (n.equals("localhost") || n.endsWith(".localhost") || n.startsWith("localhost.")) {
+        throw new ConfigException(name + ": 'hosts.allowedNames' may not allow localhost");
+      }
+    }
+
+    ConfigNode p = root.section("paths");
+    String stateDir = absolute(name, "paths.stateDir", p.string("stateDir"), AgentConfig.DEFAULT_STATE_DIR);
+    String runDir = absolute(name, "paths.runDir", p.string("runDir"), AgentConfig.DEFAULT_RUN_DIR);
+
+    root.rejectUnknown();
+    return new AgentConfig(new AgentConfig.Bundle(source, caFile, tokenFile, refresh, timeout),
+        new AgentConfig.Hosts(allowed), new AgentConfig.Paths(stateDir, runDir));
+  }
+
+  private static String absolute(String file, String key, String value, String dflt) throws ConfigException {
+    if (value == null) {
+      return dflt;
+    }
+    if (!value.startsWith("/")) {
+      throw new ConfigException(file + ": '" + key + "' must be an absolute path (it is resolved under --root)");
+    }
+    return value;
+  }
+}

@@ -1,0 +1,6 @@
+package io.istiovmagent.install;
+
+/** A user and group that files are owned by, as numbers valid inside the root. */
+public record FileOwner(String name, int uid, int gid) {
+  public static final FileOwner ROOT = new FileOwner("root", 0, 0);
+}

@@ -1,0 +1,96 @@
+package io.istiovmagent.install;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import com.fasterxml.jackson.databind.node.ObjectNode;
+import io.istiovmagent.bundle.BundleFile;
+import io.istiovmagent.bundle.RawBundle;
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.nio.file.attribute.PosixFilePermissions;
+import java.time.Instant;
+import java.util.Base64;
+import java.util.EnumMap;
+import java.util.Iterator;
+import java.util.Map;
+import java.util.Optional;
+
+/**
+ * The last bundle that passed verification, kept in the agent's state directory (0700, root) as one file written
+ * atomically, so it is always whole. It is what the agent restores after a reboot, when the token in tmpfs is gone,
+ * and what stays in force while the source is down.
+ */
+public final class LastKnownGood {
+  public static final String FILE_NAME = "last-known-good.json";
+  private static final ObjectMapper JSON = new ObjectMapper();
+  private static final int FORMAT = 1;
+
+  /** What is stored besides the files. */
+  public record Record(RawBundle bundle, String source, Instant savedAt) {
+    public String revision() {
+      return bundle.revision();
+    }
+  }
+
+  private final Path dir;
+
+  public LastKnownGood(Path stateDir) {
+    this.dir = stateDir;
+  }
+
+  public Path file() {
+    return dir.resolve(FILE_NAME);
+  }
+
+  /** Saves unless the same revision from the same source is already stored. Returns whether it wrote. */
+  public boolean save(RawBundle bundle, String source, Instant now) throws IOException {
+    Optional<Record> current = load();
+    if (current.isPresent() && current.get().revision().equals(bundle.revision())
+        && current.get().source().equals(source)) {
+      return false;
+    }
+    ensureDir();
+    ObjectNode root = JSON.createObjectNode();
+    root.put("format", FORMAT);
+    root.put("source", source);
+    root.put("revision", bundle.revision());
+    root.put("savedAt", now.toString());
+    ObjectNode files = root.putObject("files");
+    bundle.files().forEach((f, bytes) -> files.put(f.fileName(), Base64.getEncoder().encodeToString(bytes)));
+    AtomicFile.write(file(), JSON.writerWithDefaultPrettyPrinter().writeValueAsBytes(root), FileOwner.ROOT,
+        PosixFilePermissions.fromString("rw-------"));
+    return true;
+  }
+
+  /** The stored record; empty when there is none. A damaged file is an error, not silently ignored. */
+  public Optional<Record> load() throws IOException {
+    Path f = file();
+    if (!Files.exists(f)) {
+      return Optional.empty();
+    }
+    JsonNode root = JSON.readTree(f.toFile());
+    if (root == null || root.path("format").asInt() != FORMAT || !root.path("files").isObject()) {
+      throw new IOException(f + " is not a last-known-good record of format " + FORMAT);
+    }
+    Map<BundleFile, byte[]> files = new EnumMap<>(BundleFile.class);
+    for (Iterator<Map.Entry<String, JsonNode>> it = root.get("files").fields(); it.hasNext(); ) {
+      Map.Entry<String, JsonNode> e = it.next();
+      BundleFile bf = BundleFile.byName(e.getKey())
+          .orElseThrow(() -> new IOException(f + " holds an unknown file " + e.getKey()));
+      files.put(bf, Base64.getDecoder().decode(e.getValue().asText()));
+    }
+    RawBundle bundle = new RawBundle(files);
+    if (!bundle.revision().equals(root.path("revision").asText())) {
+      throw new IOException(f + " is damaged: its files do not match its recorded revision");
+    }
+    return Optional.of(new Record(bundle, root.path("source").asText(), Instant.parse(root.path("savedAt").asText())));
+  }
+
+  private void ensureDir() throws IOException {
+    if (!Files.isDirectory(dir)) {
+      Files.createDirectories(dir);
+    }
+    Files.setPosixFilePermissions(dir, PosixFilePermissions.fromString("rwx------"));
+  }
+}
