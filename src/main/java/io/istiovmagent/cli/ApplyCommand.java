@@ -1,0 +1,91 @@
+package io.istiovmagent.cli;
+
+import io.istiovmagent.config.AgentConfig;
+import io.istiovmagent.config.ConfigException;
+import io.istiovmagent.install.InstallReport;
+import io.istiovmagent.install.Installer;
+import io.istiovmagent.install.LastKnownGood;
+import io.istiovmagent.install.RootFs;
+import java.io.IOException;
+import java.io.PrintWriter;
+import java.nio.file.Path;
+import java.util.concurrent.Callable;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Model.CommandSpec;
+import picocli.CommandLine.Option;
+import picocli.CommandLine.Parameters;
+import picocli.CommandLine.ParentCommand;
+import picocli.CommandLine.Spec;
+
+@Command(name = "apply", mixinStandardHelpOptions = true,
+    description = {"One pass: fetch the bundle, verify it, install it under --root, print what changed.",
+        "",
+        "Files go where istio-sidecar expects them, owned by istio-proxy: /etc/certs/root-cert.pem (0644), "
+            + "/var/run/secrets/tokens/istio-token (0640), /var/lib/istio/envoy/cluster.env (0644), "
+            + "/etc/istio/config/mesh (0644), /var/lib/istio/envoy/sidecar.env (0644); the hosts file becomes a "
+            + "managed block in /etc/hosts. Each write is atomic; unchanged files are not rewritten. A refused "
+            + "bundle changes nothing.",
+        "",
+        "SOURCE defaults to bundle.source from the configuration."},
+    exitCodeListHeading = "%nExit codes:%n",
+    exitCodeList = {"0:installed (or already in place)", "65:the bundle is invalid; nothing was written",
+        "69:the source cannot be reached", "74:writing under the root failed", "78:configuration error"})
+final class ApplyCommand implements Callable<Integer> {
+  @ParentCommand
+  Main main;
+
+  @Spec
+  CommandSpec spec;
+
+  @Parameters(paramLabel = "SOURCE", arity = "0..1", description = "Where the bundle is (default: bundle.source).")
+  String source;
+
+  @Option(names = "--ca-file", paramLabel = "PEM", description = "Also trust the CA certificates in PEM.")
+  Path caFile;
+
+  @Override
+  public Integer call() {
+    PrintWriter out = spec.commandLine().getOut();
+    PrintWriter err = spec.commandLine().getErr();
+    AgentConfig config;
+    try {
+      config = main.loadConfig();
+    } catch (ConfigException e) {
+      err.println(e.getMessage());
+      return ExitCodes.CONFIG;
+    }
+    BundlePipeline.Result r;
+    try {
+      r = BundlePipeline.fetchAndVerify(main, config, source, caFile, err);
+    } catch (BundlePipeline.Failed f) {
+      return f.exitCode;
+    }
+    RootFs fs = main.rootFs();
+    Installer installer = new Installer(fs, new LastKnownGood(fs.lexical(config.paths().stateDir())), main.clock());
+    InstallReport report;
+    try {
+      report = installer.install(r.bundle(), r.source());
+    } catch (IOException e) {
+      err.println("cannot install under " + fs.root() + ": " + e.getMessage());
+      return ExitCodes.IO_ERROR;
+    }
+    print(out, err, report, r.source(), fs);
+    return ExitCodes.OK;
+  }
+
+  static void print(PrintWriter out, PrintWriter err, InstallReport report, String source, RootFs fs) {
+    String under = fs.root().toString().equals("/") ? "" : " under " + fs.root();
+    if (report.changedAnything()) {
+      out.println("applied bundle " + Installer.shortRevision(report.revision()) + " from " + source + under);
+    } else {
+      out.println("bundle " + Installer.shortRevision(report.revision()) + " from " + source
+          + " is already in place" + under + "; nothing changed");
+    }
+    for (InstallReport.Change c : report.changes()) {
+      out.printf("  %-10s %-44s %s%n", c.action().label(), c.path(), c.detail());
+    }
+    for (String w : report.warnings()) {
+      err.println("warning: " + w);
+    }
+  }
+}

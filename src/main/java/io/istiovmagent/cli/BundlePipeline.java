@@ -1,0 +1,71 @@
+package io.istiovmagent.cli;
+
+import io.istiovmagent.bundle.BadBundleException;
+import io.istiovmagent.bundle.BundleSource;
+import io.istiovmagent.bundle.BundleSources;
+import io.istiovmagent.bundle.Problem;
+import io.istiovmagent.bundle.RawBundle;
+import io.istiovmagent.bundle.SourceConfigException;
+import io.istiovmagent.bundle.SourceException;
+import io.istiovmagent.config.AgentConfig;
+import io.istiovmagent.verify.BundleVerifier;
+import io.istiovmagent.verify.VerifiedBundle;
+import java.io.PrintWriter;
+import java.nio.file.Path;
+import java.util.HashSet;
+import java.util.Optional;
+
+/** Fetch and verify, shared by `bundle verify` and `apply`; turns every failure into a message and an exit code. */
+final class BundlePipeline {
+  /** A failure already reported to the user; carries the exit code. */
+  static final class Failed extends Exception {
+    final int exitCode;
+
+    Failed(int exitCode) {
+      super(null, null, false, false);
+      this.exitCode = exitCode;
+    }
+  }
+
+  /** A verified bundle and where it came from. */
+  record Result(VerifiedBundle bundle, String source) {}
+
+  private BundlePipeline() {}
+
+  static Result fetchAndVerify(Main main, AgentConfig config, String sourceArg, Path caFileArg, PrintWriter err)
+      throws Failed {
+    String spec = sourceArg != null ? sourceArg : config.bundle().source().orElse(null);
+    if (spec == null) {
+      err.println("no bundle source: give SOURCE or set bundle.source in " + main.configPath());
+      throw new Failed(ExitCodes.USAGE);
+    }
+    Optional<Path> caFile = caFileArg != null ? Optional.of(caFileArg) : config.bundle().caFile();
+    BundleSource source;
+    try {
+      source = BundleSources.open(spec, new BundleSources.Transport(caFile, config.bundle().tokenFile(),
+          config.bundle().timeout(), Main.userAgent(), main.clock()));
+    } catch (SourceConfigException e) {
+      err.println(e.getMessage());
+      throw new Failed(ExitCodes.CONFIG);
+    }
+    try {
+      RawBundle raw = source.fetch();
+      VerifiedBundle verified = new BundleVerifier(main.clock(), new HashSet<>(config.hosts().allowedNames()))
+          .verify(raw);
+      for (Problem w : verified.warnings()) {
+        err.println("warning: " + w.format());
+      }
+      return new Result(verified, source.describe());
+    } catch (SourceException e) {
+      err.println("cannot fetch the bundle: " + e.getMessage());
+      throw new Failed(ExitCodes.UNAVAILABLE);
+    } catch (BadBundleException e) {
+      for (Problem p : e.problems()) {
+        err.println(p.format());
+      }
+      err.println("bundle from " + source.describe() + " refused (" + e.problems().size() + " problem"
+          + (e.problems().size() == 1 ? "" : "s") + "); nothing was changed");
+      throw new Failed(ExitCodes.DATA_ERROR);
+    }
+  }
+}
