@@ -26,17 +26,26 @@ public final class HostsBlock {
 
   private HostsBlock() {}
 
-  /** Puts the block for these entries in place (or removes it when there are none). */
+  /** Puts the block for these entries in place (where it was, else at the end), or removes it when there are none. */
   public static Edit apply(String current, List<HostsEntry> entries) {
-    Lines base = Lines.of(remove(current));
+    Stripped base = strip(current);
     Set<String> managed = new LinkedHashSet<>();
     entries.forEach(e -> managed.addAll(e.names()));
+    List<String> block = new ArrayList<>();
+    if (!entries.isEmpty()) {
+      block.add(BEGIN);
+      entries.forEach(e -> block.add(e.line()));
+      block.add(END);
+    }
     List<String> out = new ArrayList<>();
     List<String> disabled = new ArrayList<>();
-    for (String line : base.lines) {
+    for (int i = 0; i < base.lines.size(); i++) {
+      if (i == base.blockAt) {
+        out.addAll(block);
+      }
+      String line = base.lines.get(i);
       List<String> names = names(line);
-      List<String> shadowing = names.stream().filter(n -> managed.contains(n.toLowerCase(Locale.ROOT))).toList();
-      if (shadowing.isEmpty()) {
+      if (names.stream().noneMatch(n -> managed.contains(n.toLowerCase(Locale.ROOT)))) {
         out.add(line);
         continue;
       }
@@ -47,24 +56,38 @@ public final class HostsBlock {
         out.add(address(line) + " " + String.join(" ", others) + KEPT);
       }
     }
-    if (!entries.isEmpty()) {
-      out.add(BEGIN);
-      entries.forEach(e -> out.add(e.line()));
-      out.add(END);
+    boolean atEnd = base.blockAt < 0 || base.blockAt >= base.lines.size();
+    if (atEnd) {
+      out.addAll(block);
     }
-    return new Edit(Lines.join(out, base.endsWithNewline || !entries.isEmpty()), List.copyOf(disabled));
+    return new Edit(Lines.join(out, base.endsWithNewline || atEnd && !block.isEmpty()), List.copyOf(disabled));
   }
 
-  /** The file as it was before the agent touched it: block gone, disabled lines restored, kept lines dropped. */
+  /**
+   * The file as it was before the agent touched it: block gone, disabled lines restored, kept lines dropped. A
+   * file that had no final newline keeps the one added when the block was appended after its last line.
+   */
   public static String remove(String current) {
+    Stripped s = strip(current);
+    return Lines.join(s.lines, s.endsWithNewline);
+  }
+
+  /** The foreign lines, and the index among them where the block stood (-1 when there was none). */
+  private record Stripped(List<String> lines, int blockAt, boolean endsWithNewline) {}
+
+  private static Stripped strip(String current) {
     Lines in = Lines.of(current);
     List<String> out = new ArrayList<>();
+    int blockAt = -1;
     boolean inBlock = false;
     for (int i = 0; i < in.lines.size(); i++) {
       String line = in.lines.get(i);
       if (line.equals(BEGIN)) {
         // A BEGIN with no END after it (a truncated edit) drops only the marker: the lines after it may be foreign.
         inBlock = in.lines.subList(i + 1, in.lines.size()).contains(END);
+        if (blockAt < 0) {
+          blockAt = out.size();
+        }
       } else if (inBlock) {
         inBlock = !line.equals(END);
       } else if (line.startsWith(DISABLED)) {
@@ -73,7 +96,7 @@ public final class HostsBlock {
         out.add(line);
       }
     }
-    return Lines.join(out, in.endsWithNewline);
+    return new Stripped(out, blockAt, in.endsWithNewline);
   }
 
   /** The host names a hosts(5) line maps; none for comments and blank lines. */
