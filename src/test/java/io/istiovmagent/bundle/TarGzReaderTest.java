@@ -1,0 +1,196 @@
+package io.istiovmagent.bundle;
+
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTimeoutPreemptively;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import io.istiovmagent.testing.TarBuilder;
+import io.istiovmagent.testing.TestBundles;
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.TimeUnit;
+import java.util.function.Supplier;
+import java.util.stream.Stream;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.Arguments;
+import org.junit.jupiter.params.provider.MethodSource;
+
+class TarGzReaderTest {
+  @TempDir
+  Path dir;
+
+  // --- archives made by the real tar, the way operators make them ---
+
+  @Test
+  void readsArchiveOfIstioctlOutputDirectoryMadeWithDotPrefix() throws Exception {
+    Map<BundleFile, byte[]> files = writeBundleDir(dir.resolve("out"));
+    RawBundle b = TarGzReader.read(tar("-C", dir.resolve("out").toString(), "."));
+    assertSameFiles(files, b);
+  }
+
+  @Test
+  void readsArchiveWithFilesUnderOneDirectory() throws Exception {
+    Map<BundleFile, byte[]> files = writeBundleDir(dir.resolve("vm-bundle"));
+    assertSameFiles(files, TarGzReader.read(tar("-C", dir.toString(), "vm-bundle")));
+  }
+
+  @Test
+  void readsPosixPaxArchive() throws Exception {
+    Map<BundleFile, byte[]> files = writeBundleDir(dir.resolve("out"));
+    assertSameFiles(files, TarGzReader.read(tar("--format=posix", "-C", dir.resolve("out").toString(), ".")));
+  }
+
+  @Test
+  void readsGnuLongNames() throws Exception {
+    String longDir = "d".repeat(120);
+    Map<BundleFile, byte[]> files = writeBundleDir(dir.resolve(longDir));
+    assertSameFiles(files, TarGzReader.read(tar("--format=gnu", "-C", dir.toString(), longDir)));
+  }
+
+  @Test
+  void refusesSymlinkMadeByTar() throws Exception {
+    Path out = dir.resolve("out");
+    writeBundleDir(out);
+    Files.delete(out.resolve("hosts"));
+    Files.createSymbolicLink(out.resolve("hosts"), Path.of("/etc/hosts"));
+    assertRule("link", () -> tar("-C", out.toString(), "."));
+  }
+
+  @Test
+  void refusesHardLinkMadeByTar() throws Exception {
+    Path out = dir.resolve("out");
+    writeBundleDir(out);
+    Files.delete(out.resolve("hosts"));
+    Files.createLink(out.resolve("hosts"), out.resolve("cluster.env"));
+    assertRule("link", () -> tar("-C", out.toString(), "."));
+  }
+
+  @Test
+  void refusesFifoMadeByTar() throws Exception {
+    Path out = dir.resolve("out");
+    writeBundleDir(out);
+    Files.delete(out.resolve("hosts"));
+    run("mkfifo", out.resolve("hosts").toString());
+    assertRule("special-file", () -> tar("-C", out.toString(), "."));
+  }
+
+  // --- hostile archives, header by header ---
+
+  static Stream<Arguments> hostile() {
+    byte[] big = new byte[BundleLimits.MAX_FILE_BYTES + 1];
+    byte[] nearlyBig = new byte[BundleLimits.MAX_FILE_BYTES - 1];
+    return Stream.of(
+        Arguments.of("absolute path", (Supplier<byte[]>) () -> new TarBuilder().file("/cluster.env", "A=1").gzip(), "absolute-path"),
+        Arguments.of("parent path", (Supplier<byte[]>) () -> new TarBuilder().file("../cluster.env", "A=1").gzip(), "parent-path"),
+        Arguments.of("parent path inside", (Supplier<byte[]>) () -> new TarBuilder().file("a/../../hosts", "").gzip(), "parent-path"),
+        Arguments.of("symlink", (Supplier<byte[]>) () -> new TarBuilder().entry("hosts", '2', new byte[0], "/etc/shadow").gzip(), "link"),
+        Arguments.of("hard link", (Supplier<byte[]>) () -> new TarBuilder().entry("hosts", '1', new byte[0], "cluster.env").gzip(), "link"),
+        Arguments.of("character device", (Supplier<byte[]>) () -> new TarBuilder().entry("hosts", '3', new byte[0], "").gzip(), "special-file"),
+        Arguments.of("block device", (Supplier<byte[]>) () -> new TarBuilder().entry("hosts", '4', new byte[0], "").gzip(), "special-file"),
+        Arguments.of("unknown entry type", (Supplier<byte[]>) () -> new TarBuilder().entry("hosts", 'S', new byte[0], "").gzip(), "entry-type"),
+        Arguments.of("unknown file", (Supplier<byte[]>) () -> new TarBuilder().file("install.sh", "rm -rf /").gzip(), "unknown-file"),
+        Arguments.of("duplicate file", (Supplier<byte[]>) () -> new TarBuilder().file("hosts", "").file("./hosts", "").gzip(), "duplicate-file"),
+        Arguments.of("nested too deep", (Supplier<byte[]>) () -> new TarBuilder().file("a/b/hosts", "").gzip(), "nested-path"),
+        Arguments.of("nested directory", (Supplier<byte[]>) () -> new TarBuilder().dir("a/b/").gzip(), "nested-path"),
+        Arguments.of("top level and a directory mixed", (Supplier<byte[]>) () -> new TarBuilder().file("hosts", "").file("x/cluster.env", "A=1").gzip(), "mixed-directories"),
+        Arguments.of("two directories", (Supplier<byte[]>) () -> new TarBuilder().file("x/hosts", "").file("y/cluster.env", "A=1").gzip(), "mixed-directories"),
+        Arguments.of("control character in name", (Supplier<byte[]>) () -> new TarBuilder().file("hosts\n", "").gzip(), "bad-path"),
+        Arguments.of("file over 256 KiB", (Supplier<byte[]>) () -> new TarBuilder().file("mesh.yaml", big).gzip(), "size-limit"),
+        Arguments.of("declared size over the limit, no content", (Supplier<byte[]>) () -> new TarBuilder().headerOnly("mesh.yaml", 8L << 30).gzip(), "size-limit"),
+        Arguments.of("total over 1 MiB", (Supplier<byte[]>) () -> new TarBuilder().file("mesh.yaml", nearlyBig).file("hosts", nearlyBig).file("cluster.env", nearlyBig).file("istio-token", nearlyBig).file("root-cert.pem", nearlyBig).gzip(), "size-limit"),
+        Arguments.of("too many entries", (Supplier<byte[]>) () -> {
+          TarBuilder t = new TarBuilder();
+          for (int i = 0; i < 70; i++) {
+            t.dir("d/");
+          }
+          return t.gzip();
+        }, "too-many-entries"),
+        Arguments.of("corrupt header checksum", (Supplier<byte[]>) () -> new TarBuilder().corruptChecksum("hosts").gzip(), "corrupt-archive"),
+        Arguments.of("not gzip", (Supplier<byte[]>) () -> new TarBuilder().file("hosts", "").tar(), "not-gzip"),
+        Arguments.of("HTML error page", (Supplier<byte[]>) () -> "<!DOCTYPE html><html><body>502 Bad Gateway</body></html>".getBytes(), "not-gzip"),
+        Arguments.of("truncated download", (Supplier<byte[]>) () -> {
+          byte[] whole = new TarBuilder().file("mesh.yaml", new byte[20_000]).gzip();
+          return Arrays.copyOf(whole, whole.length / 2);
+        }, "truncated"),
+        Arguments.of("gzip of garbage", (Supplier<byte[]>) () -> TarBuilder.gzip("this is not a tar archive at all, not even close".repeat(20).getBytes()), "corrupt-archive"),
+        Arguments.of("tar cut inside a file", (Supplier<byte[]>) () -> TarBuilder.gzip(Arrays.copyOf(new TarBuilder().file("mesh.yaml", new byte[2000]).tar(), 1024)), "truncated"));
+  }
+
+  @ParameterizedTest(name = "{0}")
+  @MethodSource("hostile")
+  void refusesHostileArchive(String name, Supplier<byte[]> archive, String rule) {
+    assertRule(rule, archive::get);
+  }
+
+  @Test
+  void gzipBombIsRefusedFromItsHeaderBeforeInflating() {
+    // 64 MiB of 'A' compresses to well under the body limit; the header's size is refused before content is read.
+    byte[] huge = new byte[64 * 1024 * 1024];
+    Arrays.fill(huge, (byte) 'A');
+    byte[] tarBytes = new TarBuilder().file("hosts", huge).tar();
+    byte[] gz = TarBuilder.gzip(tarBytes);
+    assertTrue(gz.length < BundleLimits.MAX_TOTAL_BYTES, "the bomb itself fits the body limit: " + gz.length);
+    BadBundleException e = assertTimeoutPreemptively(Duration.ofSeconds(10),
+        () -> assertThrows(BadBundleException.class, () -> TarGzReader.read(gz)));
+    assertEquals("size-limit", e.problems().get(0).rule());
+  }
+
+  @Test
+  void everyRefusalNamesTheArchiveOrFileAndRule() {
+    BadBundleException e = assertThrows(BadBundleException.class,
+        () -> TarGzReader.read(new TarBuilder().file("evil", "x").gzip()));
+    assertEquals("archive: unknown-file: 'evil' is not a bundle file; a bundle holds only cluster.env, mesh.yaml, "
+        + "root-cert.pem, istio-token, hosts, sidecar.env", e.problems().get(0).format());
+  }
+
+  // --- helpers ---
+
+  private void assertRule(String rule, ThrowingSupplier archive) {
+    BadBundleException e = assertThrows(BadBundleException.class, () -> TarGzReader.read(archive.get()));
+    assertEquals(rule, e.problems().get(0).rule(), e.problems().toString());
+  }
+
+  interface ThrowingSupplier {
+    byte[] get() throws Exception;
+  }
+
+  private static Map<BundleFile, byte[]> writeBundleDir(Path out) throws IOException {
+    Files.createDirectories(out);
+    Map<BundleFile, byte[]> files = TestBundles.valid();
+    for (Map.Entry<BundleFile, byte[]> e : files.entrySet()) {
+      Files.write(out.resolve(e.getKey().fileName()), e.getValue());
+    }
+    return files;
+  }
+
+  private static void assertSameFiles(Map<BundleFile, byte[]> expected, RawBundle actual) {
+    assertEquals(expected.keySet(), actual.files().keySet());
+    expected.forEach((f, b) -> assertArrayEquals(b, actual.files().get(f), f.fileName()));
+  }
+
+  private byte[] tar(String... args) throws Exception {
+    Path archive = dir.resolve("bundle-" + System.nanoTime() + ".tar.gz");
+    List<String> cmd = new ArrayList<>(List.of("tar", "-czf", archive.toString()));
+    cmd.addAll(List.of(args));
+    run(cmd.toArray(new String[0]));
+    return Files.readAllBytes(archive);
+  }
+
+  private static void run(String... cmd) throws Exception {
+    Process p = new ProcessBuilder(cmd).redirectErrorStream(true).start();
+    String out = new String(p.getInputStream().readAllBytes());
+    if (!p.waitFor(30, TimeUnit.SECONDS) || p.exitValue() != 0) {
+      throw new AssertionError(String.join(" ", cmd) + " failed: " + out);
+    }
+  }
+}
