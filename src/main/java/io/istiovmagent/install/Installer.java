@@ -28,7 +28,6 @@ import java.util.Set;
  */
 public final class Installer {
   public static final String PROXY_USER = "istio-proxy";
-  private static final Set<PosixFilePermission> DIR_MODE = PosixFilePermissions.fromString("rwxr-xr-x");
   private static final Set<PosixFilePermission> HOSTS_MODE = PosixFilePermissions.fromString("rw-r--r--");
   private static final long COMPARE_LIMIT = 1024 * 1024;
 
@@ -91,7 +90,7 @@ public final class Installer {
       return;
     }
     ensureDirectory("/var/lib/istio", owner, false, changes);
-    mkdirs(etcIstio.getParent());
+    Dirs.mkdirs(etcIstio.getParent());
     Files.createSymbolicLink(etcIstio, Path.of("/var/lib/istio"));
     changes.add(new Change(Action.CREATED, "/etc/istio", "symlink to /var/lib/istio, as istio-sidecar makes it"));
   }
@@ -108,21 +107,11 @@ public final class Installer {
     if (fs.exists(p)) {
       throw new IOException(dir + " exists under " + fs.root() + " but is not a directory");
     }
-    mkdirs(p.getParent());
+    Dirs.mkdirs(p.getParent());
     Files.createDirectory(p);
     AtomicFile.chown(p, owner);
-    Files.setPosixFilePermissions(p, DIR_MODE);
-    changes.add(new Change(Action.CREATED, dir + "/", describe(owner, DIR_MODE)));
-  }
-
-  /** Creates missing parents owned by root, 0755, whatever the umask. */
-  private void mkdirs(Path dir) throws IOException {
-    if (Files.isDirectory(dir)) {
-      return;
-    }
-    mkdirs(dir.getParent());
-    Files.createDirectory(dir);
-    Files.setPosixFilePermissions(dir, DIR_MODE);
+    Files.setPosixFilePermissions(p, Dirs.PUBLIC);
+    changes.add(new Change(Action.CREATED, dir + "/", describe(owner, Dirs.PUBLIC)));
   }
 
   private void installFile(Destination d, byte[] content, FileOwner owner, boolean repairOwner, List<Change> changes)
@@ -168,7 +157,7 @@ public final class Installer {
     }
     boolean existed = Files.isRegularFile(p);
     if (!existed) {
-      mkdirs(p.getParent());
+      Dirs.mkdirs(p.getParent());
     }
     AtomicFile.Outcome outcome = AtomicFile.write(p, edit.text().getBytes(StandardCharsets.ISO_8859_1),
         FileOwner.ROOT, HOSTS_MODE);

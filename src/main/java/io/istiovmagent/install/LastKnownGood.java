@@ -88,9 +88,7 @@ public final class LastKnownGood {
   }
 
   private void ensureDir() throws IOException {
-    if (!Files.isDirectory(dir)) {
-      Files.createDirectories(dir);
-    }
+    Dirs.mkdirs(dir);
     Files.setPosixFilePermissions(dir, PosixFilePermissions.fromString("rwx------"));
   }
 }

@@ -23,6 +23,7 @@ import java.util.EnumMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Set;
+import org.junit.jupiter.api.Assumptions;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
@@ -187,6 +188,29 @@ class InstallerTest {
     assertTrue(hosts.contains("#istio-vm-agent-disabled# 10.128.0.42 istiod.istio-system.svc\n"), hosts);
     assertTrue(hosts.startsWith(TestBundles.FOREIGN_HOSTS), hosts);
     assertTrue(r.warnings().stream().anyMatch(w -> w.contains("commented out")), r.warnings().toString());
+  }
+
+  @Test
+  void rewritesABindMountedEtcHostsInPlaceWithAWarning() throws Exception {
+    root = TestBundles.newRoot(tmp.resolve("root"), true);
+    Path hosts = root.resolve("etc/hosts");
+    Path outside = Files.writeString(tmp.resolve("hosts-outside"), TestBundles.FOREIGN_HOSTS);
+    Assumptions.assumeTrue(run("mount", "--bind", outside.toString(), hosts.toString()) == 0,
+        "bind-mounting a file needs root (CAP_SYS_ADMIN); CI runs as root");
+    try {
+      InstallReport r = installer().install(verified(TestBundles.valid()), "s");
+      assertTrue(r.warnings().stream().anyMatch(w -> w.contains("rewritten in place")), r.warnings().toString());
+      assertTrue(Files.readString(outside).contains("# BEGIN istio-vm-agent"), "the mounted file itself changed");
+      assertTrue(Files.readString(outside).startsWith(TestBundles.FOREIGN_HOSTS));
+    } finally {
+      assertEquals(0, run("umount", hosts.toString()));
+    }
+  }
+
+  private static int run(String... cmd) throws Exception {
+    Process p = new ProcessBuilder(cmd).redirectErrorStream(true).start();
+    p.getInputStream().readAllBytes();
+    return p.waitFor();
   }
 
   private void assertFile(String systemPath, String mode, byte[] content) throws Exception {
