@@ -1,7 +1,5 @@
 package io.istiovmagent.cli;
 
-import io.istiovmagent.config.AgentConfig;
-import io.istiovmagent.config.ConfigException;
 import io.istiovmagent.install.InstallReport;
 import io.istiovmagent.install.Installer;
 import io.istiovmagent.install.LastKnownGood;
@@ -47,21 +45,14 @@ final class ApplyCommand implements Callable<Integer> {
   public Integer call() {
     PrintWriter out = spec.commandLine().getOut();
     PrintWriter err = spec.commandLine().getErr();
-    AgentConfig config;
-    try {
-      config = main.loadConfig();
-    } catch (ConfigException e) {
-      err.println(e.getMessage());
-      return ExitCodes.CONFIG;
-    }
     BundlePipeline.Result r;
     try {
-      r = BundlePipeline.fetchAndVerify(main, config, source, caFile, err);
+      r = BundlePipeline.fetchAndVerify(main, source, caFile, err);
     } catch (BundlePipeline.Failed f) {
       return f.exitCode;
     }
     RootFs fs = main.rootFs();
-    Installer installer = new Installer(fs, new LastKnownGood(fs.lexical(config.paths().stateDir())), main.clock());
+    Installer installer = new Installer(fs, new LastKnownGood(fs.lexical(r.config().paths().stateDir())), main.clock());
     InstallReport report;
     try {
       report = installer.install(r.bundle(), r.source());

@@ -1,7 +1,5 @@
 package io.istiovmagent.cli;
 
-import io.istiovmagent.config.AgentConfig;
-import io.istiovmagent.config.ConfigException;
 import io.istiovmagent.install.Installer;
 import io.istiovmagent.util.Durations;
 import io.istiovmagent.verify.EnvFile;
@@ -64,15 +62,8 @@ final class BundleCommand implements Runnable {
       PrintWriter out = spec.commandLine().getOut();
       PrintWriter err = spec.commandLine().getErr();
       Main main = parent.main;
-      AgentConfig config;
       try {
-        config = main.loadConfig();
-      } catch (ConfigException e) {
-        err.println(e.getMessage());
-        return ExitCodes.CONFIG;
-      }
-      try {
-        BundlePipeline.Result r = BundlePipeline.fetchAndVerify(main, config, source, caFile, err);
+        BundlePipeline.Result r = BundlePipeline.fetchAndVerify(main, source, caFile, err);
         printSummary(out, r.bundle(), r.source(), main.clock().instant());
         return ExitCodes.OK;
       } catch (BundlePipeline.Failed f) {

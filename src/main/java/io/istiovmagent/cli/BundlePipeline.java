@@ -8,6 +8,7 @@ import io.istiovmagent.bundle.RawBundle;
 import io.istiovmagent.bundle.SourceConfigException;
 import io.istiovmagent.bundle.SourceException;
 import io.istiovmagent.config.AgentConfig;
+import io.istiovmagent.config.ConfigException;
 import io.istiovmagent.verify.BundleVerifier;
 import io.istiovmagent.verify.VerifiedBundle;
 import java.io.PrintWriter;
@@ -27,13 +28,20 @@ final class BundlePipeline {
     }
   }
 
-  /** A verified bundle and where it came from. */
-  record Result(VerifiedBundle bundle, String source) {}
+  /** A verified bundle, where it came from, and the configuration it was fetched with. */
+  record Result(VerifiedBundle bundle, String source, AgentConfig config) {}
 
   private BundlePipeline() {}
 
-  static Result fetchAndVerify(Main main, AgentConfig config, String sourceArg, Path caFileArg, PrintWriter err)
-      throws Failed {
+  /** Loads the configuration, fetches and verifies; every failure is reported on err and becomes {@link Failed}. */
+  static Result fetchAndVerify(Main main, String sourceArg, Path caFileArg, PrintWriter err) throws Failed {
+    AgentConfig config;
+    try {
+      config = main.loadConfig();
+    } catch (ConfigException e) {
+      err.println(e.getMessage());
+      throw new Failed(ExitCodes.CONFIG);
+    }
     String spec = sourceArg != null ? sourceArg : config.bundle().source().orElse(null);
     if (spec == null) {
       err.println("no bundle source: give SOURCE or set bundle.source in " + main.configPath());
@@ -55,7 +63,7 @@ final class BundlePipeline {
       for (Problem w : verified.warnings()) {
         err.println("warning: " + w.format());
       }
-      return new Result(verified, source.describe());
+      return new Result(verified, source.describe(), config);
     } catch (SourceException e) {
       err.println("cannot fetch the bundle: " + e.getMessage());
       throw new Failed(ExitCodes.UNAVAILABLE);

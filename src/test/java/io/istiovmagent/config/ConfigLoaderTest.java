@@ -26,6 +26,19 @@ class ConfigLoaderTest {
   }
 
   @Test
+  void shippedExampleIsAllDefaultsAndEveryCommentedKeyIsValid() throws Exception {
+    Path example = Path.of("agent/config.yaml");
+    assertEquals(AgentConfig.defaults(), ConfigLoader.load(example));
+    // Uncommenting every example line must give a valid configuration: the example cannot rot.
+    String uncommented = java.nio.file.Files.readAllLines(example).stream()
+        .map(l -> l.matches("  # [a-zA-Z]+: .*") ? "  " + l.substring(4) : l)
+        .collect(java.util.stream.Collectors.joining("\n"));
+    AgentConfig c = ConfigLoader.parse("example", uncommented);
+    assertEquals(Optional.of("https://onboarding.example/v1/bundle/vm-namespace/hello-vm"), c.bundle().source());
+    assertEquals(Duration.ofMinutes(10), c.bundle().refreshInterval());
+  }
+
+  @Test
   void readsEveryKey() throws Exception {
     AgentConfig c = ConfigLoader.parse("c.yaml", """
         bundle:
