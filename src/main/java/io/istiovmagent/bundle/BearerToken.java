@@ -4,7 +4,6 @@ import io.istiovmagent.util.Modes;
 import java.io.IOException;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
-import java.nio.file.LinkOption;
 import java.nio.file.Path;
 import java.nio.file.attribute.PosixFilePermission;
 import java.util.EnumSet;
@@ -30,7 +29,8 @@ public final class BearerToken {
       if (!Files.isRegularFile(file)) {
         throw new SourceConfigException("token file " + file + " does not exist or is not a regular file");
       }
-      Set<PosixFilePermission> perms = Files.getPosixFilePermissions(file, LinkOption.NOFOLLOW_LINKS);
+      // Judge the file that is read: a symlink's own mode is always 0777 on Linux and cannot be changed.
+      Set<PosixFilePermission> perms = Files.getPosixFilePermissions(file);
       Set<PosixFilePermission> open = EnumSet.of(PosixFilePermission.GROUP_READ, PosixFilePermission.GROUP_WRITE,
           PosixFilePermission.GROUP_EXECUTE, PosixFilePermission.OTHERS_READ, PosixFilePermission.OTHERS_WRITE,
           PosixFilePermission.OTHERS_EXECUTE);

@@ -36,6 +36,8 @@ import okhttp3.ResponseBody;
  * host.
  */
 public final class HttpsSource implements BundleSource {
+  /** The longest Retry-After honoured, in seconds, whichever form it takes. */
+  private static final long MAX_RETRY_AFTER = 86_400;
   private final HttpUrl url;
   private final OkHttpClient client;
   private final Optional<BearerToken> credential;
@@ -76,8 +78,10 @@ public final class HttpsSource implements BundleSource {
 
   @Override
   public RawBundle fetch() throws SourceException, BadBundleException {
+    // Accept-Encoding: identity stops OkHttp from adding "gzip" and then silently gunzipping an archive that a
+    // server labels Content-Encoding: gzip; the bytes of the .tar.gz must reach TarGzReader as they are.
     Request.Builder rb = new Request.Builder().url(url).header("Accept", "application/gzip")
-        .header("User-Agent", userAgent);
+        .header("Accept-Encoding", "identity").header("User-Agent", userAgent);
     credential.ifPresent(c -> rb.header("Authorization", c.headerValue()));
     try (Response response = client.newCall(rb.build()).execute()) {
       checkStatus(response);
@@ -113,11 +117,15 @@ public final class HttpsSource implements BundleSource {
           + " (HTTP 404): check the namespace and workload group in the URL");
       default -> {
         if (r.isRedirect()) {
-          String location = r.header("Location", "");
-          HttpUrl target = r.request().url().resolve(location);
-          String to = target == null ? "an invalid URL" : target.scheme() + "://" + target.host();
-          throw new SourceException(SourceException.Kind.PROTOCOL, where + " redirected to " + to
-              + "; only redirects to https:// are followed, a bundle never travels over plain http");
+          String location = r.header("Location");
+          HttpUrl target = location == null ? null : r.request().url().resolve(location);
+          if (target != null && !target.isHttps()) {
+            throw new SourceException(SourceException.Kind.PROTOCOL, where + " redirected to " + target.scheme()
+                + "://" + target.host() + "; only redirects to https:// are followed, a bundle never travels over "
+                + "plain http");
+          }
+          throw new SourceException(SourceException.Kind.PROTOCOL, where + " answered HTTP " + code
+              + (location == null ? " without a Location header" : " with an unusable Location header"));
         }
         if (code == 429 || code >= 500) {
           Duration retry = retryAfter(r.header("Retry-After")).orElse(null);
@@ -151,16 +159,21 @@ public final class HttpsSource implements BundleSource {
     String v = value.strip();
     try {
       long seconds = Long.parseLong(v);
-      return seconds < 0 ? Optional.empty() : Optional.of(Duration.ofSeconds(Math.min(seconds, 86_400)));
+      return seconds < 0 ? Optional.empty() : Optional.of(clamp(Duration.ofSeconds(seconds)));
     } catch (NumberFormatException notSeconds) {
       try {
         ZonedDateTime at = ZonedDateTime.parse(v, DateTimeFormatter.RFC_1123_DATE_TIME);
-        Duration d = Duration.between(clock.instant(), at.toInstant());
-        return Optional.of(d.isNegative() ? Duration.ZERO : d);
+        return Optional.of(clamp(Duration.between(clock.instant(), at.toInstant())));
       } catch (DateTimeParseException notDate) {
         return Optional.empty();
       }
     }
+  }
+
+  /** Between zero (a date in the past) and {@link #MAX_RETRY_AFTER}, whichever form the header took. */
+  private static Duration clamp(Duration d) {
+    Duration max = Duration.ofSeconds(MAX_RETRY_AFTER);
+    return d.isNegative() ? Duration.ZERO : d.compareTo(max) > 0 ? max : d;
   }
 
   private SourceException tlsFailure(SSLException e) {
