@@ -77,15 +77,21 @@ public final class HttpsSource implements BundleSource {
   }
 
   @Override
-  public RawBundle fetch() throws SourceException, BadBundleException {
+  public FetchResult fetch(Optional<String> etag) throws SourceException, BadBundleException {
     // Accept-Encoding: identity stops OkHttp from adding "gzip" and then silently gunzipping an archive that a
     // server labels Content-Encoding: gzip; the bytes of the .tar.gz must reach TarGzReader as they are.
     Request.Builder rb = new Request.Builder().url(url).header("Accept", "application/gzip")
         .header("Accept-Encoding", "identity").header("User-Agent", userAgent);
     credential.ifPresent(c -> rb.header("Authorization", c.headerValue()));
+    etag.ifPresent(e -> rb.header("If-None-Match", e));
     try (Response response = client.newCall(rb.build()).execute()) {
+      Optional<Duration> maxAge = maxAge(response);
+      if (response.code() == 304 && etag.isPresent()) {
+        return new FetchResult.NotModified(maxAge);
+      }
       checkStatus(response);
-      return TarGzReader.read(readBody(response));
+      RawBundle bundle = TarGzReader.read(readBody(response));
+      return new FetchResult.Fetched(bundle, Optional.ofNullable(response.header("ETag")), maxAge);
     } catch (SSLException e) {
       throw tlsFailure(e);
     } catch (UnknownHostException e) {
@@ -149,6 +155,12 @@ public final class HttpsSource implements BundleSource {
     } catch (CappedStream.LimitExceeded e) {
       throw TarGzReader.bad("size-limit", "the response is larger than " + BundleLimits.MAX_TOTAL_BYTES + " bytes");
     }
+  }
+
+  /** The server's refresh hint; only a positive max-age counts. */
+  private static Optional<Duration> maxAge(Response r) {
+    int seconds = r.cacheControl().maxAgeSeconds();
+    return seconds > 0 ? Optional.of(Duration.ofSeconds(seconds)) : Optional.empty();
   }
 
   /** Seconds or an HTTP-date; absent, negative or unparsable values are ignored. */

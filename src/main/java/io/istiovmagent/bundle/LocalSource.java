@@ -5,6 +5,7 @@ import java.io.InputStream;
 import java.nio.file.Files;
 import java.nio.file.NoSuchFileException;
 import java.nio.file.Path;
+import java.util.Optional;
 
 /** A bundle on this machine: a directory of istioctl output, or a .tar.gz of it. */
 public final class LocalSource implements BundleSource {
@@ -15,7 +16,11 @@ public final class LocalSource implements BundleSource {
   }
 
   @Override
-  public RawBundle fetch() throws SourceException, BadBundleException {
+  public FetchResult fetch(Optional<String> etag) throws SourceException, BadBundleException {
+    return new FetchResult.Fetched(read(), Optional.empty(), Optional.empty());
+  }
+
+  private RawBundle read() throws SourceException, BadBundleException {
     try {
       if (Files.isDirectory(path)) {
         return DirectoryReader.read(path);
