@@ -30,6 +30,19 @@ public final class BundleVerifier {
   }
 
   public VerifiedBundle verify(RawBundle raw) throws BadBundleException {
+    return verify(raw, false);
+  }
+
+  /**
+   * Verifies the last-known-good bundle for restoring after a reboot: every rule holds, except that a token which
+   * has expired (or is not valid yet) is a warning. It is restored all the same, because pilot-agent may not need
+   * it while /etc/certs/cert-chain.pem is valid, and nothing better is at hand until the source answers.
+   */
+  public VerifiedBundle verifyForRestore(RawBundle raw) throws BadBundleException {
+    return verify(raw, true);
+  }
+
+  private VerifiedBundle verify(RawBundle raw, boolean tokenTimeAsWarning) throws BadBundleException {
     Instant now = clock.instant();
     Problems problems = new Problems();
     Map<BundleFile, byte[]> files = raw.files();
@@ -70,7 +83,7 @@ public final class BundleVerifier {
             : clusterEnv.nonEmpty("ISTIO_NAMESPACE");
         sa = clusterEnv.nonEmpty("SERVICE_ACCOUNT");
       }
-      token = TokenClaims.parse(files.get(BundleFile.TOKEN), ns, sa, now, problems);
+      token = TokenClaims.parse(files.get(BundleFile.TOKEN), ns, sa, now, tokenTimeAsWarning, problems);
     }
     List<RootCertificate> certs = files.containsKey(BundleFile.ROOT_CERT)
         ? RootCertificate.parse(files.get(BundleFile.ROOT_CERT), now, problems) : null;

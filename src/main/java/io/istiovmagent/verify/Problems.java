@@ -21,6 +21,14 @@ final class Problems {
     warnings.add(new Problem(file, rule, message));
   }
 
+  void report(boolean asWarning, String file, String rule, String message) {
+    if (asWarning) {
+      warn(file, rule, message);
+    } else {
+      error(file, rule, message);
+    }
+  }
+
   boolean hasErrors() {
     return !errors.isEmpty();
   }

@@ -38,7 +38,8 @@ public record TokenClaims(String subject, List<String> audiences, Instant expire
    * Parses and checks the token against the namespace and service account from cluster.env (null when those are
    * unknown because cluster.env itself failed). Records problems; returns null if there was any.
    */
-  static TokenClaims parse(byte[] bytes, String namespace, String serviceAccount, Instant now, Problems problems) {
+  static TokenClaims parse(byte[] bytes, String namespace, String serviceAccount, Instant now, boolean timeAsWarning,
+      Problems problems) {
     String file = "istio-token";
     String text = problems.text(file, bytes);
     if (text == null) {
@@ -68,11 +69,11 @@ public record TokenClaims(String subject, List<String> audiences, Instant expire
     if (exp == null && !claims.has("exp")) {
       problems.error(file, "token-exp", "has no expiry ('exp'); generate it with istioctl, which sets one");
     } else if (exp != null && !exp.isAfter(now)) {
-      problems.error(file, "token-expired", "expired at " + exp + " (" + Durations.human(Duration.between(exp, now))
+      problems.report(timeAsWarning, file, "token-expired", "expired at " + exp + " (" + Durations.human(Duration.between(exp, now))
           + " ago); fetch a fresh bundle with `istioctl x workload entry configure`");
     }
     if (nbf != null && nbf.isAfter(now.plus(NBF_SKEW))) {
-      problems.error(file, "token-not-yet-valid", "is not valid before " + nbf + " (in "
+      problems.report(timeAsWarning, file, "token-not-yet-valid", "is not valid before " + nbf + " (in "
           + Durations.human(Duration.between(now, nbf)) + "); check this machine's clock");
     }
     List<String> aud = audiences(claims.get("aud"));

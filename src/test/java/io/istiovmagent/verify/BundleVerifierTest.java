@@ -82,6 +82,20 @@ class BundleVerifierTest {
   }
 
   @Test
+  void restoreAcceptsAnExpiredTokenWithAWarningButNothingElse() throws Exception {
+    String expired = jwt(RS256, claims("system:serviceaccount:vm-namespace:vm-sa", "[\"istio-ca\"]",
+        NOW.getEpochSecond() - 7200, NOW.getEpochSecond() - 3600));
+    Map<BundleFile, byte[]> files = TestBundles.with(TestBundles.valid(), BundleFile.TOKEN, expired);
+    assertThrows(BadBundleException.class, () -> verifier.verify(TestBundles.raw(files)));
+    VerifiedBundle restored = verifier.verifyForRestore(TestBundles.raw(files));
+    assertEquals("token-expired", restored.warnings().get(0).rule());
+
+    TestBundles.with(files, BundleFile.HOSTS, "127.0.0.1 istiod.istio-system.svc\n");
+    BadBundleException e = assertThrows(BadBundleException.class, () -> verifier.verifyForRestore(TestBundles.raw(files)));
+    assertEquals(List.of("hosts-address"), e.problems().stream().map(Problem::rule).toList());
+  }
+
+  @Test
   void reportsEveryProblemAtOnce() {
     Map<BundleFile, byte[]> files = TestBundles.valid();
     TestBundles.with(files, BundleFile.HOSTS, "127.0.0.1 istiod.istio-system.svc\n");
