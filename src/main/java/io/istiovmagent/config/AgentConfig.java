@@ -6,26 +6,38 @@ import java.util.List;
 import java.util.Optional;
 
 /** The agent's configuration: config.yaml with defaults filled in. Documented in docs/configuration.md. */
-public record AgentConfig(Bundle bundle, Hosts hosts, Paths paths) {
+public record AgentConfig(Bundle bundle, Hosts hosts, Sidecar sidecar, Paths paths) {
 
   /** Where the bundle comes from and how it is fetched. */
   public record Bundle(Optional<String> source, Optional<Path> caFile, Optional<Path> tokenFile,
-      Duration refreshInterval, Duration timeout) {}
+      Duration refreshInterval, Duration timeout, Duration backoffCap) {}
 
-  /** Policy for the bundle's hosts file. */
-  public record Hosts(List<String> allowedNames) {}
+  /**
+   * Policy for the bundle's hosts file. gatewayHostname: when the bundle's hosts file is empty (a DNS-only
+   * east-west gateway), resolve this name and map istiod's names to its addresses.
+   */
+  public record Hosts(List<String> allowedNames, Optional<String> gatewayHostname) {}
+
+  /** Whether and how the agent supervises istio.service. */
+  public record Sidecar(boolean manage, String unit, String readinessUrl) {}
 
   /** Where the agent keeps its own files; absolute system paths, resolved under --root. */
   public record Paths(String stateDir, String runDir) {}
 
   public static final Duration DEFAULT_REFRESH = Duration.ofMinutes(10);
   public static final Duration DEFAULT_TIMEOUT = Duration.ofSeconds(30);
+  public static final Duration DEFAULT_BACKOFF_CAP = Duration.ofMinutes(5);
+  public static final String DEFAULT_SIDECAR_UNIT = "istio.service";
+  public static final String DEFAULT_READINESS_URL = "http://127.0.0.1:15021/healthz/ready";
   public static final String DEFAULT_STATE_DIR = "/var/lib/istio-vm-agent";
   public static final String DEFAULT_RUN_DIR = "/run/istio-vm-agent";
 
   public static AgentConfig defaults() {
     return new AgentConfig(
-        new Bundle(Optional.empty(), Optional.empty(), Optional.empty(), DEFAULT_REFRESH, DEFAULT_TIMEOUT),
-        new Hosts(List.of()), new Paths(DEFAULT_STATE_DIR, DEFAULT_RUN_DIR));
+        new Bundle(Optional.empty(), Optional.empty(), Optional.empty(), DEFAULT_REFRESH, DEFAULT_TIMEOUT,
+            DEFAULT_BACKOFF_CAP),
+        new Hosts(List.of(), Optional.empty()),
+        new Sidecar(true, DEFAULT_SIDECAR_UNIT, DEFAULT_READINESS_URL),
+        new Paths(DEFAULT_STATE_DIR, DEFAULT_RUN_DIR));
   }
 }

@@ -58,6 +58,7 @@ public final class ConfigLoader {
     Optional<Path> tokenFile = Optional.ofNullable(b.string("tokenFile")).map(Path::of);
     Duration refresh = b.duration("refreshInterval", AgentConfig.DEFAULT_REFRESH, Duration.ofSeconds(10));
     Duration timeout = b.duration("timeout", AgentConfig.DEFAULT_TIMEOUT, Duration.ofSeconds(1));
+    Duration backoffCap = b.duration("backoffCap", AgentConfig.DEFAULT_BACKOFF_CAP, Duration.ofSeconds(1));
 
     ConfigNode h = root.section("hosts");
     List<String> allowed = h.strings("allowedNames").stream().map(s -> s.toLowerCase(Locale.ROOT)).toList();
@@ -70,13 +71,29 @@ public final class ConfigLoader {
       }
     }
 
+    Optional<String> gateway = Optional.ofNullable(h.string("gatewayHostname")).map(n -> n.toLowerCase(Locale.ROOT));
+    if (gateway.isPresent() && !HOST_NAME.matcher(gateway.get()).matches()) {
+      throw new ConfigException(name + ": 'hosts.gatewayHostname' is '" + gateway.get() + "', not a host name");
+    }
+
+    ConfigNode sc = root.section("sidecar");
+    boolean manage = sc.bool("manage", true);
+    String unit = Optional.ofNullable(sc.string("unit")).orElse(AgentConfig.DEFAULT_SIDECAR_UNIT);
+    String readinessUrl = Optional.ofNullable(sc.string("readinessUrl")).orElse(AgentConfig.DEFAULT_READINESS_URL);
+    if (!readinessUrl.startsWith("http://127.") && !readinessUrl.startsWith("http://localhost")
+        && !readinessUrl.startsWith("http://[::1]")) {
+      throw new ConfigException(name + ": 'sidecar.readinessUrl' must be an http:// URL on this machine's loopback "
+          + "(Envoy's readiness port), e.g. " + AgentConfig.DEFAULT_READINESS_URL);
+    }
+
     ConfigNode p = root.section("paths");
     String stateDir = absolute(name, "paths.stateDir", p.string("stateDir"), AgentConfig.DEFAULT_STATE_DIR);
     String runDir = absolute(name, "paths.runDir", p.string("runDir"), AgentConfig.DEFAULT_RUN_DIR);
 
     root.rejectUnknown();
-    return new AgentConfig(new AgentConfig.Bundle(source, caFile, tokenFile, refresh, timeout),
-        new AgentConfig.Hosts(allowed), new AgentConfig.Paths(stateDir, runDir));
+    return new AgentConfig(new AgentConfig.Bundle(source, caFile, tokenFile, refresh, timeout, backoffCap),
+        new AgentConfig.Hosts(allowed, gateway), new AgentConfig.Sidecar(manage, unit, readinessUrl),
+        new AgentConfig.Paths(stateDir, runDir));
   }
 
   private static String absolute(String file, String key, String value, String dflt) throws ConfigException {

@@ -61,6 +61,18 @@ final class ConfigNode {
     return s.isEmpty() ? null : s;
   }
 
+  boolean bool(String key, boolean dflt) throws ConfigException {
+    known.add(key);
+    Object v = map.get(key);
+    if (v == null) {
+      return dflt;
+    }
+    if (!(v instanceof Boolean b)) {
+      throw new ConfigException(file + ": '" + qualify(key) + "' must be true or false");
+    }
+    return b;
+  }
+
   Duration duration(String key, Duration dflt, Duration min) throws ConfigException {
     String s = string(key);
     if (s == null) {

@@ -8,13 +8,13 @@ import java.nio.file.attribute.PosixFilePermissions;
 import java.util.Set;
 
 /** Directory creation with an explicit mode. Files.createDirectories obeys the umask: 000 would make /var/lib 0777. */
-final class Dirs {
-  static final Set<PosixFilePermission> PUBLIC = PosixFilePermissions.fromString("rwxr-xr-x");
+public final class Dirs {
+  public static final Set<PosixFilePermission> PUBLIC = PosixFilePermissions.fromString("rwxr-xr-x");
 
   private Dirs() {}
 
   /** Creates dir and its missing parents, each 0755 and owned by the caller (root), whatever the umask. */
-  static void mkdirs(Path dir) throws IOException {
+  public static void mkdirs(Path dir) throws IOException {
     if (Files.isDirectory(dir)) {
       return;
     }

@@ -4,6 +4,7 @@ import io.istiovmagent.bundle.BundleFile;
 import io.istiovmagent.install.InstallReport.Action;
 import io.istiovmagent.install.InstallReport.Change;
 import io.istiovmagent.util.Modes;
+import io.istiovmagent.verify.HostsEntry;
 import io.istiovmagent.verify.VerifiedBundle;
 import java.io.IOException;
 import java.io.InputStream;
@@ -42,6 +43,14 @@ public final class Installer {
   }
 
   public InstallReport install(VerifiedBundle bundle, String source) throws IOException {
+    return install(bundle, source, bundle.hosts());
+  }
+
+  /**
+   * Installs the bundle with these /etc/hosts entries, which differ from the bundle's own when a DNS-only gateway
+   * was resolved for it.
+   */
+  public InstallReport install(VerifiedBundle bundle, String source, List<HostsEntry> hosts) throws IOException {
     List<Change> changes = new ArrayList<>();
     List<String> warnings = new ArrayList<>();
     Optional<FileOwner> proxy = fs.user(PROXY_USER);
@@ -70,7 +79,13 @@ public final class Installer {
     if (bundle.sidecarEnv().isEmpty()) {
       removeStaleSidecarEnv(previous, changes);
     }
-    installHosts(bundle, changes, warnings);
+    syncHosts(hosts).ifPresent(r -> {
+      changes.add(r.change());
+      warnings.addAll(r.warnings());
+    });
+    if (changes.stream().noneMatch(c -> c.path().equals(Destination.HOSTS))) {
+      changes.add(new Change(Action.UNCHANGED, Destination.HOSTS, "managed block"));
+    }
     return new InstallReport(bundle.revision(), List.copyOf(changes), List.copyOf(warnings));
   }
 
@@ -146,14 +161,20 @@ public final class Installer {
     }
   }
 
-  private void installHosts(VerifiedBundle bundle, List<Change> changes, List<String> warnings) throws IOException {
+  /** What a hosts sync changed, and what the user should know about it. */
+  public record HostsSync(Change change, List<String> warnings) {}
+
+  /**
+   * Makes /etc/hosts hold exactly the managed block for these entries, keeping every other line. Empty when the
+   * file was already right. The daemon calls it whenever /etc/hosts may have been rewritten by someone else.
+   */
+  public Optional<HostsSync> syncHosts(List<HostsEntry> entries) throws IOException {
     Path p = fs.resolve(Destination.HOSTS);
     // ISO-8859-1 maps every byte to one char and back: foreign lines survive byte for byte, whatever their encoding.
     String current = Files.isRegularFile(p) ? new String(Files.readAllBytes(p), StandardCharsets.ISO_8859_1) : "";
-    HostsBlock.Edit edit = HostsBlock.apply(current, bundle.hosts());
+    HostsBlock.Edit edit = HostsBlock.apply(current, entries);
     if (edit.text().equals(current)) {
-      changes.add(new Change(Action.UNCHANGED, Destination.HOSTS, "managed block"));
-      return;
+      return Optional.empty();
     }
     boolean existed = Files.isRegularFile(p);
     if (!existed) {
@@ -161,9 +182,7 @@ public final class Installer {
     }
     AtomicFile.Outcome outcome = AtomicFile.write(p, edit.text().getBytes(StandardCharsets.ISO_8859_1),
         FileOwner.ROOT, HOSTS_MODE);
-    changes.add(new Change(existed ? Action.UPDATED : Action.CREATED, Destination.HOSTS,
-        bundle.hosts().isEmpty() ? "managed block removed (the bundle maps no names)"
-            : "managed block with " + bundle.hosts().size() + " entr" + (bundle.hosts().size() == 1 ? "y" : "ies")));
+    List<String> warnings = new ArrayList<>();
     for (String line : edit.disabledLines()) {
       warnings.add("/etc/hosts: commented out '" + line.strip() + "': it mapped a name the managed block manages "
           + "and would have shadowed it (purging the agent restores it)");
@@ -171,6 +190,10 @@ public final class Installer {
     if (outcome == AtomicFile.Outcome.REWRITTEN_IN_PLACE) {
       warnings.add("/etc/hosts cannot be replaced atomically here (a bind mount?): it was rewritten in place");
     }
+    Change change = new Change(existed ? Action.UPDATED : Action.CREATED, Destination.HOSTS,
+        entries.isEmpty() ? "managed block removed (the bundle maps no names)"
+            : "managed block with " + entries.size() + " entr" + (entries.size() == 1 ? "y" : "ies"));
+    return Optional.of(new HostsSync(change, List.copyOf(warnings)));
   }
 
   private static byte[] readIfSmall(Path p) throws IOException {

@@ -19,7 +19,7 @@ import okhttp3.tls.HeldCertificate;
  * Throwaway TLS material for tests: a private CA made with {@link HeldCertificate}, server certificates signed by it,
  * and MockWebServers that serve them on the loopback interface only.
  */
-final class TestTls {
+public final class TestTls {
   /** Every test server binds here, never to a wildcard or external address. */
   static final InetAddress LOOPBACK = ipv4Loopback();
 
@@ -34,7 +34,7 @@ final class TestTls {
   }
 
   /** A self-signed CA that may sign leaf certificates (path length 0). */
-  static HeldCertificate newCa(String commonName) {
+  public static HeldCertificate newCa(String commonName) {
     return new HeldCertificate.Builder()
         .commonName(commonName)
         .certificateAuthority(0)
@@ -42,13 +42,13 @@ final class TestTls {
   }
 
   /** A server certificate signed by {@code ca}, valid from an hour ago for a day, naming exactly {@code names}. */
-  static HeldCertificate serverCert(HeldCertificate ca, String... names) {
+  public static HeldCertificate serverCert(HeldCertificate ca, String... names) {
     Instant now = Instant.now();
     return serverCert(ca, now.minus(Duration.ofHours(1)), now.plus(Duration.ofDays(1)), names);
   }
 
   /** A server certificate signed by {@code ca} with the given validity, naming exactly {@code names}. */
-  static HeldCertificate serverCert(HeldCertificate ca, Instant notBefore, Instant notAfter, String... names) {
+  public static HeldCertificate serverCert(HeldCertificate ca, Instant notBefore, Instant notAfter, String... names) {
     HeldCertificate.Builder b = new HeldCertificate.Builder()
         .commonName(names[0])
         .validityInterval(notBefore.toEpochMilli(), notAfter.toEpochMilli())
@@ -60,14 +60,14 @@ final class TestTls {
   }
 
   /** Writes the CA certificate as PEM, the way a user hands it to --ca-file. */
-  static Path writeCaPem(Path dir, HeldCertificate ca) throws IOException {
+  public static Path writeCaPem(Path dir, HeldCertificate ca) throws IOException {
     Path file = dir.resolve("ca-" + System.nanoTime() + ".pem");
     Files.writeString(file, ca.certificatePem(), StandardCharsets.US_ASCII);
     return file;
   }
 
   /** The server side of a handshake presenting {@code leaf} and the CA that signed it. */
-  static SSLSocketFactory serverSocketFactory(HeldCertificate leaf, HeldCertificate ca) {
+  public static SSLSocketFactory serverSocketFactory(HeldCertificate leaf, HeldCertificate ca) {
     return new HandshakeCertificates.Builder()
         .heldCertificate(leaf, ca.certificate())
         .build()
@@ -78,7 +78,7 @@ final class TestTls {
    * A started HTTPS MockWebServer on the loopback interface presenting {@code leaf}, offering {@code protocols}
    * through ALPN (HTTP/2 and HTTP/1.1 by default, so OkHttp picks HTTP/2).
    */
-  static MockWebServer startHttps(HeldCertificate leaf, HeldCertificate ca, Protocol... protocols)
+  public static MockWebServer startHttps(HeldCertificate leaf, HeldCertificate ca, Protocol... protocols)
       throws IOException {
     MockWebServer server = new MockWebServer();
     server.useHttps(serverSocketFactory(leaf, ca));
@@ -90,7 +90,7 @@ final class TestTls {
   }
 
   /** A started plain-HTTP MockWebServer on the loopback interface. */
-  static MockWebServer startPlain() throws IOException {
+  public static MockWebServer startPlain() throws IOException {
     MockWebServer server = new MockWebServer();
     server.start(LOOPBACK, 0);
     return server;

@@ -11,9 +11,9 @@ import java.util.List;
  * A real executable standing in for {@code systemctl}: a shell script that appends each call's arguments to a
  * file, prints canned {@code show} output and stderr, and exits with a chosen code, or hangs on request.
  */
-final class FakeSystemctl {
+public final class FakeSystemctl {
   final Path dir;
-  final Path binary;
+  public final Path binary;
   private final Path calls;
 
   private FakeSystemctl(Path dir) {
@@ -23,7 +23,7 @@ final class FakeSystemctl {
   }
 
   /** Writes the script into {@code dir}; it exits 0 and prints nothing until told otherwise. */
-  static FakeSystemctl install(Path dir) throws IOException {
+  public static FakeSystemctl install(Path dir) throws IOException {
     FakeSystemctl f = new FakeSystemctl(dir);
     String d = "'" + dir.toAbsolutePath() + "'";
     String script = "#!/bin/sh\n"
@@ -40,24 +40,24 @@ final class FakeSystemctl {
     return f;
   }
 
-  FakeSystemctl showPrints(String output) throws IOException {
+  public FakeSystemctl showPrints(String output) throws IOException {
     Files.writeString(dir.resolve("show.out"), output, StandardCharsets.UTF_8);
     return this;
   }
 
-  FakeSystemctl fails(int exitCode, String stderr) throws IOException {
+  public FakeSystemctl fails(int exitCode, String stderr) throws IOException {
     Files.writeString(dir.resolve("exit"), Integer.toString(exitCode), StandardCharsets.UTF_8);
     Files.writeString(dir.resolve("stderr"), stderr, StandardCharsets.UTF_8);
     return this;
   }
 
-  FakeSystemctl hangs() throws IOException {
+  public FakeSystemctl hangs() throws IOException {
     Files.writeString(dir.resolve("hang"), "", StandardCharsets.UTF_8);
     return this;
   }
 
   /** Each call's arguments as "[a][b][c]", in order; empty when it was never run. */
-  List<String> calls() throws IOException {
+  public List<String> calls() throws IOException {
     return Files.exists(calls) ? Files.readAllLines(calls, StandardCharsets.UTF_8) : List.of();
   }
 

@@ -16,7 +16,7 @@ import java.util.Optional;
  * A real AF_UNIX datagram socket standing in for systemd's NOTIFY_SOCKET. It builds its own sockaddr_un rather than
  * reuse SdNotifier's, so a wrong address in the notifier cannot be mirrored here and go unnoticed.
  */
-final class UnixDatagramReceiver implements AutoCloseable {
+public final class UnixDatagramReceiver implements AutoCloseable {
   private static final int AF_UNIX = 1;
   private static final int SOCK_DGRAM = 2;
   private static final int SOCK_CLOEXEC = 0x80000;
@@ -55,7 +55,7 @@ final class UnixDatagramReceiver implements AutoCloseable {
   }
 
   /** Bound to a filesystem path. */
-  static UnixDatagramReceiver atPath(Path path) {
+  public static UnixDatagramReceiver atPath(Path path) {
     byte[] p = path.toString().getBytes(StandardCharsets.UTF_8);
     ByteBuffer a = ByteBuffer.allocate(2 + p.length + 1).order(ByteOrder.nativeOrder());
     a.putShort((short) AF_UNIX).put(p).put((byte) 0);
@@ -63,7 +63,7 @@ final class UnixDatagramReceiver implements AutoCloseable {
   }
 
   /** Bound to an abstract name given as NOTIFY_SOCKET spells it, "@name". */
-  static UnixDatagramReceiver atAbstractName(String atName) {
+  public static UnixDatagramReceiver atAbstractName(String atName) {
     if (!atName.startsWith("@")) {
       throw new IllegalArgumentException("abstract names are written @name: " + atName);
     }
@@ -93,7 +93,7 @@ final class UnixDatagramReceiver implements AutoCloseable {
   }
 
   /** The next datagram, whole; fails if none arrives within TIMEOUT_SECONDS or if it was cut. */
-  String receive() {
+  public String receive() {
     return receive(0).orElseThrow(() -> new AssertionError("no datagram at " + name + " within "
         + TIMEOUT_SECONDS + " s"));
   }
@@ -102,7 +102,7 @@ final class UnixDatagramReceiver implements AutoCloseable {
    * A datagram already queued, if any. A unix datagram is in the receiver's queue when sendto() returns, so this
    * proves "nothing was delivered" without waiting.
    */
-  Optional<String> poll() {
+  public Optional<String> poll() {
     return receive(MSG_DONTWAIT);
   }
 

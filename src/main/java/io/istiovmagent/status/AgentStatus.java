@@ -1,0 +1,53 @@
+package io.istiovmagent.status;
+
+import java.time.Instant;
+import java.util.List;
+
+/**
+ * What the daemon knows about itself, written to status.json on every change and read by `status`. Holds no
+ * secret: no token, no credential, no file content.
+ */
+public record AgentStatus(
+    int format,
+    long pid,
+    String version,
+    Instant startedAt,
+    Instant updatedAt,
+    Phase phase,
+    Health health,
+    List<String> reasons,
+    Bundle bundle,
+    Hosts hosts,
+    Sidecar sidecar,
+    LastError lastError,
+    Instant nextRefreshAt) {
+
+  public static final int FORMAT = 1;
+
+  /** The same status with its timestamp cleared, to tell whether anything but the time changed. */
+  public AgentStatus withoutTime() {
+    return new AgentStatus(format, pid, version, startedAt, null, phase, health, reasons, bundle, hosts, sidecar,
+        lastError, nextRefreshAt);
+  }
+
+  /** Where the daemon is in its life. */
+  public enum Phase { STARTING, WAITING_FOR_CONFIGURATION, WAITING_FOR_BUNDLE, RUNNING, STOPPING }
+
+  /** The verdict a person or a control plane acts on. */
+  public enum Health { HEALTHY, DEGRADED, UNHEALTHY, STOPPING }
+
+  /** The bundle in force. Null fields are unknown. */
+  public record Bundle(String source, String revision, Instant fetchedAt, Instant lastCheckedAt,
+      boolean fromLastKnownGood, Instant tokenExpiresAt, Instant rootCertExpiresAt, String namespace,
+      String serviceAccount, String workloadGroup, String clusterId, String network) {}
+
+  /** The managed block of /etc/hosts. */
+  public record Hosts(int entries, int repairs, Instant lastRepairAt, String warning) {}
+
+  /** istio.service as the agent sees it. */
+  public record Sidecar(boolean managed, String state, long mainPid, long restarts, Boolean ready, String readiness,
+      boolean crashLoop, List<String> diagnosis) {}
+
+  /** The most recent failure, kept until the next success of the same kind. */
+  public record LastError(Instant at, String message) {}
+}

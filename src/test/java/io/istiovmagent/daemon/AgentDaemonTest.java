@@ -1,0 +1,311 @@
+package io.istiovmagent.daemon;
+
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertNotNull;
+import static org.junit.jupiter.api.Assertions.assertNull;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import io.istiovmagent.install.HostsBlock;
+import io.istiovmagent.status.AgentStatus;
+import io.istiovmagent.systemd.WatchdogSettings;
+import io.istiovmagent.testing.TestBundles;
+import io.istiovmagent.testing.TreeSnapshot;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.time.Instant;
+import java.util.Base64;
+import java.util.HashSet;
+import java.util.Map;
+import java.util.Optional;
+import java.util.Set;
+import java.util.concurrent.CountDownLatch;
+import mockwebserver3.MockResponse;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/** `run`, in-process: the real loop against a temporary root, HTTPS on loopback and a real notify socket. */
+class AgentDaemonTest {
+  private static final Duration WAIT = Duration.ofSeconds(15);
+
+  @TempDir
+  Path tmp;
+
+  @Test
+  void sendsReadyOnceTheFirstBundleIsInPlace() throws Exception {
+    try (DaemonHarness h = new DaemonHarness(tmp)) {
+      h.start();
+      h.awaitMessage("READY=1"::equals, WAIT);
+      assertTrue(Files.isRegularFile(h.token()), "READY=1 came before the token was in place");
+      assertTrue(Files.readString(h.root.resolve("etc/hosts")).contains(HostsBlock.BEGIN));
+      AgentStatus s = h.status();
+      assertEquals(AgentStatus.Phase.RUNNING, s.phase());
+      assertEquals(AgentStatus.Health.HEALTHY, s.health(), s.reasons().toString());
+      assertFalse(s.bundle().fromLastKnownGood());
+      assertEquals(0, h.stop());
+      assertEquals(AgentStatus.Phase.STOPPING, h.status().phase());
+    }
+  }
+
+  @Test
+  void pingsTheWatchdogWhileTheLoopRunsAndStopsWhenItIsWedged() throws Exception {
+    try (DaemonHarness h = new DaemonHarness(tmp)) {
+      h.watchdog = Optional.of(new WatchdogSettings(Duration.ofMillis(400)));
+      h.start();
+      h.awaitMessage("READY=1"::equals, WAIT);
+      for (int i = 0; i < 3; i++) {
+        h.awaitMessage("WATCHDOG=1"::equals, Duration.ofSeconds(3));
+      }
+      CountDownLatch wedged = new CountDownLatch(1);
+      CountDownLatch release = new CountDownLatch(1);
+      h.daemon.setIterationHook(() -> {
+        wedged.countDown();
+        try {
+          release.await();
+        } catch (InterruptedException e) {
+          Thread.currentThread().interrupt();
+        }
+      });
+      assertTrue(wedged.await(5, java.util.concurrent.TimeUnit.SECONDS));
+      h.messages.clear();
+      // The loop is stuck: over five ping intervals not one WATCHDOG=1 may arrive (systemd would kill us).
+      assertThrows(AssertionError.class, () -> h.awaitMessage("WATCHDOG=1"::equals, Duration.ofSeconds(1)));
+      h.daemon.setIterationHook(() -> {});
+      release.countDown();
+      h.awaitMessage("WATCHDOG=1"::equals, Duration.ofSeconds(3));
+    }
+  }
+
+  @Test
+  void restoresTheTokenAfterARebootWithTheSourceDownAndStillReportsReady() throws Exception {
+    try (DaemonHarness h = new DaemonHarness(tmp)) {
+      h.start();
+      h.awaitMessage("READY=1"::equals, WAIT);
+      byte[] token = Files.readAllBytes(h.token());
+      h.stop();
+
+      Files.delete(h.token()); // a reboot empties /run
+      h.sourceDown();
+      h.start();
+      h.awaitMessage("READY=1"::equals, WAIT);
+      assertArrayEquals(token, Files.readAllBytes(h.token()));
+      h.await("a failed fetch in the status", WAIT, () -> h.status().lastError() != null);
+      String logs = h.logs();
+      int secondStart = logs.lastIndexOf("starting (root");
+      int ready = logs.indexOf("ready: bundle", secondStart);
+      int fetchFailed = logs.indexOf("cannot fetch the bundle", secondStart);
+      assertTrue(ready > 0 && fetchFailed > ready, "READY=1 must come from the restore, before the source is asked\n"
+          + logs);
+      AgentStatus s = h.status();
+      assertTrue(s.bundle().fromLastKnownGood());
+      assertEquals(AgentStatus.Health.DEGRADED, s.health());
+      assertTrue(s.lastError().message().contains("unavailable (HTTP 503"), s.lastError().message());
+    }
+  }
+
+  @Test
+  void restoresAnExpiredTokenWithAWarningRatherThanNothing() throws Exception {
+    try (DaemonHarness h = new DaemonHarness(tmp)) {
+      h.tokenLifetime = Duration.ofSeconds(2);
+      h.clock = DaemonHarness.fast(1);
+      h.start();
+      h.awaitMessage("READY=1"::equals, WAIT);
+      h.stop();
+      Files.delete(h.token());
+      h.sourceDown();
+      h.clock = java.time.Clock.offset(java.time.Clock.systemUTC(), Duration.ofMinutes(5));
+      h.start();
+      h.awaitMessage("READY=1"::equals, WAIT);
+      assertTrue(Files.isRegularFile(h.token()));
+      assertTrue(h.logs().contains("last-known-good: istio-token: token-expired"), h.logs());
+      h.await("degraded status", WAIT, () -> h.status().reasons().stream().anyMatch(r -> r.startsWith("token expired")));
+    }
+  }
+
+  @Test
+  void replacesAShortLivedTokenBeforeItExpires() throws Exception {
+    try (DaemonHarness h = new DaemonHarness(tmp)) {
+      h.clock = DaemonHarness.fast(100); // a 10-minute token lives 6 real seconds
+      h.tokenLifetime = Duration.ofMinutes(10);
+      h.start();
+      h.awaitMessage("READY=1"::equals, WAIT);
+      Set<String> seen = new HashSet<>();
+      long deadline = System.nanoTime() + Duration.ofSeconds(20).toNanos();
+      while (seen.size() < 3 && System.nanoTime() < deadline) {
+        String jwt = Files.readString(h.token()).strip();
+        Instant exp = expiry(jwt);
+        Instant now = h.clock.instant();
+        assertTrue(exp.isAfter(now), "the installed token expired at " + exp + ", now " + now + "\n" + h.logs());
+        seen.add(jwt);
+        Thread.sleep(20);
+      }
+      assertEquals(3, seen.size(), "expected two refreshes within 20 s\n" + h.logs());
+    }
+  }
+
+  @Test
+  void restoresTheHostsBlockWhenSomethingRewritesEtcHosts() throws Exception {
+    try (DaemonHarness h = new DaemonHarness(tmp)) {
+      h.start();
+      h.awaitMessage("READY=1"::equals, WAIT);
+      Path hosts = h.root.resolve("etc/hosts");
+      String managed = Files.readString(hosts);
+      Files.writeString(hosts, TestBundles.FOREIGN_HOSTS + "10.1.2.3 added-by-admin\n");
+      h.await("the block back in /etc/hosts", Duration.ofSeconds(5),
+          () -> read(hosts).contains(HostsBlock.BEGIN));
+      assertTrue(read(hosts).contains("10.1.2.3 added-by-admin\n"), "the admin's line is kept");
+      assertEquals(managed.replace(TestBundles.FOREIGN_HOSTS, TestBundles.FOREIGN_HOSTS + "10.1.2.3 added-by-admin\n"),
+          read(hosts));
+      h.await("the repair in status.json", WAIT, () -> h.status().hosts().repairs() == 1);
+    }
+  }
+
+  @Test
+  void putsBackADeletedTokenWhileRunning() throws Exception {
+    try (DaemonHarness h = new DaemonHarness(tmp)) {
+      h.start();
+      h.awaitMessage("READY=1"::equals, WAIT);
+      byte[] token = Files.readAllBytes(h.token());
+      Files.delete(h.token());
+      h.await("the token back", Duration.ofSeconds(5), () -> Files.exists(h.token()));
+      assertArrayEquals(token, Files.readAllBytes(h.token()));
+    }
+  }
+
+  @Test
+  void aRefusedRefreshChangesNothingAndIsReported() throws Exception {
+    try (DaemonHarness h = new DaemonHarness(tmp)) {
+      h.start();
+      h.awaitMessage("READY=1"::equals, WAIT);
+      h.await("status written", WAIT, () -> h.status().bundle() != null);
+      Map<String, String> before = TreeSnapshot.of(h.root.resolve("etc"));
+      Map<String, String> lkgBefore = TreeSnapshot.of(h.root.resolve("var"));
+      h.respond.set(r -> h.bundleResponse(new io.istiovmagent.sample.SampleBundle.Spec("other-ns", "vm-sa", "g",
+          "cluster.local", "127.0.0.1", Duration.ofHours(1), Duration.ofDays(30))));
+      h.daemon.requestReload();
+      h.await("the refusal in status", WAIT, () -> h.status().lastError() != null
+          && h.status().lastError().message().startsWith("bundle refused: hosts:1: hosts-address"));
+      assertEquals(before, TreeSnapshot.of(h.root.resolve("etc")));
+      assertEquals(lkgBefore, TreeSnapshot.of(h.root.resolve("var")));
+      assertEquals(AgentStatus.Health.DEGRADED, h.status().health());
+    }
+  }
+
+  @Test
+  void aRejectedCredentialIsReportedAndTheDaemonStaysUpWithoutReady() throws Exception {
+    try (DaemonHarness h = new DaemonHarness(tmp)) {
+      h.respond.set(r -> new MockResponse.Builder().code(401).build());
+      h.start();
+      h.await("credential rejected in status", WAIT, () -> {
+        AgentStatus s = status(h);
+        return s != null && s.lastError() != null && s.lastError().message().contains("credential rejected");
+      });
+      AgentStatus s = h.status();
+      assertEquals(AgentStatus.Phase.WAITING_FOR_BUNDLE, s.phase());
+      assertEquals(AgentStatus.Health.UNHEALTHY, s.health());
+      assertTrue(s.nextRefreshAt().isAfter(Instant.now().plusSeconds(60)), "401 is not retried hot: " + s.nextRefreshAt());
+      assertTrue(h.messages.stream().noneMatch("READY=1"::equals));
+      assertEquals(1, h.bundleRequests.get());
+    }
+  }
+
+  @Test
+  void waitsForConfigurationAndPicksUpAConfigWrittenLater() throws Exception {
+    try (DaemonHarness h = new DaemonHarness(tmp)) {
+      String full = Files.readString(h.configPath);
+      h.writeConfig("sidecar:\n  manage: false\n");
+      h.start();
+      // Unconfigured is a started state (dpkg -i starts the agent before anyone configured it).
+      h.awaitMessage("READY=1"::equals, WAIT);
+      h.awaitMessage(m -> m.startsWith("STATUS=waiting for configuration"), WAIT);
+      assertEquals(AgentStatus.Phase.WAITING_FOR_CONFIGURATION, h.status().phase());
+      assertEquals(AgentStatus.Health.UNHEALTHY, h.status().health());
+      h.writeConfig(full);
+      h.await("the bundle installed from the new configuration", WAIT, () -> Files.isRegularFile(h.token()));
+      h.awaitMessage(m -> m.startsWith("STATUS=HEALTHY"), WAIT);
+    }
+  }
+
+  @Test
+  void reloadsOnRequestAndSaysSoToSystemd() throws Exception {
+    try (DaemonHarness h = new DaemonHarness(tmp)) {
+      h.start();
+      h.awaitMessage("READY=1"::equals, WAIT);
+      h.daemon.requestReload();
+      String reloading = h.awaitMessage(m -> m.startsWith("RELOADING=1"), WAIT);
+      assertTrue(reloading.matches("RELOADING=1\nMONOTONIC_USEC=\\d+"), reloading);
+      h.awaitMessage("READY=1"::equals, WAIT);
+    }
+  }
+
+  @Test
+  void aBrokenConfigAtStartExits78WithTheKey() throws Exception {
+    try (DaemonHarness h = new DaemonHarness(tmp)) {
+      h.writeConfig("bundle:\n  sorce: x\n");
+      h.start();
+      assertEquals(78, h.stop());
+      assertTrue(h.logs().contains("unknown key 'bundle.sorce'"), h.logs());
+    }
+  }
+
+  @Test
+  void mapsIstiodToTheResolvedGatewayWhenTheHostsFileIsEmpty() throws Exception {
+    try (DaemonHarness h = new DaemonHarness(tmp)) {
+      h.writeConfig(Files.readString(h.configPath) + "hosts:\n  gatewayHostname: eastwest.mesh.example\n");
+      h.respond.set(r -> {
+        var files = io.istiovmagent.sample.SampleBundle.generate(io.istiovmagent.sample.SampleBundle.Spec.defaults(),
+            h.clock.instant());
+        files.put(io.istiovmagent.bundle.BundleFile.HOSTS, new byte[0]);
+        return new MockResponse.Builder().body(new okio.Buffer().write(
+            io.istiovmagent.sample.TarGzWriter.write(files))).build();
+      });
+      h.start();
+      h.awaitMessage("READY=1"::equals, WAIT);
+      assertTrue(read(h.root.resolve("etc/hosts")).contains(HostsBlock.BEGIN + "\n192.0.2.77 istiod.istio-system.svc\n"),
+          read(h.root.resolve("etc/hosts")));
+    }
+  }
+
+  @Test
+  void theTokenNeverReachesLogsStatusOrNotifications() throws Exception {
+    try (DaemonHarness h = new DaemonHarness(tmp)) {
+      h.start();
+      h.awaitMessage("READY=1"::equals, WAIT);
+      h.await("status written", WAIT, () -> h.status().bundle() != null);
+      String jwt = Files.readString(h.token()).strip();
+      String statusJson = Files.readString(h.root.resolve("run/istio-vm-agent/status.json"));
+      for (String part : jwt.split("\\.")) {
+        assertFalse(h.logs().contains(part));
+        assertFalse(statusJson.contains(part));
+        assertTrue(h.messages.stream().noneMatch(m -> m.contains(part)));
+      }
+      assertNotNull(h.status().bundle().tokenExpiresAt());
+      assertNull(h.status().lastError());
+    }
+  }
+
+  private static AgentStatus status(DaemonHarness h) {
+    try {
+      return h.status();
+    } catch (RuntimeException | AssertionError e) {
+      return null;
+    }
+  }
+
+  private static String read(Path p) {
+    try {
+      return Files.readString(p, StandardCharsets.ISO_8859_1);
+    } catch (java.io.IOException e) {
+      return "";
+    }
+  }
+
+  private static Instant expiry(String jwt) throws Exception {
+    String claims = new String(Base64.getUrlDecoder().decode(jwt.split("\\.")[1]), StandardCharsets.UTF_8);
+    return Instant.ofEpochSecond(new com.fasterxml.jackson.databind.ObjectMapper().readTree(claims).get("exp").asLong());
+  }
+}

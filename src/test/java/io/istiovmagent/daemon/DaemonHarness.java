@@ -1,0 +1,214 @@
+package io.istiovmagent.daemon;
+
+import io.istiovmagent.bundle.BundleFile;
+import io.istiovmagent.bundle.TestTls;
+import io.istiovmagent.install.RootFs;
+import io.istiovmagent.sample.SampleBundle;
+import io.istiovmagent.sample.TarGzWriter;
+import io.istiovmagent.status.AgentStatus;
+import io.istiovmagent.status.StatusFile;
+import io.istiovmagent.systemd.Notifier;
+import io.istiovmagent.systemd.UnixDatagramReceiver;
+import io.istiovmagent.systemd.WatchdogSettings;
+import io.istiovmagent.testing.TestBundles;
+import io.istiovmagent.util.Log;
+import java.io.ByteArrayOutputStream;
+import java.io.IOException;
+import java.io.PrintStream;
+import java.net.InetAddress;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Clock;
+import java.time.Duration;
+import java.time.Instant;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+import java.util.Optional;
+import java.util.SplittableRandom;
+import java.util.concurrent.atomic.AtomicInteger;
+import java.util.concurrent.atomic.AtomicReference;
+import java.util.function.BooleanSupplier;
+import java.util.function.Function;
+import java.util.function.Predicate;
+import mockwebserver3.Dispatcher;
+import mockwebserver3.MockResponse;
+import mockwebserver3.MockWebServer;
+import mockwebserver3.RecordedRequest;
+import okhttp3.tls.HeldCertificate;
+import okio.Buffer;
+
+/**
+ * The real daemon loop against real parts: a temporary root, an HTTPS bundle server on loopback that mints a fresh
+ * token per request, a real notify socket, and a config file the test can rewrite.
+ */
+final class DaemonHarness implements AutoCloseable {
+  static final HeldCertificate CA = TestTls.newCa("daemon test CA");
+
+  final Path dir;
+  final Path root;
+  final Path configPath;
+  final MockWebServer server;
+  final UnixDatagramReceiver notify;
+  final AtomicInteger bundleRequests = new AtomicInteger();
+  /** What the server answers; by default a fresh valid bundle issued at the daemon's clock. */
+  final AtomicReference<Function<RecordedRequest, MockResponse>> respond = new AtomicReference<>();
+  final List<String> messages = new ArrayList<>();
+  private final ByteArrayOutputStream logs = new ByteArrayOutputStream();
+  Clock clock = Clock.systemUTC();
+  Duration tokenLifetime = Duration.ofHours(1);
+  SidecarSupervisor.Factory sidecar = (config, fs, log) -> {
+    throw new AssertionError("sidecar.manage is false in the harness's default config");
+  };
+  Optional<WatchdogSettings> watchdog = Optional.empty();
+  AgentDaemon daemon;
+  private Thread thread;
+  private volatile Integer exitCode;
+
+  DaemonHarness(Path dir) throws IOException {
+    this.dir = dir;
+    this.root = TestBundles.newRoot(dir.resolve("root"), true);
+    this.configPath = root.resolve("etc/istio-vm-agent/config.yaml");
+    this.server = TestTls.startHttps(TestTls.serverCert(CA, "localhost"), CA);
+    respond.set(r -> bundleResponse(SampleBundle.Spec.defaults().withTokenLifetime(tokenLifetime)));
+    server.setDispatcher(new Dispatcher() {
+      @Override
+      public MockResponse dispatch(RecordedRequest request) {
+        bundleRequests.incrementAndGet();
+        return respond.get().apply(request);
+      }
+    });
+    this.notify = UnixDatagramReceiver.atPath(dir.resolve("notify.sock"));
+    writeConfig("bundle:\n  source: " + url() + "\n  caFile: " + TestTls.writeCaPem(dir, CA)
+        + "\nsidecar:\n  manage: false\n");
+  }
+
+  String url() {
+    return "https://localhost:" + server.getPort() + "/v1/bundle/vm-namespace/hello-vm";
+  }
+
+  MockResponse bundleResponse(SampleBundle.Spec spec) {
+    Map<BundleFile, byte[]> files = SampleBundle.generate(spec, clock.instant());
+    return new MockResponse.Builder().body(new Buffer().write(TarGzWriter.write(files))).build();
+  }
+
+  void sourceDown() {
+    respond.set(r -> new MockResponse.Builder().code(503).addHeader("Retry-After", "1").build());
+  }
+
+  void writeConfig(String yaml) throws IOException {
+    Files.createDirectories(configPath.getParent());
+    Path tmp = configPath.resolveSibling("config.yaml.tmp");
+    Files.writeString(tmp, yaml);
+    Files.move(tmp, configPath, java.nio.file.StandardCopyOption.REPLACE_EXISTING,
+        java.nio.file.StandardCopyOption.ATOMIC_MOVE);
+  }
+
+  void start() {
+    messages.clear();
+    daemon = new AgentDaemon(new AgentDaemon.Options(new RootFs(root), configPath, clock,
+        Notifier.fromEnvironment(Map.of("NOTIFY_SOCKET", dir.resolve("notify.sock").toString())), watchdog, sidecar,
+        host -> List.of(InetAddress.getByName("192.0.2.77")), new SplittableRandom(7),
+        new Log(new PrintStream(logs, true, StandardCharsets.UTF_8), true), "istio-vm-agent/test", "test"));
+    exitCode = null;
+    thread = new Thread(() -> exitCode = daemon.run(), "agent-daemon-under-test");
+    thread.start();
+  }
+
+  int stop() throws InterruptedException {
+    daemon.requestStop();
+    thread.join(10_000);
+    if (thread.isAlive()) {
+      throw new AssertionError("the daemon did not stop within 10 s\n" + logs());
+    }
+    return exitCode;
+  }
+
+  /** Waits for a notify message matching the predicate; every message received is kept in {@link #messages}. */
+  String awaitMessage(Predicate<String> match, Duration timeout) {
+    long deadline = System.nanoTime() + timeout.toNanos();
+    for (String m : messages) {
+      if (match.test(m)) {
+        messages.remove(m);
+        return m;
+      }
+    }
+    while (System.nanoTime() < deadline) {
+      Optional<String> m = receiveOne();
+      if (m.isPresent()) {
+        if (match.test(m.get())) {
+          return m.get();
+        }
+        messages.add(m.get());
+      }
+    }
+    throw new AssertionError("no matching notify message within " + timeout + "; got " + messages + "\n" + logs());
+  }
+
+  private Optional<String> receiveOne() {
+    try {
+      return Optional.of(notify.receive());
+    } catch (AssertionError nothingWithinTwoSeconds) {
+      return Optional.empty();
+    }
+  }
+
+  /** Waits for a condition on files or status, checking every 20 ms (a wait for an event, not a sleep for luck). */
+  void await(String what, Duration timeout, BooleanSupplier condition) throws InterruptedException {
+    long deadline = System.nanoTime() + timeout.toNanos();
+    while (!condition.getAsBoolean()) {
+      if (System.nanoTime() > deadline) {
+        throw new AssertionError("timed out waiting for " + what + "\n" + logs());
+      }
+      Thread.sleep(20);
+    }
+  }
+
+  AgentStatus status() {
+    try {
+      return new StatusFile(root.resolve("run/istio-vm-agent")).read().orElseThrow();
+    } catch (IOException e) {
+      throw new AssertionError(e);
+    }
+  }
+
+  Path token() {
+    return root.resolve("var/run/secrets/tokens/istio-token");
+  }
+
+  String logs() {
+    return logs.toString(StandardCharsets.UTF_8);
+  }
+
+  /** A clock that runs `factor` times faster than real time, from now. */
+  static Clock fast(int factor) {
+    Instant start = Instant.now();
+    long startNanos = System.nanoTime();
+    return new Clock() {
+      @Override
+      public java.time.ZoneId getZone() {
+        return java.time.ZoneOffset.UTC;
+      }
+
+      @Override
+      public Clock withZone(java.time.ZoneId zone) {
+        return this;
+      }
+
+      @Override
+      public Instant instant() {
+        return start.plusNanos((System.nanoTime() - startNanos) * factor);
+      }
+    };
+  }
+
+  @Override
+  public void close() throws Exception {
+    if (thread != null && thread.isAlive()) {
+      stop();
+    }
+    server.close();
+    notify.close();
+  }
+}
