@@ -237,7 +237,7 @@ class CliTest {
   }
 
   @ParameterizedTest
-  @ValueSource(strings = {"", "bundle", "bundle verify", "apply", "version", "sample-bundle"})
+  @ValueSource(strings = {"", "bundle", "bundle verify", "apply", "run", "status", "version", "sample-bundle"})
   void everyCommandHasHelp(String command) {
     String[] args = (command.isEmpty() ? "--help" : command + " --help").split(" ");
     Run r = cli(args);

@@ -104,6 +104,13 @@ class AgentDaemonTest {
       assertTrue(s.bundle().fromLastKnownGood());
       assertEquals(AgentStatus.Health.DEGRADED, s.health());
       assertTrue(s.lastError().message().contains("unavailable (HTTP 503"), s.lastError().message());
+      java.io.StringWriter out = new java.io.StringWriter();
+      int code = io.istiovmagent.cli.Main.run(java.time.Clock.systemUTC(), new java.io.PrintWriter(out, true),
+          new java.io.PrintWriter(new java.io.StringWriter()), "--root", h.root.toString(), "status");
+      assertEquals(1, code, "status of a degraded agent\n" + out);
+      assertTrue(out.toString().startsWith("istio-vm-agent DEGRADED (running"), out.toString());
+      assertTrue(out.toString().contains("(restored from last-known-good)"), out.toString());
+      assertTrue(out.toString().contains("last error         cannot fetch the bundle:"), out.toString());
     }
   }
 

@@ -1,0 +1,166 @@
+package io.istiovmagent.daemon;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import io.istiovmagent.bundle.BundleFile;
+import io.istiovmagent.bundle.TestTls;
+import io.istiovmagent.sample.SampleBundle;
+import io.istiovmagent.sample.TarGzWriter;
+import io.istiovmagent.sidecar.FakeSystemctl;
+import io.istiovmagent.sidecar.ReadinessProbe;
+import io.istiovmagent.sidecar.SidecarDiagnosis;
+import io.istiovmagent.sidecar.SystemctlServiceManager;
+import io.istiovmagent.status.AgentStatus;
+import java.io.IOException;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.EnumMap;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.atomic.AtomicReference;
+import mockwebserver3.Dispatcher;
+import mockwebserver3.MockResponse;
+import mockwebserver3.MockWebServer;
+import mockwebserver3.RecordedRequest;
+import okio.Buffer;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/** The daemon driving istio.service through a real (fake) systemctl executable, with Envoy's readiness on loopback. */
+class SidecarSupervisionTest {
+  private static final Duration WAIT = Duration.ofSeconds(15);
+  private static final String UNIT = "[istio.service]";
+
+  @TempDir
+  Path tmp;
+
+  @Test
+  void startsTheSidecarOnceAndRestartsItOnlyWhenItsConfigurationChanges() throws Exception {
+    try (DaemonHarness h = new DaemonHarness(tmp); MockWebServer envoy = TestTls.startPlain()) {
+      envoy.setDispatcher(new Dispatcher() {
+        @Override
+        public MockResponse dispatch(RecordedRequest r) {
+          return new MockResponse.Builder().code(200).build();
+        }
+      });
+      FakeSystemctl systemctl = withSystemd(h, envoy);
+      systemctl.showPrints(show("inactive", "dead", 0, 0, "disabled"));
+      AtomicReference<Map<BundleFile, byte[]>> files = new AtomicReference<>(
+          new EnumMap<>(SampleBundle.generate(SampleBundle.Spec.defaults(), h.clock.instant())));
+      h.respond.set(r -> new MockResponse.Builder().body(new Buffer().write(TarGzWriter.write(files.get()))).build());
+      h.start();
+      h.awaitMessage("READY=1"::equals, WAIT);
+      h.await("enable and start", WAIT, () -> calls(systemctl).contains("[start][--no-block]" + UNIT));
+      assertTrue(calls(systemctl).contains("[enable]" + UNIT));
+      systemctl.showPrints(show("active", "running", 4711, 0, "enabled"));
+      h.await("ready in status", WAIT, () -> Boolean.TRUE.equals(h.status().sidecar().ready()));
+      assertEquals(AgentStatus.Health.HEALTHY, h.status().health(), h.status().reasons().toString());
+      assertEquals(4711, h.status().sidecar().mainPid());
+
+      // A new token only: pilot-agent re-reads it, no restart.
+      Map<BundleFile, byte[]> tokenOnly = new EnumMap<>(files.get());
+      tokenOnly.put(BundleFile.TOKEN, SampleBundle.generate(SampleBundle.Spec.defaults().withTokenLifetime(
+          Duration.ofHours(2)), h.clock.instant()).get(BundleFile.TOKEN));
+      files.set(tokenOnly);
+      h.daemon.requestReload();
+      h.await("the new token installed", WAIT, () -> read(h.token()).equals(new String(tokenOnly.get(BundleFile.TOKEN),
+          StandardCharsets.US_ASCII)));
+      int showsAfterToken = count(systemctl, "[show]");
+      h.await("a few more looks at the unit", WAIT, () -> count(systemctl, "[show]") >= showsAfterToken + 2);
+      assertFalse(calls(systemctl).stream().anyMatch(c -> c.startsWith("[restart]")), calls(systemctl).toString());
+
+      // A mesh config change: restart.
+      Map<BundleFile, byte[]> meshChange = new EnumMap<>(tokenOnly);
+      meshChange.put(BundleFile.MESH, (new String(tokenOnly.get(BundleFile.MESH), StandardCharsets.UTF_8)
+          + "  holdApplicationUntilProxyStarts: true\n").getBytes(StandardCharsets.UTF_8));
+      files.set(meshChange);
+      h.daemon.requestReload();
+      h.await("restart", WAIT, () -> calls(systemctl).contains("[restart][--no-block]" + UNIT));
+      assertEquals(1, count(systemctl, "[start]"), "started once only");
+      assertTrue(h.logs().contains("restarting istio.service: "), h.logs());
+    }
+  }
+
+  @Test
+  void detectsACrashLoopAndReportsTheRedactedErrorLog() throws Exception {
+    try (DaemonHarness h = new DaemonHarness(tmp); MockWebServer envoy = TestTls.startPlain()) {
+      FakeSystemctl systemctl = withSystemd(h, envoy);
+      String jwt = "eyJhbGciOiJSUzI1NiJ9.eyJzdWIiOiJ4In0.c2lnbmF0dXJl";
+      Path errLog = Files.createDirectories(h.root.resolve("var/log/istio")).resolve("istio.err.log");
+      Files.writeString(errLog, "2026-11-25T12:00:00Z error failed to get token " + jwt + "\n"
+          + "2026-11-25T12:00:01Z critical envoy exited: bootstrap config invalid\n");
+      systemctl.showPrints(show("active", "running", 100, 0, "enabled"));
+      h.start();
+      h.awaitMessage("READY=1"::equals, WAIT);
+      for (int pid = 101; pid <= 104; pid++) {
+        int shows = count(systemctl, "[show]");
+        systemctl.showPrints(show("active", "running", pid, pid - 100, "enabled"));
+        h.await("the loop to see pid " + pid, WAIT, () -> count(systemctl, "[show]") >= shows + 2);
+      }
+      h.await("crash loop in status", WAIT, () -> h.status().sidecar().crashLoop());
+      AgentStatus s = h.status();
+      assertEquals(AgentStatus.Health.UNHEALTHY, s.health());
+      assertTrue(s.reasons().contains("istio.service is crash-looping"), s.reasons().toString());
+      List<String> diagnosis = s.sidecar().diagnosis();
+      assertTrue(diagnosis.stream().anyMatch(l -> l.contains("bootstrap config invalid")), diagnosis.toString());
+      assertTrue(diagnosis.stream().noneMatch(l -> l.contains(jwt)), diagnosis.toString());
+      assertFalse(h.logs().contains(jwt));
+    }
+  }
+
+  @Test
+  void saysWhenIstioSidecarIsNotInstalledAndKeepsEverythingElseWorking() throws Exception {
+    try (DaemonHarness h = new DaemonHarness(tmp); MockWebServer envoy = TestTls.startPlain()) {
+      FakeSystemctl systemctl = withSystemd(h, envoy);
+      systemctl.showPrints("LoadState=not-found\nActiveState=inactive\nSubState=dead\nMainPID=0\nNRestarts=0\n");
+      h.start();
+      h.awaitMessage("READY=1"::equals, WAIT);
+      h.await("not-installed in status", WAIT, () -> "not-installed".equals(h.status().sidecar().state()));
+      assertEquals(AgentStatus.Health.DEGRADED, h.status().health());
+      assertTrue(h.status().reasons().contains("istio.service is not installed (install istio-sidecar)"));
+      assertTrue(Files.isRegularFile(h.token()));
+      assertFalse(calls(systemctl).stream().anyMatch(c -> c.startsWith("[start]")));
+    }
+  }
+
+  private static FakeSystemctl withSystemd(DaemonHarness h, MockWebServer envoy) throws IOException {
+    Files.createDirectories(h.root.resolve("run/systemd/system"));
+    FakeSystemctl systemctl = FakeSystemctl.install(Files.createDirectories(h.dir.resolve("fake-systemctl")));
+    String readiness = "http://127.0.0.1:" + envoy.getPort() + "/healthz/ready";
+    h.writeConfig(Files.readString(h.configPath).replace("sidecar:\n  manage: false\n",
+        "sidecar:\n  readinessUrl: " + readiness + "\n"));
+    h.sidecar = (config, fs, log) -> new SidecarSupervisor(config.unit(),
+        SystemctlServiceManager.detect(fs, systemctl.binary, Duration.ofSeconds(5)),
+        new ReadinessProbe(config.readinessUrl(), Duration.ofMillis(500)), new SidecarDiagnosis(fs), log);
+    return systemctl;
+  }
+
+  private static String show(String active, String sub, long pid, long restarts, String fileState) {
+    return "LoadState=loaded\nActiveState=" + active + "\nSubState=" + sub + "\nMainPID=" + pid + "\nNRestarts="
+        + restarts + "\nUnitFileState=" + fileState + "\n";
+  }
+
+  private static List<String> calls(FakeSystemctl s) {
+    try {
+      return s.calls();
+    } catch (IOException e) {
+      return List.of();
+    }
+  }
+
+  private static int count(FakeSystemctl s, String prefix) {
+    return (int) calls(s).stream().filter(c -> c.startsWith(prefix)).count();
+  }
+
+  private static String read(Path p) {
+    try {
+      return Files.readString(p, StandardCharsets.US_ASCII);
+    } catch (IOException e) {
+      return "";
+    }
+  }
+}
