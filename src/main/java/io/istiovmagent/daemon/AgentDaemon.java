@@ -307,6 +307,7 @@ public final class AgentDaemon {
         fromLastKnownGood = false;
       } else {
         log.debug("bundle unchanged (HTTP 304)");
+        refreshGatewayHosts();
       }
       failures = 0;
       lastError = null;
@@ -366,6 +367,20 @@ public final class AgentDaemon {
       byte[] token = b.raw().files().get(io.istiovmagent.bundle.BundleFile.TOKEN);
       sidecar.bundleInstalled(report, previous == null,
           new String(token, java.nio.charset.StandardCharsets.US_ASCII).strip());
+    }
+  }
+
+  /** A DNS-only gateway's addresses can change while the bundle does not: re-resolve on every successful check. */
+  private void refreshGatewayHosts() throws IOException {
+    if (current == null || !current.hosts().isEmpty() || config.hosts().gatewayHostname().isEmpty()) {
+      return;
+    }
+    List<HostsEntry> fresh = hostsFor(current);
+    if (!fresh.equals(hostsEntries)) {
+      hostsEntries = fresh;
+      installer.syncHosts(fresh).ifPresent(r -> log.info("gateway " + config.hosts().gatewayHostname().get()
+          + " resolves differently: " + r.change().detail()));
+      installedStamps = installedStamps();
     }
   }
 

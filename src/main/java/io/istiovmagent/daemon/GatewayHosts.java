@@ -38,12 +38,46 @@ public final class GatewayHosts {
       if (a.isLoopbackAddress() || a.isAnyLocalAddress() || a.isMulticastAddress()) {
         continue;
       }
-      String text = a instanceof Inet6Address ? a.getHostAddress().replaceAll("%.*$", "") : a.getHostAddress();
+      String text = a instanceof Inet6Address ? rfc5952(a.getAddress()) : a.getHostAddress();
       if (seen.add(text)) {
         out.add(new HostsEntry(text.toLowerCase(Locale.ROOT), names));
       }
     }
     return out;
+  }
+
+  /** IPv6 as people write it (RFC 5952): the longest run of two or more zero groups becomes "::". */
+  static String rfc5952(byte[] a) {
+    int[] g = new int[8];
+    for (int i = 0; i < 8; i++) {
+      g[i] = ((a[2 * i] & 0xff) << 8) | (a[2 * i + 1] & 0xff);
+    }
+    int bestStart = -1;
+    int bestLen = 1;
+    for (int i = 0; i < 8; ) {
+      int j = i;
+      while (j < 8 && g[j] == 0) {
+        j++;
+      }
+      if (j - i > bestLen) {
+        bestStart = i;
+        bestLen = j - i;
+      }
+      i = j == i ? i + 1 : j;
+    }
+    StringBuilder sb = new StringBuilder();
+    for (int i = 0; i < 8; i++) {
+      if (i == bestStart) {
+        sb.append("::");
+        i += bestLen - 1;
+        continue;
+      }
+      if (sb.length() > 0 && sb.charAt(sb.length() - 1) != ':') {
+        sb.append(':');
+      }
+      sb.append(Integer.toHexString(g[i]));
+    }
+    return sb.toString();
   }
 
   /** "istiod.istio-system.svc:15012" → "istiod.istio-system.svc"; also bracketed IPv6 and bare names. */

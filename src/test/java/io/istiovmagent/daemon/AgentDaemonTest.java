@@ -155,6 +155,33 @@ class AgentDaemonTest {
   }
 
   @Test
+  void anUnchangedBundleCostsA304AndNoDiskWrite() throws Exception {
+    try (DaemonHarness h = new DaemonHarness(tmp)) {
+      h.clock = DaemonHarness.fast(100); // refreshInterval 10s = 0.1 real seconds
+      h.writeConfig(Files.readString(h.configPath).replace("bundle:\n", "bundle:\n  refreshInterval: 10s\n"));
+      byte[] archive = io.istiovmagent.sample.TarGzWriter.write(
+          io.istiovmagent.sample.SampleBundle.generate(io.istiovmagent.sample.SampleBundle.Spec.defaults(), h.clock.instant()));
+      java.util.concurrent.atomic.AtomicInteger notModified = new java.util.concurrent.atomic.AtomicInteger();
+      h.respond.set(r -> {
+        if ("\"v1\"".equals(r.getHeaders().get("If-None-Match"))) {
+          notModified.incrementAndGet();
+          return new MockResponse.Builder().code(304).build();
+        }
+        return new MockResponse.Builder().addHeader("ETag", "\"v1\"").body(new okio.Buffer().write(archive)).build();
+      });
+      h.start();
+      h.awaitMessage("READY=1"::equals, WAIT);
+      h.await("status written", WAIT, () -> h.status().bundle() != null);
+      Map<String, String> before = TreeSnapshot.of(h.root.resolve("etc"));
+      Map<String, String> varBefore = TreeSnapshot.of(h.root.resolve("var"));
+      h.await("five conditional refreshes", WAIT, () -> notModified.get() >= 5);
+      assertEquals(notModified.get() + 1, h.bundleRequests.get(), "every refresh after the first was a 304");
+      assertEquals(before, TreeSnapshot.of(h.root.resolve("etc")));
+      assertEquals(varBefore, TreeSnapshot.of(h.root.resolve("var")));
+    }
+  }
+
+  @Test
   void restoresTheHostsBlockWhenSomethingRewritesEtcHosts() throws Exception {
     try (DaemonHarness h = new DaemonHarness(tmp)) {
       h.start();
