@@ -1,5 +1,6 @@
 package io.istiovmagent.config;
 
+import io.istiovmagent.sidecar.ReadinessProbe;
 import io.istiovmagent.util.SafeYaml;
 import java.io.IOException;
 import java.nio.charset.StandardCharsets;
@@ -80,10 +81,10 @@ public final class ConfigLoader {
     boolean manage = sc.bool("manage", true);
     String unit = Optional.ofNullable(sc.string("unit")).orElse(AgentConfig.DEFAULT_SIDECAR_UNIT);
     String readinessUrl = Optional.ofNullable(sc.string("readinessUrl")).orElse(AgentConfig.DEFAULT_READINESS_URL);
-    if (!readinessUrl.startsWith("http://127.") && !readinessUrl.startsWith("http://localhost")
-        && !readinessUrl.startsWith("http://[::1]")) {
-      throw new ConfigException(name + ": 'sidecar.readinessUrl' must be an http:// URL on this machine's loopback "
-          + "(Envoy's readiness port), e.g. " + AgentConfig.DEFAULT_READINESS_URL);
+    try {
+      ReadinessProbe.loopbackUrl(readinessUrl); // the one rule, shared with the probe that uses it
+    } catch (IllegalArgumentException e) {
+      throw new ConfigException(name + ": " + e.getMessage());
     }
 
     ConfigNode p = root.section("paths");

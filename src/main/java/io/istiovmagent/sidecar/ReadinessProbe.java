@@ -85,7 +85,7 @@ public final class ReadinessProbe {
   }
 
   /** Parses {@code text} and refuses anything but http(s) to a loopback host. */
-  static HttpUrl loopbackUrl(String text) {
+  public static HttpUrl loopbackUrl(String text) {
     HttpUrl u = HttpUrl.parse(text.strip());
     if (u == null) {
       throw new IllegalArgumentException("sidecar.readinessUrl is not an http:// URL; the default is " + DEFAULT_URL);

@@ -47,8 +47,14 @@ class ConfigLoaderTest {
           tokenFile: /etc/istio-vm-agent/join-token
           refreshInterval: 5m
           timeout: 10s
+          backoffCap: 2m
         hosts:
           allowedNames: [Gateway.Mesh.Example]
+          gatewayHostname: EastWest.Mesh.Example
+        sidecar:
+          manage: false
+          unit: istio-canary.service
+          readinessUrl: http://127.0.0.1:15020/healthz/ready
         paths:
           stateDir: /var/lib/other
           runDir: /run/other
@@ -59,6 +65,10 @@ class ConfigLoaderTest {
     assertEquals(Duration.ofMinutes(5), c.bundle().refreshInterval());
     assertEquals(Duration.ofSeconds(10), c.bundle().timeout());
     assertEquals(List.of("gateway.mesh.example"), c.hosts().allowedNames());
+    assertEquals(Duration.ofMinutes(2), c.bundle().backoffCap());
+    assertEquals(Optional.of("eastwest.mesh.example"), c.hosts().gatewayHostname());
+    assertEquals(new AgentConfig.Sidecar(false, "istio-canary.service", "http://127.0.0.1:15020/healthz/ready"),
+        c.sidecar());
     assertEquals("/var/lib/other", c.paths().stateDir());
     assertEquals("/run/other", c.paths().runDir());
   }
@@ -75,6 +85,9 @@ class ConfigLoaderTest {
       "localhost allowed          | 'hosts: {allowedNames: [localhost]}'    | may not allow localhost",
       "not a host name            | 'hosts: {allowedNames: [\"a b\"]}'      | is not a host name",
       "relative state dir         | 'paths: {stateDir: var/lib}'            | must be an absolute path",
+      "readiness off the machine  | 'sidecar: {readinessUrl: \"http://10.0.0.1:15021/\"}' | must point at this machine",
+      "loopback-looking name      | 'sidecar: {readinessUrl: \"http://127.0.0.1.evil.example/\"}' | must point at this machine",
+      "manage not a boolean       | 'sidecar: {manage: yes please}'         | 'sidecar.manage' must be true or false",
       "not a mapping              | '- a'                                   | must be a YAML mapping",
       "duplicate key              | 'bundle: {}\nbundle: {}'                | is not acceptable YAML"})
   void refusesWithTheKeyAndReason(String name, String yaml, String expected) {
