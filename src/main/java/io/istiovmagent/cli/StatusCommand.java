@@ -111,6 +111,11 @@ final class StatusCommand implements Callable<Integer> {
     if (s.lastError() != null) {
       row(out, "last error", s.lastError().message() + " (" + ago(now, s.lastError().at()) + ")");
     }
+    if (s.report() != null) {
+      row(out, "reports", "to " + s.report().url() + ": " + s.report().delivered() + " delivered"
+          + (s.report().lastDeliveredAt() == null ? "" : ", last " + ago(now, s.report().lastDeliveredAt()))
+          + (s.report().lastError() == null ? "" : "; failing: " + s.report().lastError()));
+    }
     if (s.nextRefreshAt() != null) {
       row(out, "next refresh", s.nextRefreshAt() + " (" + until(now, s.nextRefreshAt()) + ")");
     }

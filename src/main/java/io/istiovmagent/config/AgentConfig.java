@@ -6,7 +6,7 @@ import java.util.List;
 import java.util.Optional;
 
 /** The agent's configuration: config.yaml with defaults filled in. Documented in docs/configuration.md. */
-public record AgentConfig(Bundle bundle, Hosts hosts, Sidecar sidecar, Paths paths) {
+public record AgentConfig(Bundle bundle, Hosts hosts, Sidecar sidecar, Report report, Paths paths) {
 
   /** Where the bundle comes from and how it is fetched. */
   public record Bundle(Optional<String> source, Optional<Path> caFile, Optional<Path> tokenFile,
@@ -21,6 +21,9 @@ public record AgentConfig(Bundle bundle, Hosts hosts, Sidecar sidecar, Paths pat
   /** Whether and how the agent supervises istio.service. */
   public record Sidecar(boolean manage, String unit, String readinessUrl) {}
 
+  /** Health reports to the control plane (docs/protocol.md); no url, no reporting. */
+  public record Report(Optional<String> url, Duration interval) {}
+
   /** Where the agent keeps its own files; absolute system paths, resolved under --root. */
   public record Paths(String stateDir, String runDir) {}
 
@@ -29,6 +32,7 @@ public record AgentConfig(Bundle bundle, Hosts hosts, Sidecar sidecar, Paths pat
   public static final Duration DEFAULT_BACKOFF_CAP = Duration.ofMinutes(5);
   public static final String DEFAULT_SIDECAR_UNIT = "istio.service";
   public static final String DEFAULT_READINESS_URL = "http://127.0.0.1:15021/healthz/ready";
+  public static final Duration DEFAULT_REPORT_INTERVAL = Duration.ofSeconds(60);
   public static final String DEFAULT_STATE_DIR = "/var/lib/istio-vm-agent";
   public static final String DEFAULT_RUN_DIR = "/run/istio-vm-agent";
 
@@ -38,6 +42,7 @@ public record AgentConfig(Bundle bundle, Hosts hosts, Sidecar sidecar, Paths pat
             DEFAULT_BACKOFF_CAP),
         new Hosts(List.of(), Optional.empty()),
         new Sidecar(true, DEFAULT_SIDECAR_UNIT, DEFAULT_READINESS_URL),
+        new Report(Optional.empty(), DEFAULT_REPORT_INTERVAL),
         new Paths(DEFAULT_STATE_DIR, DEFAULT_RUN_DIR));
   }
 }

@@ -87,6 +87,13 @@ public final class ConfigLoader {
       throw new ConfigException(name + ": " + e.getMessage());
     }
 
+    ConfigNode rep = root.section("report");
+    Optional<String> reportUrl = Optional.ofNullable(rep.string("url"));
+    if (reportUrl.isPresent() && !reportUrl.get().toLowerCase(Locale.ROOT).startsWith("https://")) {
+      throw new ConfigException(name + ": 'report.url' must be an https:// URL: reports travel with the join token");
+    }
+    Duration reportInterval = rep.duration("interval", AgentConfig.DEFAULT_REPORT_INTERVAL, Duration.ofSeconds(5));
+
     ConfigNode p = root.section("paths");
     String stateDir = absolute(name, "paths.stateDir", p.string("stateDir"), AgentConfig.DEFAULT_STATE_DIR);
     String runDir = absolute(name, "paths.runDir", p.string("runDir"), AgentConfig.DEFAULT_RUN_DIR);
@@ -94,7 +101,7 @@ public final class ConfigLoader {
     root.rejectUnknown();
     return new AgentConfig(new AgentConfig.Bundle(source, caFile, tokenFile, refresh, timeout, backoffCap),
         new AgentConfig.Hosts(allowed, gateway), new AgentConfig.Sidecar(manage, unit, readinessUrl),
-        new AgentConfig.Paths(stateDir, runDir));
+        new AgentConfig.Report(reportUrl, reportInterval), new AgentConfig.Paths(stateDir, runDir));
   }
 
   private static String absolute(String file, String key, String value, String dflt) throws ConfigException {

@@ -1,12 +1,14 @@
 package io.istiovmagent.daemon;
 
 import io.istiovmagent.bundle.BadBundleException;
+import io.istiovmagent.bundle.BearerToken;
 import io.istiovmagent.bundle.BundleSource;
 import io.istiovmagent.bundle.BundleSources;
 import io.istiovmagent.bundle.FetchResult;
 import io.istiovmagent.bundle.Problem;
 import io.istiovmagent.bundle.SourceConfigException;
 import io.istiovmagent.bundle.SourceException;
+import io.istiovmagent.bundle.TlsTrust;
 import io.istiovmagent.config.AgentConfig;
 import io.istiovmagent.config.ConfigException;
 import io.istiovmagent.config.ConfigLoader;
@@ -15,6 +17,8 @@ import io.istiovmagent.install.InstallReport;
 import io.istiovmagent.install.Installer;
 import io.istiovmagent.install.LastKnownGood;
 import io.istiovmagent.install.RootFs;
+import io.istiovmagent.report.HostInfo;
+import io.istiovmagent.report.Reporter;
 import io.istiovmagent.status.AgentStatus;
 import io.istiovmagent.status.HealthAssessor;
 import io.istiovmagent.status.StatusFile;
@@ -47,6 +51,7 @@ import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.LinkedBlockingQueue;
 import java.util.concurrent.TimeUnit;
 import java.util.random.RandomGenerator;
+import okhttp3.HttpUrl;
 
 /**
  * `istio-vm-agent run`: keeps this VM in the mesh for as long as it lives. One thread runs one loop; decisions are
@@ -57,6 +62,8 @@ public final class AgentDaemon {
   static final Duration TICK = Duration.ofSeconds(1);
   /** Installed files and the hosts block are compared in full this often, even when nothing seemed to change. */
   static final Duration FULL_CHECK = Duration.ofSeconds(30);
+  /** The STOPPING report may hold up shutdown this long at most (the unit's stop timeout is larger). */
+  static final Duration REPORT_ON_STOP = Duration.ofSeconds(3);
 
   /** Resolves the DNS-only gateway's name; an interface so tests need no DNS. */
   public interface Resolver {
@@ -76,7 +83,7 @@ public final class AgentDaemon {
     }
   }
 
-  private enum Event { STOP, RELOAD, WAKE }
+  private enum Event { STOP, RELOAD, FETCH_NOW }
 
   private final Options o;
   private final Log log;
@@ -93,6 +100,8 @@ public final class AgentDaemon {
   private Installer installer;
   private StatusFile statusFile;
   private SidecarSupervisor sidecar;
+  private Reporter reporter;
+  private AgentConfig.Report reporterConfig;
 
   private VerifiedBundle current;
   private String currentSource;
@@ -199,6 +208,8 @@ public final class AgentDaemon {
       }
       if (e == Event.RELOAD) {
         reload();
+      } else if (e == Event.FETCH_NOW && source != null) {
+        nextFetchAt = o.clock().instant();
       }
     }
   }
@@ -211,6 +222,7 @@ public final class AgentDaemon {
     installer = new Installer(fs, new LastKnownGood(fs.lexical(config.paths().stateDir())), o.clock());
     statusFile = new StatusFile(fs.lexical(config.paths().runDir()));
     sidecar = config.sidecar().manage() ? o.sidecar().create(config.sidecar(), fs, log) : null;
+    configureReporter();
     source = null;
     sourceProblem = null;
     etag = Optional.empty();
@@ -230,6 +242,37 @@ public final class AgentDaemon {
       log.error(lastError.message());
     }
     phase = current == null ? AgentStatus.Phase.WAITING_FOR_BUNDLE : AgentStatus.Phase.RUNNING;
+  }
+
+  /** (Re)starts the reporter when report.url or its interval changed; none without report.url. */
+  private void configureReporter() {
+    if (config.report().equals(reporterConfig) && reporter != null) {
+      return;
+    }
+    if (reporter != null) {
+      reporter.close();
+      reporter = null;
+    }
+    reporterConfig = config.report();
+    if (config.report().url().isEmpty()) {
+      return;
+    }
+    try {
+      HttpUrl url = HttpUrl.parse(config.report().url().get());
+      if (url == null) {
+        throw new SourceConfigException("report.url is not a valid https:// URL");
+      }
+      Optional<BearerToken> credential = config.bundle().tokenFile().isPresent()
+          ? Optional.of(BearerToken.readFile(config.bundle().tokenFile().get())) : Optional.empty();
+      reporter = new Reporter(url, TlsTrust.trustManager(config.bundle().caFile()), credential,
+          config.report().interval(), config.bundle().timeout(), backoff(), o.random(), HostInfo.read(o.fs()),
+          o.clock(), log, o.userAgent(), () -> events.add(Event.FETCH_NOW));
+      reporter.start();
+      log.info("reporting health to " + url.newBuilder().query(null).build() + " every "
+          + config.report().interval().toSeconds() + "s and on every change");
+    } catch (SourceConfigException e) {
+      log.error("health reporting disabled: " + e.getMessage());
+    }
   }
 
   private void reload() {
@@ -461,6 +504,9 @@ public final class AgentDaemon {
   /** status.json first, then systemd: whoever reacts to READY=1 or a STATUS= line finds the status to match. */
   private void publish(Instant now) {
     AgentStatus s = snapshot(now);
+    if (reporter != null) {
+      reporter.offer(s);
+    }
     if (lastWritten == null || !sameExceptTime(lastWritten, s)) {
       try {
         statusFile.write(s);
@@ -501,10 +547,15 @@ public final class AgentDaemon {
         : sourceProblem != null ? new AgentStatus.LastError(now, sourceProblem) : null;
     AgentStatus draft = new AgentStatus(AgentStatus.FORMAT, ProcessHandle.current().pid(), o.version(), startedAt,
         now, phase, AgentStatus.Health.DEGRADED, List.of(), bundle, hosts, sc, err,
-        source == null ? null : nextFetchAt);
+        source == null ? null : nextFetchAt, null);
     HealthAssessor.Assessment a = HealthAssessor.assess(draft, now);
+    AgentStatus.Report rep = null;
+    if (reporter != null) {
+      Reporter.State st = reporter.state();
+      rep = new AgentStatus.Report(st.url(), st.lastDeliveredAt(), st.delivered(), st.lastError());
+    }
     return new AgentStatus(draft.format(), draft.pid(), draft.version(), startedAt, now, phase, a.health(),
-        a.reasons(), bundle, hosts, sc, err, draft.nextRefreshAt());
+        a.reasons(), bundle, hosts, sc, err, draft.nextRefreshAt(), rep);
   }
 
   private static boolean sameExceptTime(AgentStatus a, AgentStatus b) {
@@ -550,10 +601,18 @@ public final class AgentDaemon {
     o.notifier().send(Notifications.stopping());
     log.info("stopping (istio.service is left running)");
     Instant now = o.clock().instant();
+    AgentStatus last = snapshot(now);
     try {
-      statusFile.write(snapshot(now));
+      statusFile.write(last);
     } catch (IOException e) {
       log.error("cannot write " + statusFile.file() + ": " + e.getMessage());
+    }
+    if (reporter != null) {
+      try {
+        reporter.stop(last, REPORT_ON_STOP);
+      } catch (InterruptedException e) {
+        Thread.currentThread().interrupt();
+      }
     }
   }
 

@@ -20,14 +20,16 @@ public record AgentStatus(
     Hosts hosts,
     Sidecar sidecar,
     LastError lastError,
-    Instant nextRefreshAt) {
+    Instant nextRefreshAt,
+    Report report) {
 
   public static final int FORMAT = 1;
 
   /** The same status with its timestamp cleared, to tell whether anything but the time changed. */
   public AgentStatus withoutTime() {
     return new AgentStatus(format, pid, version, startedAt, null, phase, health, reasons, bundle, hosts, sidecar,
-        lastError, nextRefreshAt);
+        lastError, nextRefreshAt, report == null ? null
+            : new Report(report.url(), null, 0, report.lastError()));
   }
 
   /** Where the daemon is in its life. */
@@ -47,6 +49,9 @@ public record AgentStatus(
   /** istio.service as the agent sees it. */
   public record Sidecar(boolean managed, String state, long mainPid, long restarts, Boolean ready, String readiness,
       boolean crashLoop, List<String> diagnosis) {}
+
+  /** Health reporting to the control plane; null when report.url is not set. */
+  public record Report(String url, Instant lastDeliveredAt, long delivered, String lastError) {}
 
   /** The most recent failure, kept until the next success of the same kind. */
   public record LastError(Instant at, String message) {}

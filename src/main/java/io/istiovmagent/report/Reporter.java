@@ -1,0 +1,277 @@
+package io.istiovmagent.report;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import com.fasterxml.jackson.databind.SerializationFeature;
+import com.fasterxml.jackson.datatype.jsr310.JavaTimeModule;
+import io.istiovmagent.bundle.BearerToken;
+import io.istiovmagent.daemon.Backoff;
+import io.istiovmagent.daemon.FailureClass;
+import io.istiovmagent.status.AgentStatus;
+import io.istiovmagent.util.Log;
+import java.io.IOException;
+import java.security.GeneralSecurityException;
+import java.time.Clock;
+import java.time.Duration;
+import java.time.Instant;
+import java.util.ArrayDeque;
+import java.util.Deque;
+import java.util.List;
+import java.util.Optional;
+import java.util.random.RandomGenerator;
+import javax.net.ssl.SSLContext;
+import javax.net.ssl.TrustManager;
+import javax.net.ssl.X509TrustManager;
+import okhttp3.ConnectionSpec;
+import okhttp3.HttpUrl;
+import okhttp3.MediaType;
+import okhttp3.OkHttpClient;
+import okhttp3.Request;
+import okhttp3.RequestBody;
+import okhttp3.Response;
+
+/**
+ * Sends health reports to the control plane from one background thread, so the daemon's loop never waits on the
+ * network. Health is state: only the latest status is kept; a change goes out at once, otherwise a jittered
+ * heartbeat; after an outage one report with the current state goes first, carrying the transitions it missed.
+ */
+public final class Reporter {
+  /** At most this many undelivered transitions ride along; older ones are dropped. */
+  static final int MAX_TRANSITIONS = 20;
+  private static final MediaType JSON_TYPE = MediaType.get("application/json");
+  static final ObjectMapper JSON = new ObjectMapper().registerModule(new JavaTimeModule())
+      .disable(SerializationFeature.WRITE_DATES_AS_TIMESTAMPS);
+
+  /** What the reporter tells the daemon and `status`. */
+  public record State(String url, Instant lastDeliveredAt, long delivered, String lastError) {}
+
+  /** Called with hints from the endpoint's answer, on the reporter's thread. */
+  public interface Hints {
+    void fetchBundleNow();
+  }
+
+  private final HttpUrl url;
+  private final OkHttpClient client;
+  private final Optional<BearerToken> credential;
+  private final Duration interval;
+  private final Backoff backoff;
+  private final RandomGenerator random;
+  private final HealthReport.Host host;
+  private final Clock clock;
+  private final Log log;
+  private final String userAgent;
+  private final Hints hints;
+  private final Thread thread;
+
+  // Guarded by this.
+  private AgentStatus latest;
+  private boolean stopping;
+  private State state;
+  // Reporter thread only.
+  private final Deque<HealthReport.Transition> transitions = new ArrayDeque<>();
+  private ReportPolicy.Key deliveredKey;
+  private ReportPolicy.Key pendingKey;
+  private AgentStatus pendingStatus;
+  private long sequence;
+  private int failures;
+
+  public Reporter(HttpUrl url, X509TrustManager trust, Optional<BearerToken> credential, Duration interval,
+      Duration timeout, Backoff backoff, RandomGenerator random, HealthReport.Host host, Clock clock, Log log,
+      String userAgent, Hints hints) {
+    if (!url.isHttps()) {
+      throw new IllegalArgumentException("report.url must be https://");
+    }
+    this.url = url;
+    this.credential = credential;
+    this.interval = interval;
+    this.backoff = backoff;
+    this.random = random;
+    this.host = host;
+    this.clock = clock;
+    this.log = log;
+    this.userAgent = userAgent;
+    this.hints = hints;
+    this.client = new OkHttpClient.Builder()
+        .sslSocketFactory(sslContext(trust).getSocketFactory(), trust)
+        .connectionSpecs(List.of(ConnectionSpec.MODERN_TLS))
+        .followRedirects(false)
+        .retryOnConnectionFailure(false)
+        .connectTimeout(timeout).readTimeout(timeout).writeTimeout(timeout).callTimeout(timeout.multipliedBy(2))
+        .build();
+    this.state = new State(url.toString(), null, 0, null);
+    this.thread = new Thread(this::loop, "health-reporter");
+    this.thread.setDaemon(true);
+  }
+
+  private static SSLContext sslContext(X509TrustManager trust) {
+    try {
+      SSLContext ctx = SSLContext.getInstance("TLS");
+      ctx.init(null, new TrustManager[] {trust}, null);
+      return ctx;
+    } catch (GeneralSecurityException e) {
+      throw new IllegalStateException("TLS is not available in this Java runtime", e);
+    }
+  }
+
+  public void start() {
+    thread.start();
+  }
+
+  /** The daemon's latest status; never blocks. */
+  public synchronized void offer(AgentStatus status) {
+    latest = status;
+    notifyAll();
+  }
+
+  public synchronized State state() {
+    return state;
+  }
+
+  /**
+   * Sends a last report with status STOPPING (best effort, at most {@code within}), then ends the thread. The
+   * daemon calls it on SIGTERM.
+   */
+  public void stop(AgentStatus stoppingStatus, Duration within) throws InterruptedException {
+    synchronized (this) {
+      latest = stoppingStatus;
+      stopping = true;
+      notifyAll();
+    }
+    thread.join(within.toMillis());
+    if (thread.isAlive()) {
+      thread.interrupt();
+      client.dispatcher().cancelAll();
+      thread.join(1000);
+    }
+  }
+
+  /** Ends the thread without a last report (a reload replacing this reporter). */
+  public void close() {
+    thread.interrupt();
+    client.dispatcher().cancelAll();
+  }
+
+  private void loop() {
+    Instant nextHeartbeat = Instant.MIN;
+    Instant nextRetry = Instant.MIN;
+    while (true) {
+      AgentStatus s;
+      boolean last;
+      synchronized (this) {
+        while (true) {
+          s = latest;
+          last = stopping;
+          Instant now = clock.instant();
+          boolean due = s != null && (last || (failures == 0 ? ReportPolicy.changed(deliveredKey, ReportPolicy.Key.of(s))
+              || !now.isBefore(nextHeartbeat) : !now.isBefore(nextRetry)));
+          if (due) {
+            break;
+          }
+          Instant until = failures == 0 ? nextHeartbeat : nextRetry;
+          long waitMs = s == null || until.equals(Instant.MIN) ? 1000
+              : Math.max(1, Math.min(Duration.between(now, until).toMillis(), 1000));
+          try {
+            wait(waitMs);
+          } catch (InterruptedException e) {
+            return;
+          }
+        }
+      }
+      track(s);
+      boolean ok = send(s);
+      if (ok) {
+        failures = 0;
+        nextHeartbeat = clock.instant().plus(ReportPolicy.heartbeat(interval, random));
+      } else {
+        failures++;
+        nextRetry = clock.instant().plus(backoff.delay(failures, FailureClass.TRANSIENT, Optional.empty()));
+      }
+      if (last) {
+        return;
+      }
+    }
+  }
+
+  /** A state that changed while reports were failing is kept as a transition (bounded), not lost. */
+  private void track(AgentStatus s) {
+    ReportPolicy.Key key = ReportPolicy.Key.of(s);
+    if (pendingStatus != null && !key.equals(pendingKey) && failures > 0) {
+      transitions.addLast(ReportBuilder.transition(pendingStatus));
+      while (transitions.size() > MAX_TRANSITIONS) {
+        transitions.removeFirst();
+      }
+    }
+    pendingKey = key;
+    pendingStatus = s;
+  }
+
+  private boolean send(AgentStatus s) {
+    HealthReport report = ReportBuilder.build(s, host, ++sequence, interval, List.copyOf(transitions));
+    Request.Builder rb = new Request.Builder().url(url).header("User-Agent", userAgent);
+    credential.ifPresent(c -> rb.header("Authorization", c.headerValue()));
+    try {
+      rb.post(RequestBody.create(JSON.writeValueAsBytes(report), JSON_TYPE));
+    } catch (IOException e) {
+      throw new IllegalStateException("a report is plain data and always serialises", e);
+    }
+    try (Response r = client.newCall(rb.build()).execute()) {
+      if (r.code() == 200) {
+        transitions.clear();
+        deliveredKey = ReportPolicy.Key.of(s);
+        String previousError;
+        synchronized (this) {
+          previousError = state.lastError();
+          state = new State(state.url(), clock.instant(), state.delivered() + 1, null);
+        }
+        if (previousError != null) {
+          log.info("health reports delivered again to " + url.host());
+        }
+        readHints(r);
+        return true;
+      }
+      String why = switch (r.code()) {
+        case 401, 403 -> "credential rejected (HTTP " + r.code() + ") by " + url.host()
+            + ": check bundle.tokenFile";
+        case 400 -> "report refused (HTTP 400): " + errorOf(r);
+        default -> "report endpoint answered HTTP " + r.code();
+      };
+      return failed(why);
+    } catch (IOException e) {
+      return failed("cannot reach the report endpoint " + url.host() + ":" + url.port() + " (" + e.getMessage() + ")");
+    }
+  }
+
+  private boolean failed(String why) {
+    sequence--; // the sequence counts delivered reports: the retry reuses the number
+    boolean first;
+    synchronized (this) {
+      first = state.lastError() == null;
+      state = new State(state.url(), state.lastDeliveredAt(), state.delivered(), why);
+    }
+    if (first) {
+      log.warn(why);
+    }
+    return false;
+  }
+
+  private void readHints(Response r) {
+    try {
+      JsonNode body = JSON.readTree(r.body().byteStream());
+      if (body != null && body.path("hints").path("fetchBundleNow").asBoolean(false)) {
+        hints.fetchBundleNow();
+      }
+    } catch (IOException | RuntimeException e) {
+      log.debug("report answer without readable hints: " + e.getMessage());
+    }
+  }
+
+  private static String errorOf(Response r) {
+    try {
+      String body = r.body().string();
+      JsonNode n = JSON.readTree(body.length() > 500 ? body.substring(0, 500) : body);
+      return n.path("error").asText("no reason given");
+    } catch (IOException | RuntimeException e) {
+      return "no reason given";
+    }
+  }
+}
