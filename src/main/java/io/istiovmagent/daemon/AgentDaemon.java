@@ -1,21 +1,12 @@
 package io.istiovmagent.daemon;
 
-import io.istiovmagent.bundle.BadBundleException;
 import io.istiovmagent.bundle.BearerToken;
-import io.istiovmagent.bundle.BundleSource;
-import io.istiovmagent.bundle.BundleSources;
-import io.istiovmagent.bundle.FetchResult;
-import io.istiovmagent.bundle.Problem;
 import io.istiovmagent.bundle.SourceConfigException;
-import io.istiovmagent.bundle.SourceException;
 import io.istiovmagent.bundle.TlsTrust;
 import io.istiovmagent.config.AgentConfig;
 import io.istiovmagent.config.ConfigException;
 import io.istiovmagent.config.ConfigLoader;
-import io.istiovmagent.install.Destination;
-import io.istiovmagent.install.InstallReport;
 import io.istiovmagent.install.Installer;
-import io.istiovmagent.install.LastKnownGood;
 import io.istiovmagent.install.RootFs;
 import io.istiovmagent.report.HostInfo;
 import io.istiovmagent.report.Reporter;
@@ -26,24 +17,14 @@ import io.istiovmagent.systemd.Notifications;
 import io.istiovmagent.systemd.Notifier;
 import io.istiovmagent.systemd.WatchdogSettings;
 import io.istiovmagent.util.Log;
-import io.istiovmagent.verify.BundleVerifier;
-import io.istiovmagent.verify.HostsEntry;
-import io.istiovmagent.verify.RootCertificate;
-import io.istiovmagent.verify.VerifiedBundle;
 import java.io.IOException;
 import java.net.InetAddress;
 import java.net.UnknownHostException;
-import java.nio.file.Files;
-import java.nio.file.LinkOption;
 import java.nio.file.Path;
-import java.nio.file.attribute.BasicFileAttributes;
 import java.time.Clock;
 import java.time.Duration;
 import java.time.Instant;
-import java.util.HashMap;
-import java.util.HashSet;
 import java.util.List;
-import java.util.Map;
 import java.util.Objects;
 import java.util.Optional;
 import java.util.concurrent.BlockingQueue;
@@ -54,14 +35,13 @@ import java.util.random.RandomGenerator;
 import okhttp3.HttpUrl;
 
 /**
- * `istio-vm-agent run`: keeps this VM in the mesh for as long as it lives. One thread runs one loop; decisions are
- * delegated to pure policies, and everything it knows goes to status.json and systemd's STATUS= line.
+ * `istio-vm-agent run`: keeps this VM in the mesh for as long as it lives. One thread runs one loop over the
+ * bundle ({@link BundleKeeper}), the sidecar ({@link SidecarSupervisor}) and what it tells systemd, status.json and
+ * the control plane; decisions are delegated to pure policies.
  */
 public final class AgentDaemon {
-  /** How often the loop wakes at the least: sidecar state, /etc/hosts and the config file are looked at each time. */
+  /** How often the loop wakes at the least: sidecar state, installed files and the config file are looked at. */
   static final Duration TICK = Duration.ofSeconds(1);
-  /** Installed files and the hosts block are compared in full this often, even when nothing seemed to change. */
-  static final Duration FULL_CHECK = Duration.ofSeconds(30);
   /** The STOPPING report may hold up shutdown this long at most (the unit's stop timeout is larger). */
   static final Duration REPORT_ON_STOP = Duration.ofSeconds(3);
 
@@ -90,37 +70,18 @@ public final class AgentDaemon {
   private final BlockingQueue<Event> events = new LinkedBlockingQueue<>();
   private final CountDownLatch stopped = new CountDownLatch(1);
   private final Instant startedAt;
+  private final BundleKeeper bundle;
   private volatile Runnable iterationHook = () -> {};
 
   private AgentConfig config;
   private FileStamp configStamp;
-  private BundleSource source;
-  private String sourceProblem;
-  private BundleVerifier verifier;
-  private Installer installer;
+  private AgentStatus.LastError configError;
   private StatusFile statusFile;
   private SidecarSupervisor sidecar;
   private Reporter reporter;
   private AgentConfig.Report reporterConfig;
 
-  private VerifiedBundle current;
-  private String currentSource;
-  private boolean fromLastKnownGood;
-  private Instant fetchedAt;
-  private Instant lastCheckedAt;
-  private Optional<String> etag = Optional.empty();
-  private int failures;
-  private Instant nextFetchAt;
-  private AgentStatus.LastError lastError;
-
-  private List<HostsEntry> hostsEntries = List.of();
-  private Map<Path, FileStamp> installedStamps = Map.of();
-  private Instant nextFullCheck;
-  private int hostsRepairs;
-  private Instant lastHostsRepair;
-  private String hostsWarning;
-
-  private AgentStatus.Phase phase = AgentStatus.Phase.STARTING;
+  private boolean stopping;
   private boolean readySent;
   private String lastStatusLine;
   private AgentStatus lastWritten;
@@ -130,6 +91,13 @@ public final class AgentDaemon {
     this.o = options;
     this.log = options.log();
     this.startedAt = options.clock().instant();
+    this.bundle = new BundleKeeper(options.fs(), options.clock(), options.resolver(), options.random(), log,
+        options.userAgent());
+    this.bundle.setListener((report, first, token) -> {
+      if (sidecar != null) {
+        sidecar.bundleInstalled(report, first, token);
+      }
+    });
   }
 
   /** Asks the loop to stop (SIGTERM); safe from any thread. */
@@ -165,13 +133,7 @@ public final class AgentDaemon {
       }
       configStamp = FileStamp.of(o.configPath());
       applyConfig();
-      restoreLastKnownGood();
-      hostsWarning = CloudInitHosts.warning(o.fs()).orElse(null);
-      if (hostsWarning != null) {
-        log.warn(hostsWarning);
-      }
-      nextFetchAt = o.clock().instant();
-      nextFullCheck = o.clock().instant().plus(FULL_CHECK);
+      bundle.restoreLastKnownGood();
       // A restored bundle is announced before the network is touched: the source may take a timeout to answer,
       // and istio.service, ordered after the agent, can start on the restored files meanwhile.
       publish(o.clock().instant());
@@ -184,13 +146,10 @@ public final class AgentDaemon {
   private int loop() {
     while (true) {
       iterationHook.run();
-      Instant now = o.clock().instant();
       watchConfigFile();
-      if (source != null && !now.isBefore(nextFetchAt)) {
-        refresh(now);
-      }
-      maintainInstalledFiles(o.clock().instant());
-      if (sidecar != null && current != null) {
+      bundle.fetchIfDue(o.clock().instant());
+      bundle.maintain(o.clock().instant());
+      if (sidecar != null && bundle.installed()) {
         sidecar.tick(o.clock().instant());
       }
       publish(o.clock().instant());
@@ -208,8 +167,8 @@ public final class AgentDaemon {
       }
       if (e == Event.RELOAD) {
         reload();
-      } else if (e == Event.FETCH_NOW && source != null) {
-        nextFetchAt = o.clock().instant();
+      } else if (e == Event.FETCH_NOW) {
+        bundle.fetchNow();
       }
     }
   }
@@ -217,31 +176,14 @@ public final class AgentDaemon {
   // --- configuration ---
 
   private void applyConfig() {
-    RootFs fs = o.fs();
-    verifier = new BundleVerifier(o.clock(), new HashSet<>(config.hosts().allowedNames()));
-    installer = new Installer(fs, new LastKnownGood(fs.lexical(config.paths().stateDir())), o.clock());
-    statusFile = new StatusFile(fs.lexical(config.paths().runDir()));
-    sidecar = config.sidecar().manage() ? o.sidecar().create(config.sidecar(), fs, log) : null;
+    statusFile = new StatusFile(o.fs().lexical(config.paths().runDir()));
+    sidecar = config.sidecar().manage() ? o.sidecar().create(config.sidecar(), o.fs(), log) : null;
     configureReporter();
-    source = null;
-    sourceProblem = null;
-    etag = Optional.empty();
-    failures = 0;
+    bundle.configure(config);
     if (config.bundle().source().isEmpty()) {
-      phase = AgentStatus.Phase.WAITING_FOR_CONFIGURATION;
       log.notice("waiting for configuration: set bundle.source in " + o.configPath()
           + " (the agent picks it up on SIGHUP or when the file changes)");
-      return;
     }
-    try {
-      source = BundleSources.open(config.bundle().source().get(), new BundleSources.Transport(
-          config.bundle().caFile(), config.bundle().tokenFile(), config.bundle().timeout(), o.userAgent(), o.clock()));
-    } catch (SourceConfigException e) {
-      sourceProblem = e.getMessage();
-      lastError = new AgentStatus.LastError(o.clock().instant(), "bundle source unusable: " + e.getMessage());
-      log.error(lastError.message());
-    }
-    phase = current == null ? AgentStatus.Phase.WAITING_FOR_BUNDLE : AgentStatus.Phase.RUNNING;
   }
 
   /** (Re)starts the reporter when report.url or its interval changed; none without report.url. */
@@ -265,8 +207,9 @@ public final class AgentDaemon {
       Optional<BearerToken> credential = config.bundle().tokenFile().isPresent()
           ? Optional.of(BearerToken.readFile(config.bundle().tokenFile().get())) : Optional.empty();
       reporter = new Reporter(url, TlsTrust.trustManager(config.bundle().caFile()), credential,
-          config.report().interval(), config.bundle().timeout(), backoff(), o.random(), HostInfo.read(o.fs()),
-          o.clock(), log, o.userAgent(), () -> events.add(Event.FETCH_NOW));
+          config.report().interval(), config.bundle().timeout(),
+          new Backoff(Backoff.DEFAULT_BASE, config.bundle().backoffCap(), o.random()), o.random(),
+          HostInfo.read(o.fs()), o.clock(), log, o.userAgent(), () -> events.add(Event.FETCH_NOW));
       reporter.start();
       log.info("reporting health to " + url.newBuilder().query(null).build() + " every "
           + config.report().interval().toSeconds() + "s and on every change");
@@ -284,11 +227,11 @@ public final class AgentDaemon {
     try {
       config = ConfigLoader.load(o.configPath());
       configStamp = FileStamp.of(o.configPath());
+      configError = null;
       applyConfig();
-      nextFetchAt = o.clock().instant();
     } catch (ConfigException e) {
-      lastError = new AgentStatus.LastError(o.clock().instant(), "configuration not reloaded: " + e.getMessage());
-      log.error(lastError.message() + " (the previous configuration stays in force)");
+      configError = new AgentStatus.LastError(o.clock().instant(), "configuration not reloaded: " + e.getMessage());
+      log.error(configError.message() + " (the previous configuration stays in force)");
     }
     if (readySent) {
       o.notifier().send(Notifications.ready());
@@ -304,202 +247,17 @@ public final class AgentDaemon {
     }
   }
 
-  // --- the bundle ---
+  // --- telling systemd, status.json and the control plane ---
 
-  /** Restore first: after a reboot the token in tmpfs is gone; put the last-known-good back before the network. */
-  private void restoreLastKnownGood() {
-    LastKnownGood lkg = new LastKnownGood(o.fs().lexical(config.paths().stateDir()));
-    Optional<LastKnownGood.Record> rec;
-    try {
-      rec = lkg.load();
-    } catch (IOException | RuntimeException e) {
-      log.warn("the last-known-good bundle cannot be read and is ignored: " + e.getMessage());
-      return;
+  private AgentStatus.Phase phase() {
+    if (stopping) {
+      return AgentStatus.Phase.STOPPING;
     }
-    if (rec.isEmpty()) {
-      log.info("no last-known-good bundle yet (first start)");
-      return;
+    if (config.bundle().source().isEmpty()) {
+      return AgentStatus.Phase.WAITING_FOR_CONFIGURATION;
     }
-    try {
-      VerifiedBundle b = verifier.verifyForRestore(rec.get().bundle());
-      for (Problem w : b.warnings()) {
-        log.warn("last-known-good: " + w.format());
-      }
-      install(b, rec.get().source(), "restored last-known-good");
-      fromLastKnownGood = true;
-      fetchedAt = rec.get().savedAt();
-    } catch (BadBundleException e) {
-      log.error("the last-known-good bundle no longer verifies and is not restored: " + e.getMessage());
-    } catch (IOException e) {
-      log.error("restoring the last-known-good bundle failed: " + e.getMessage());
-    }
+    return bundle.installed() ? AgentStatus.Phase.RUNNING : AgentStatus.Phase.WAITING_FOR_BUNDLE;
   }
-
-  private void refresh(Instant now) {
-    try {
-      FetchResult r = source.fetch(current != null && !fromLastKnownGood ? etag : Optional.empty());
-      lastCheckedAt = o.clock().instant();
-      if (r instanceof FetchResult.Fetched f) {
-        VerifiedBundle b = verifier.verify(f.bundle());
-        for (Problem w : b.warnings()) {
-          log.warn(w.format());
-        }
-        install(b, source.describe(), "applied");
-        etag = f.etag();
-        fetchedAt = lastCheckedAt;
-        fromLastKnownGood = false;
-      } else {
-        log.debug("bundle unchanged (HTTP 304)");
-        refreshGatewayHosts();
-      }
-      failures = 0;
-      lastError = null;
-      Instant base = lastCheckedAt;
-      nextFetchAt = new RefreshPolicy(config.bundle().refreshInterval()).next(base, tokenWindow()).at();
-    } catch (SourceException e) {
-      failed(now, FailureClass.of(e), e.retryAfter(), "cannot fetch the bundle: " + e.getMessage());
-    } catch (BadBundleException e) {
-      for (Problem p : e.problems()) {
-        log.error("refused: " + p.format());
-      }
-      failed(now, FailureClass.of(e), Optional.empty(), "bundle refused: " + e.problems().get(0).format()
-          + (e.problems().size() > 1 ? " (+" + (e.problems().size() - 1) + " more)" : "")
-          + "; the installed bundle stays in force");
-    } catch (IOException e) {
-      failed(now, FailureClass.TRANSIENT, Optional.empty(), "cannot install the bundle: " + e.getMessage());
-    }
-  }
-
-  private void failed(Instant now, FailureClass kind, Optional<Duration> retryAfter, String message) {
-    failures++;
-    lastError = new AgentStatus.LastError(now, message);
-    Optional<Duration> tokenLeft = current == null ? Optional.empty()
-        : Optional.of(Duration.between(now, current.token().expiresAt()));
-    Duration delay = backoff().delay(failures, kind, retryAfter, tokenLeft);
-    nextFetchAt = o.clock().instant().plus(delay);
-    log.warn(message + " (attempt " + failures + ", retrying in " + delay.toSeconds() + "s)");
-  }
-
-  private Backoff backoff() {
-    return new Backoff(Backoff.DEFAULT_BASE, config.bundle().backoffCap(), o.random());
-  }
-
-  private Optional<RefreshPolicy.TokenWindow> tokenWindow() {
-    return current == null ? Optional.empty() : RefreshPolicy.TokenWindow.of(current.token(), lastCheckedAt);
-  }
-
-  private void install(VerifiedBundle b, String from, String verb) throws IOException {
-    List<HostsEntry> hosts = hostsFor(b);
-    InstallReport report = installer.install(b, from, hosts);
-    for (String w : report.warnings()) {
-      log.warn(w);
-    }
-    boolean first = current == null;
-    VerifiedBundle previous = current;
-    current = b;
-    currentSource = from;
-    hostsEntries = hosts;
-    installedStamps = installedStamps();
-    phase = AgentStatus.Phase.RUNNING;
-    if (report.changedAnything() || first) {
-      log.info(verb + " bundle " + Installer.shortRevision(b.revision()) + " from " + from + ": "
-          + report.changes().stream().filter(c -> c.action() != InstallReport.Action.UNCHANGED)
-              .map(c -> c.action().label() + " " + c.path()).reduce((x, y) -> x + ", " + y).orElse("nothing changed"));
-    }
-    if (sidecar != null) {
-      byte[] token = b.raw().files().get(io.istiovmagent.bundle.BundleFile.TOKEN);
-      sidecar.bundleInstalled(report, previous == null,
-          new String(token, java.nio.charset.StandardCharsets.US_ASCII).strip());
-    }
-  }
-
-  /** A DNS-only gateway's addresses can change while the bundle does not: re-resolve on every successful check. */
-  private void refreshGatewayHosts() throws IOException {
-    if (current == null || !current.hosts().isEmpty() || config.hosts().gatewayHostname().isEmpty()) {
-      return;
-    }
-    List<HostsEntry> fresh = hostsFor(current);
-    if (!fresh.equals(hostsEntries)) {
-      hostsEntries = fresh;
-      installer.syncHosts(fresh).ifPresent(r -> log.info("gateway " + config.hosts().gatewayHostname().get()
-          + " resolves differently: " + r.change().detail()));
-      installedStamps = installedStamps();
-    }
-  }
-
-  private List<HostsEntry> hostsFor(VerifiedBundle b) {
-    Optional<String> gateway = config.hosts().gatewayHostname();
-    if (!b.hosts().isEmpty() || gateway.isEmpty()) {
-      return b.hosts();
-    }
-    List<String> names = GatewayHosts.istiodNames(b, new HashSet<>(config.hosts().allowedNames()));
-    try {
-      List<HostsEntry> entries = GatewayHosts.entries(names, o.resolver().resolve(gateway.get()));
-      if (entries.isEmpty()) {
-        log.warn("hosts.gatewayHostname " + gateway.get() + " resolved to no usable address");
-      }
-      return entries;
-    } catch (UnknownHostException e) {
-      log.warn("cannot resolve hosts.gatewayHostname " + gateway.get() + "; keeping the current hosts entries");
-      return hostsEntries;
-    }
-  }
-
-  // --- keeping what is installed in place ---
-
-  /**
-   * Puts back what someone else changed: each pass stats the installed files (a deleted token, an edited
-   * cluster.env, an /etc/hosts rewritten by cloud-init), and every {@link #FULL_CHECK} compares them in full anyway.
-   * Re-laying the bundle writes only what differs.
-   */
-  private void maintainInstalledFiles(Instant now) {
-    if (current == null) {
-      return;
-    }
-    try {
-      Map<Path, FileStamp> stamps = installedStamps();
-      if (stamps.equals(installedStamps) && now.isBefore(nextFullCheck)) {
-        return;
-      }
-      nextFullCheck = now.plus(FULL_CHECK);
-      InstallReport r = installer.install(current, currentSource, hostsEntries);
-      for (InstallReport.Change c : r.changes()) {
-        if (c.action() == InstallReport.Action.UNCHANGED) {
-          continue;
-        }
-        if (c.path().equals(Destination.HOSTS)) {
-          hostsRepaired(now);
-        } else {
-          log.warn("repaired " + c.path() + " (" + c.action().label() + (c.detail().isEmpty() ? "" : ": " + c.detail())
-              + ")");
-        }
-      }
-      r.warnings().forEach(log::warn);
-      installedStamps = installedStamps();
-    } catch (IOException e) {
-      lastError = new AgentStatus.LastError(now, "cannot check installed files: " + e.getMessage());
-      log.error(lastError.message());
-    }
-  }
-
-  private Map<Path, FileStamp> installedStamps() throws IOException {
-    Map<Path, FileStamp> out = new HashMap<>();
-    for (Destination d : Destination.values()) {
-      Path p = o.fs().resolve(d.path());
-      out.put(p, FileStamp.of(p));
-    }
-    Path hosts = o.fs().resolve(Destination.HOSTS);
-    out.put(hosts, FileStamp.of(hosts));
-    return out;
-  }
-
-  private void hostsRepaired(Instant now) {
-    hostsRepairs++;
-    lastHostsRepair = now;
-    log.warn("/etc/hosts was rewritten without the agent's block; block restored (repair " + hostsRepairs + ")");
-  }
-
-  // --- telling systemd and people ---
 
   /** status.json first, then systemd: whoever reacts to READY=1 or a STATUS= line finds the status to match. */
   private void publish(Instant now) {
@@ -507,7 +265,7 @@ public final class AgentDaemon {
     if (reporter != null) {
       reporter.offer(s);
     }
-    if (lastWritten == null || !sameExceptTime(lastWritten, s)) {
+    if (lastWritten == null || !lastWritten.withoutTime().equals(s.withoutTime())) {
       try {
         statusFile.write(s);
         lastWritten = s;
@@ -518,11 +276,11 @@ public final class AgentDaemon {
     // READY=1 once a verified bundle is in place. An agent with no configuration at all is started too: it has
     // nothing to install and waits (dpkg -i starts it unconfigured; a start job pending forever would fail the
     // unit). An agent whose source is down on first boot is not: istio.service, ordered after it, must wait.
-    if (!readySent && (current != null || phase == AgentStatus.Phase.WAITING_FOR_CONFIGURATION)) {
+    if (!readySent && (bundle.installed() || s.phase() == AgentStatus.Phase.WAITING_FOR_CONFIGURATION)) {
       o.notifier().send(Notifications.ready());
       readySent = true;
-      log.notice(current != null ? "ready: bundle " + Installer.shortRevision(current.revision()) + " in place"
-          : "ready: waiting for configuration");
+      log.notice(bundle.installed() ? "ready: bundle " + Installer.shortRevision(bundle.current().revision())
+          + " in place" : "ready: waiting for configuration");
     }
     String line = statusLine(s);
     if (!line.equals(lastStatusLine)) {
@@ -532,45 +290,32 @@ public final class AgentDaemon {
   }
 
   AgentStatus snapshot(Instant now) {
-    AgentStatus.Bundle bundle = null;
-    if (current != null) {
-      bundle = new AgentStatus.Bundle(currentSource, current.revision(), fetchedAt, lastCheckedAt, fromLastKnownGood,
-          current.token().expiresAt(), current.rootCertificates().stream().map(RootCertificate::notAfter)
-              .min(Instant::compareTo).orElse(null), current.namespace(), current.serviceAccount(),
-          current.workloadGroup(), current.clusterEnv().nonEmpty("ISTIO_META_CLUSTER_ID"),
-          current.clusterEnv().nonEmpty("ISTIO_META_NETWORK"));
-    }
-    AgentStatus.Hosts hosts = new AgentStatus.Hosts(hostsEntries.size(), hostsRepairs, lastHostsRepair, hostsWarning);
     AgentStatus.Sidecar sc = sidecar == null ? new AgentStatus.Sidecar(false, "unmanaged", 0, 0, null, null, false,
         List.of()) : sidecar.status();
-    AgentStatus.LastError err = lastError != null ? lastError
-        : sourceProblem != null ? new AgentStatus.LastError(now, sourceProblem) : null;
-    AgentStatus draft = new AgentStatus(AgentStatus.FORMAT, ProcessHandle.current().pid(), o.version(), startedAt,
-        now, phase, AgentStatus.Health.DEGRADED, List.of(), bundle, hosts, sc, err,
-        source == null ? null : nextFetchAt, null);
-    HealthAssessor.Assessment a = HealthAssessor.assess(draft, now);
+    AgentStatus.LastError err = configError != null ? configError : bundle.lastError(now);
     AgentStatus.Report rep = null;
     if (reporter != null) {
       Reporter.State st = reporter.state();
       rep = new AgentStatus.Report(st.url(), st.lastDeliveredAt(), st.delivered(), st.lastError());
     }
-    return new AgentStatus(draft.format(), draft.pid(), draft.version(), startedAt, now, phase, a.health(),
-        a.reasons(), bundle, hosts, sc, err, draft.nextRefreshAt(), rep);
-  }
-
-  private static boolean sameExceptTime(AgentStatus a, AgentStatus b) {
-    return a.withoutTime().equals(b.withoutTime());
+    AgentStatus draft = new AgentStatus(AgentStatus.FORMAT, ProcessHandle.current().pid(), o.version(), startedAt,
+        now, phase(), AgentStatus.Health.DEGRADED, List.of(), bundle.bundleStatus(), bundle.hostsStatus(), sc, err,
+        bundle.nextFetchAt(), rep);
+    HealthAssessor.Assessment a = HealthAssessor.assess(draft, now);
+    return new AgentStatus(draft.format(), draft.pid(), draft.version(), startedAt, now, draft.phase(), a.health(),
+        a.reasons(), draft.bundle(), draft.hosts(), sc, err, draft.nextRefreshAt(), rep);
   }
 
   private String statusLine(AgentStatus s) {
-    if (phase == AgentStatus.Phase.WAITING_FOR_CONFIGURATION) {
+    if (s.phase() == AgentStatus.Phase.WAITING_FOR_CONFIGURATION) {
       return "waiting for configuration: set bundle.source in " + o.configPath();
     }
-    if (current == null) {
-      return "no bundle yet: " + (lastError != null ? lastError.message() : "fetching from " + source.describe());
+    if (!bundle.installed()) {
+      return "no bundle yet: " + (s.lastError() != null ? s.lastError().message()
+          : "fetching from " + bundle.describeSource());
     }
-    String head = s.health() + ": bundle " + Installer.shortRevision(current.revision())
-        + (fromLastKnownGood ? " (last-known-good)" : "");
+    String head = s.health() + ": bundle " + Installer.shortRevision(bundle.current().revision())
+        + (bundle.fromLastKnownGood() ? " (last-known-good)" : "");
     return s.reasons().isEmpty() ? head : head + "; " + s.reasons().get(0);
   }
 
@@ -587,8 +332,9 @@ public final class AgentDaemon {
 
   private long waitMillis(Instant now) {
     long wait = TICK.toMillis();
-    if (source != null && nextFetchAt != null) {
-      wait = Math.min(wait, Math.max(0, Duration.between(now, nextFetchAt).toMillis()));
+    Instant next = bundle.nextFetchAt();
+    if (next != null) {
+      wait = Math.min(wait, Math.max(0, Duration.between(now, next).toMillis()));
     }
     if (o.watchdog().isPresent()) {
       wait = Math.min(wait, Math.max(0, (nextWatchdogNanos - System.nanoTime()) / 1_000_000));
@@ -597,11 +343,10 @@ public final class AgentDaemon {
   }
 
   private void stop() {
-    phase = AgentStatus.Phase.STOPPING;
+    stopping = true;
     o.notifier().send(Notifications.stopping());
     log.info("stopping (istio.service is left running)");
-    Instant now = o.clock().instant();
-    AgentStatus last = snapshot(now);
+    AgentStatus last = snapshot(o.clock().instant());
     try {
       statusFile.write(last);
     } catch (IOException e) {
@@ -615,17 +360,4 @@ public final class AgentDaemon {
       }
     }
   }
-
-  /** Size, mtime and inode: enough to notice that a file was replaced or edited, for the cost of one stat. */
-  record FileStamp(long size, long mtimeNanos, Object inode) {
-    static FileStamp of(Path p) {
-      try {
-        BasicFileAttributes a = Files.readAttributes(p, BasicFileAttributes.class, LinkOption.NOFOLLOW_LINKS);
-        return new FileStamp(a.size(), a.lastModifiedTime().to(TimeUnit.NANOSECONDS), a.fileKey());
-      } catch (IOException e) {
-        return null;
-      }
-    }
-  }
-
 }

@@ -1,0 +1,351 @@
+package io.istiovmagent.daemon;
+
+import io.istiovmagent.bundle.BadBundleException;
+import io.istiovmagent.bundle.BundleFile;
+import io.istiovmagent.bundle.BundleSource;
+import io.istiovmagent.bundle.BundleSources;
+import io.istiovmagent.bundle.FetchResult;
+import io.istiovmagent.bundle.Problem;
+import io.istiovmagent.bundle.SourceConfigException;
+import io.istiovmagent.bundle.SourceException;
+import io.istiovmagent.config.AgentConfig;
+import io.istiovmagent.install.Destination;
+import io.istiovmagent.install.InstallReport;
+import io.istiovmagent.install.Installer;
+import io.istiovmagent.install.LastKnownGood;
+import io.istiovmagent.install.RootFs;
+import io.istiovmagent.status.AgentStatus;
+import io.istiovmagent.util.Log;
+import io.istiovmagent.verify.BundleVerifier;
+import io.istiovmagent.verify.HostsEntry;
+import io.istiovmagent.verify.RootCertificate;
+import io.istiovmagent.verify.VerifiedBundle;
+import java.io.IOException;
+import java.net.UnknownHostException;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Path;
+import java.time.Clock;
+import java.time.Duration;
+import java.time.Instant;
+import java.util.HashMap;
+import java.util.HashSet;
+import java.util.List;
+import java.util.Map;
+import java.util.Optional;
+import java.util.random.RandomGenerator;
+
+/**
+ * The bundle side of the daemon: restores the last-known-good, fetches and verifies on the refresh schedule,
+ * installs, and puts back what someone else changed. Runs on the daemon's loop thread only.
+ */
+final class BundleKeeper {
+  /** Installed files and the hosts block are compared in full this often, even when nothing seemed to change. */
+  static final Duration FULL_CHECK = Duration.ofSeconds(30);
+
+  /** Told after every install, for the sidecar's sake (first start, restart on a configuration change). */
+  interface Listener {
+    void installed(InstallReport report, boolean first, String token);
+  }
+
+  private final RootFs fs;
+  private final Clock clock;
+  private final AgentDaemon.Resolver resolver;
+  private final RandomGenerator random;
+  private final Log log;
+  private final String userAgent;
+  private Listener listener = (report, first, token) -> {};
+
+  private AgentConfig config;
+  private BundleVerifier verifier;
+  private Installer installer;
+  private BundleSource source;
+  private String sourceProblem;
+
+  private VerifiedBundle current;
+  private String currentSource;
+  private boolean fromLastKnownGood;
+  private Instant fetchedAt;
+  private Instant lastCheckedAt;
+  private Optional<String> etag = Optional.empty();
+  private int failures;
+  private Instant nextFetchAt;
+  private AgentStatus.LastError lastError;
+
+  private List<HostsEntry> hostsEntries = List.of();
+  private Map<Path, FileStamp> installedStamps = Map.of();
+  private Instant nextFullCheck;
+  private int hostsRepairs;
+  private Instant lastHostsRepair;
+  private String hostsWarning;
+
+  BundleKeeper(RootFs fs, Clock clock, AgentDaemon.Resolver resolver, RandomGenerator random, Log log,
+      String userAgent) {
+    this.fs = fs;
+    this.clock = clock;
+    this.resolver = resolver;
+    this.random = random;
+    this.log = log;
+    this.userAgent = userAgent;
+    this.nextFetchAt = clock.instant();
+    this.nextFullCheck = clock.instant().plus(FULL_CHECK);
+    this.hostsWarning = CloudInitHosts.warning(fs).orElse(null);
+    if (hostsWarning != null) {
+      log.warn(hostsWarning);
+    }
+  }
+
+  void setListener(Listener listener) {
+    this.listener = listener;
+  }
+
+  /** Takes a (new) configuration; what is installed stays in force. The next fetch is due at once. */
+  void configure(AgentConfig config) {
+    this.config = config;
+    verifier = new BundleVerifier(clock, new HashSet<>(config.hosts().allowedNames()));
+    installer = new Installer(fs, new LastKnownGood(fs.lexical(config.paths().stateDir())), clock);
+    source = null;
+    sourceProblem = null;
+    etag = Optional.empty();
+    failures = 0;
+    nextFetchAt = clock.instant();
+    if (config.bundle().source().isEmpty()) {
+      return;
+    }
+    try {
+      source = BundleSources.open(config.bundle().source().get(), new BundleSources.Transport(
+          config.bundle().caFile(), config.bundle().tokenFile(), config.bundle().timeout(), userAgent, clock));
+    } catch (SourceConfigException e) {
+      sourceProblem = "bundle source unusable: " + e.getMessage();
+      log.error(sourceProblem);
+    }
+  }
+
+  /** Restore first: after a reboot the token in tmpfs is gone; put the last-known-good back before the network. */
+  void restoreLastKnownGood() {
+    LastKnownGood lkg = new LastKnownGood(fs.lexical(config.paths().stateDir()));
+    Optional<LastKnownGood.Record> rec;
+    try {
+      rec = lkg.load();
+    } catch (IOException | RuntimeException e) {
+      log.warn("the last-known-good bundle cannot be read and is ignored: " + e.getMessage());
+      return;
+    }
+    if (rec.isEmpty()) {
+      log.info("no last-known-good bundle yet (first start)");
+      return;
+    }
+    try {
+      VerifiedBundle b = verifier.verifyForRestore(rec.get().bundle());
+      for (Problem w : b.warnings()) {
+        log.warn("last-known-good: " + w.format());
+      }
+      install(b, rec.get().source(), "restored last-known-good");
+      fromLastKnownGood = true;
+      fetchedAt = rec.get().savedAt();
+    } catch (BadBundleException e) {
+      log.error("the last-known-good bundle no longer verifies and is not restored: " + e.getMessage());
+    } catch (IOException e) {
+      log.error("restoring the last-known-good bundle failed: " + e.getMessage());
+    }
+  }
+
+  boolean hasSource() {
+    return source != null;
+  }
+
+  boolean installed() {
+    return current != null;
+  }
+
+  VerifiedBundle current() {
+    return current;
+  }
+
+  boolean fromLastKnownGood() {
+    return fromLastKnownGood;
+  }
+
+  /** When the next fetch is due; null without a usable source. */
+  Instant nextFetchAt() {
+    return source == null ? null : nextFetchAt;
+  }
+
+  void fetchNow() {
+    nextFetchAt = clock.instant();
+  }
+
+  String describeSource() {
+    return source == null ? null : source.describe();
+  }
+
+  void fetchIfDue(Instant now) {
+    if (source != null && !now.isBefore(nextFetchAt)) {
+      fetch(now);
+    }
+  }
+
+  private void fetch(Instant now) {
+    try {
+      FetchResult r = source.fetch(current != null && !fromLastKnownGood ? etag : Optional.empty());
+      lastCheckedAt = clock.instant();
+      if (r instanceof FetchResult.Fetched f) {
+        VerifiedBundle b = verifier.verify(f.bundle());
+        for (Problem w : b.warnings()) {
+          log.warn(w.format());
+        }
+        install(b, source.describe(), "applied");
+        etag = f.etag();
+        fetchedAt = lastCheckedAt;
+        fromLastKnownGood = false;
+      } else {
+        log.debug("bundle unchanged (HTTP 304)");
+        refreshGatewayHosts();
+      }
+      failures = 0;
+      lastError = null;
+      Optional<RefreshPolicy.TokenWindow> token = RefreshPolicy.TokenWindow.of(current.token(), lastCheckedAt);
+      nextFetchAt = new RefreshPolicy(config.bundle().refreshInterval()).next(lastCheckedAt, token).at();
+    } catch (SourceException e) {
+      failed(now, FailureClass.of(e), e.retryAfter(), "cannot fetch the bundle: " + e.getMessage());
+    } catch (BadBundleException e) {
+      for (Problem p : e.problems()) {
+        log.error("refused: " + p.format());
+      }
+      failed(now, FailureClass.of(e), Optional.empty(), "bundle refused: " + e.problems().get(0).format()
+          + (e.problems().size() > 1 ? " (+" + (e.problems().size() - 1) + " more)" : "")
+          + "; the installed bundle stays in force");
+    } catch (IOException e) {
+      failed(now, FailureClass.TRANSIENT, Optional.empty(), "cannot install the bundle: " + e.getMessage());
+    }
+  }
+
+  private void failed(Instant now, FailureClass kind, Optional<Duration> retryAfter, String message) {
+    failures++;
+    lastError = new AgentStatus.LastError(now, message);
+    Optional<Duration> tokenLeft = current == null ? Optional.empty()
+        : Optional.of(Duration.between(now, current.token().expiresAt()));
+    Duration delay = new Backoff(Backoff.DEFAULT_BASE, config.bundle().backoffCap(), random)
+        .delay(failures, kind, retryAfter, tokenLeft);
+    nextFetchAt = clock.instant().plus(delay);
+    log.warn(message + " (attempt " + failures + ", retrying in " + delay.toSeconds() + "s)");
+  }
+
+  private void install(VerifiedBundle b, String from, String verb) throws IOException {
+    List<HostsEntry> hosts = hostsFor(b);
+    InstallReport report = installer.install(b, from, hosts);
+    report.warnings().forEach(log::warn);
+    boolean first = current == null;
+    current = b;
+    currentSource = from;
+    hostsEntries = hosts;
+    installedStamps = installedStamps();
+    if (report.changedAnything() || first) {
+      log.info(verb + " bundle " + Installer.shortRevision(b.revision()) + " from " + from + ": "
+          + report.changes().stream().filter(c -> c.action() != InstallReport.Action.UNCHANGED)
+              .map(c -> c.action().label() + " " + c.path()).reduce((x, y) -> x + ", " + y).orElse("nothing changed"));
+    }
+    listener.installed(report, first,
+        new String(b.raw().files().get(BundleFile.TOKEN), StandardCharsets.US_ASCII).strip());
+  }
+
+  /** A DNS-only gateway's addresses can change while the bundle does not: re-resolve on every successful check. */
+  private void refreshGatewayHosts() throws IOException {
+    if (current == null || !current.hosts().isEmpty() || config.hosts().gatewayHostname().isEmpty()) {
+      return;
+    }
+    List<HostsEntry> fresh = hostsFor(current);
+    if (!fresh.equals(hostsEntries)) {
+      hostsEntries = fresh;
+      installer.syncHosts(fresh).ifPresent(r -> log.info("gateway " + config.hosts().gatewayHostname().get()
+          + " resolves differently: " + r.change().detail()));
+      installedStamps = installedStamps();
+    }
+  }
+
+  private List<HostsEntry> hostsFor(VerifiedBundle b) {
+    Optional<String> gateway = config.hosts().gatewayHostname();
+    if (!b.hosts().isEmpty() || gateway.isEmpty()) {
+      return b.hosts();
+    }
+    List<String> names = GatewayHosts.istiodNames(b, new HashSet<>(config.hosts().allowedNames()));
+    try {
+      List<HostsEntry> entries = GatewayHosts.entries(names, resolver.resolve(gateway.get()));
+      if (entries.isEmpty()) {
+        log.warn("hosts.gatewayHostname " + gateway.get() + " resolved to no usable address");
+      }
+      return entries;
+    } catch (UnknownHostException e) {
+      log.warn("cannot resolve hosts.gatewayHostname " + gateway.get() + "; keeping the current hosts entries");
+      return hostsEntries;
+    }
+  }
+
+  /**
+   * Puts back what someone else changed: each pass stats the installed files (a deleted token, an edited
+   * cluster.env, an /etc/hosts rewritten by cloud-init), and every {@link #FULL_CHECK} compares them in full anyway.
+   * Re-laying the bundle writes only what differs.
+   */
+  void maintain(Instant now) {
+    if (current == null) {
+      return;
+    }
+    try {
+      if (installedStamps().equals(installedStamps) && now.isBefore(nextFullCheck)) {
+        return;
+      }
+      nextFullCheck = now.plus(FULL_CHECK);
+      InstallReport r = installer.install(current, currentSource, hostsEntries);
+      for (InstallReport.Change c : r.changes()) {
+        if (c.action() == InstallReport.Action.UNCHANGED) {
+          continue;
+        }
+        if (c.path().equals(Destination.HOSTS)) {
+          hostsRepairs++;
+          lastHostsRepair = now;
+          log.warn("/etc/hosts was rewritten without the agent's block; block restored (repair " + hostsRepairs + ")");
+        } else {
+          log.warn("repaired " + c.path() + " (" + c.action().label() + (c.detail().isEmpty() ? "" : ": " + c.detail())
+              + ")");
+        }
+      }
+      r.warnings().forEach(log::warn);
+      installedStamps = installedStamps();
+    } catch (IOException e) {
+      lastError = new AgentStatus.LastError(now, "cannot check installed files: " + e.getMessage());
+      log.error(lastError.message());
+    }
+  }
+
+  private Map<Path, FileStamp> installedStamps() throws IOException {
+    Map<Path, FileStamp> out = new HashMap<>();
+    for (Destination d : Destination.values()) {
+      Path p = fs.resolve(d.path());
+      out.put(p, FileStamp.of(p));
+    }
+    Path hosts = fs.resolve(Destination.HOSTS);
+    out.put(hosts, FileStamp.of(hosts));
+    return out;
+  }
+
+  // --- what the status says ---
+
+  AgentStatus.Bundle bundleStatus() {
+    if (current == null) {
+      return null;
+    }
+    return new AgentStatus.Bundle(currentSource, current.revision(), fetchedAt, lastCheckedAt, fromLastKnownGood,
+        current.token().expiresAt(), current.rootCertificates().stream().map(RootCertificate::notAfter)
+            .min(Instant::compareTo).orElse(null), current.namespace(), current.serviceAccount(),
+        current.workloadGroup(), current.clusterEnv().nonEmpty("ISTIO_META_CLUSTER_ID"),
+        current.clusterEnv().nonEmpty("ISTIO_META_NETWORK"));
+  }
+
+  AgentStatus.Hosts hostsStatus() {
+    return new AgentStatus.Hosts(hostsEntries.size(), hostsRepairs, lastHostsRepair, hostsWarning);
+  }
+
+  /** The last fetch or install failure, else an unusable source; null when all is well. */
+  AgentStatus.LastError lastError(Instant now) {
+    return lastError != null ? lastError : sourceProblem != null ? new AgentStatus.LastError(now, sourceProblem) : null;
+  }
+}
