@@ -19,7 +19,8 @@ import picocli.CommandLine.ScopeType;
 @Command(name = "istio-vm-agent", mixinStandardHelpOptions = true, versionProvider = Main.Version.class,
     description = "Puts this virtual machine into an Istio service mesh: fetches the bootstrap bundle that "
         + "`istioctl x workload entry configure` makes, verifies it, and installs it where istio-sidecar expects it.",
-    subcommands = {BundleCommand.class, ApplyCommand.class, RunCommand.class, StatusCommand.class, VersionCommand.class,
+    subcommands = {BundleCommand.class, ApplyCommand.class, RunCommand.class, StatusCommand.class, ServeCommand.class,
+        VersionCommand.class,
         SampleBundleCommand.class},
     exitCodeListHeading = "%nExit codes:%n",
     exitCodeList = {

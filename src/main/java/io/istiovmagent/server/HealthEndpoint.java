@@ -1,0 +1,92 @@
+package io.istiovmagent.server;
+
+import io.istiovmagent.util.Log;
+import java.time.Clock;
+import java.time.Instant;
+import java.util.LinkedHashMap;
+import java.util.Locale;
+import java.util.Map;
+import java.util.Optional;
+
+/** POST /v1/health (a VM's report, answered with hints) and GET /v1/vms (every VM, for operators). */
+final class HealthEndpoint {
+  private final BundleStore store;
+  private final VmRegistry registry;
+  private final Optional<ReportLog> reportLog;
+  private final Clock clock;
+  private final Log log;
+
+  HealthEndpoint(BundleStore store, VmRegistry registry, Optional<ReportLog> reportLog, Clock clock, Log log) {
+    this.store = store;
+    this.registry = registry;
+    this.reportLog = reportLog;
+    this.clock = clock;
+    this.log = log;
+  }
+
+  /** {@code joinToken} is the presented token, used only to make sure it is not stored with the report. */
+  Response post(Grant grant, byte[] body, String joinToken) {
+    if (!(grant instanceof Grant.Group g)) {
+      return Response.error(403, "this join token may not report health; a VM reports with its workload group's "
+          + "token");
+    }
+    HealthReports.Result parsed = HealthReports.parse(body);
+    if (parsed instanceof HealthReports.Result.Invalid invalid) {
+      return Response.error(400, invalid.reason());
+    }
+    HealthReport report = ((HealthReports.Result.Valid) parsed).report();
+    HealthReport.Workload w = report.workload();
+    if (!g.covers(w.namespace(), w.group())) {
+      return Response.error(403, "this join token is for " + g + ", not for the report's workload "
+          + Names.printable(w.namespace(), 63) + "/" + Names.printable(w.group(), 63));
+    }
+    Optional<HealthReport> clean = HealthReports.without(report, joinToken);
+    if (clean.isEmpty()) {
+      return Response.error(400, "the report carries the join token; a report never holds a credential");
+    }
+    if (clean.get() != report) {
+      log.warn("a health report for " + g + " carried its join token; it was redacted before being kept");
+      report = clean.get();
+    }
+    Instant received = clock.instant();
+    registry.record(report, received).ifPresent(k -> log.warn("forgot VM " + k.namespace() + "/" + k.group() + "/"
+        + Names.printable(k.id(), 64) + ", seen longest ago, to stay within the VM limit"));
+    HealthReport stored = report;
+    reportLog.ifPresent(l -> l.append(stored, received));
+
+    Map<String, Object> hints = new LinkedHashMap<>();
+    hints.put("fetchBundleNow", bundleChanged(g, report));
+    Map<String, Object> answer = new LinkedHashMap<>();
+    answer.put("accepted", true);
+    answer.put("hints", hints);
+    return Response.json(200, answer);
+  }
+
+  Response list(Grant grant) {
+    if (!(grant instanceof Grant.Admin)) {
+      return Response.error(403, "listing VMs needs an admin join token (admin: true in the endpoint's token file)");
+    }
+    return Response.json(200, Map.of("vms", registry.summaries(clock.instant())));
+  }
+
+  /** True when the group's current bundle is not the one the VM says it has (e.g. istioctl was run again). */
+  private boolean bundleChanged(Grant.Group g, HealthReport report) {
+    if (!(store.lookup(g.namespace(), g.group()) instanceof BundleStore.Lookup.Found found)) {
+      return false; // nothing better to fetch
+    }
+    String has = report.bundle() == null ? null : report.bundle().revision();
+    return has == null || !hex(has).equals(hex(found.bundle().revision()));
+  }
+
+  /** "sha256:HEX", "HEX" and the quoted ETag all name the same revision. */
+  private static String hex(String revision) {
+    String r = revision.strip();
+    if (r.startsWith("\"") && r.endsWith("\"") && r.length() >= 2) {
+      r = r.substring(1, r.length() - 1);
+    }
+    if (r.startsWith("sha256:")) {
+      r = r.substring("sha256:".length());
+    }
+    return r.toLowerCase(Locale.ROOT);
+  }
+}

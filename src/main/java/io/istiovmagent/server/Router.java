@@ -1,0 +1,153 @@
+package io.istiovmagent.server;
+
+import com.sun.net.httpserver.Headers;
+import com.sun.net.httpserver.HttpExchange;
+import com.sun.net.httpserver.HttpHandler;
+import io.istiovmagent.util.Log;
+import java.io.IOException;
+import java.io.InputStream;
+import java.io.OutputStream;
+import java.util.Map;
+import java.util.Optional;
+
+/**
+ * Every request's way through the endpoint: shed when overloaded, authenticate (401 on any path without a known
+ * token, so a wrong token learns nothing), route by the raw path (only DNS labels ever name a bundle), then the
+ * endpoint decides and the router writes the answer. Whatever goes wrong becomes a short JSON error.
+ */
+final class Router implements HttpHandler {
+  /** The most a request body (a health report) may be. */
+  static final int MAX_BODY_BYTES = 64 * 1024;
+  /** How much of an oversized body is read past the limit so that its sender still sees the 400. */
+  static final int MAX_DRAIN_BYTES = 1024 * 1024;
+  private static final Response UNAUTHORIZED = Response.error(401, "a valid join token is required: send "
+      + "Authorization: Bearer <join token>").with("WWW-Authenticate", "Bearer");
+  private static final Response NOT_FOUND = Response.error(404, "no such endpoint; the endpoint serves GET "
+      + "/v1/bundle/{namespace}/{group}, POST /v1/health and GET /v1/vms");
+
+  private final JoinTokens tokens;
+  private final BundleEndpoint bundles;
+  private final HealthEndpoint health;
+  private final InFlight inFlight;
+  private final Log log;
+
+  Router(JoinTokens tokens, BundleEndpoint bundles, HealthEndpoint health, InFlight inFlight, Log log) {
+    this.tokens = tokens;
+    this.bundles = bundles;
+    this.health = health;
+    this.inFlight = inFlight;
+    this.log = log;
+  }
+
+  @Override
+  public void handle(HttpExchange ex) {
+    String what = ex.getRequestMethod() + " " + Names.printable(ex.getRequestURI().getRawPath(), 200);
+    boolean shed = RequestExecutor.shedding();
+    boolean entered = !shed && inFlight.enter();
+    try {
+      Response r;
+      if (shed) {
+        r = Response.unavailable("the endpoint is busy; retry after the Retry-After seconds", 1)
+            .with("Connection", "close");
+      } else if (!entered) {
+        r = Response.unavailable("the endpoint is shutting down; retry shortly", 1).with("Connection", "close");
+      } else {
+        try {
+          r = route(ex);
+        } catch (RuntimeException e) {
+          log.error("internal error answering " + what + ": " + e);
+          r = Response.error(500, "internal error; the endpoint's log has the details");
+        }
+      }
+      send(ex, r);
+      log.debug(what + " -> " + r.status());
+    } catch (IOException e) {
+      log.debug(what + ": the client went away (" + e.getMessage() + ")");
+    } finally {
+      ex.close();
+      if (entered) {
+        inFlight.exit();
+      }
+    }
+  }
+
+  private Response route(HttpExchange ex) throws IOException {
+    Headers h = ex.getRequestHeaders();
+    Optional<Grant> grant = tokens.authenticate(h.get("Authorization"));
+    if (grant.isEmpty()) {
+      return UNAUTHORIZED;
+    }
+    String method = ex.getRequestMethod();
+    // The raw path: "%2F" stays three characters and can never become a separator or "..".
+    String path = ex.getRequestURI().getRawPath();
+    if ("/v1/health".equals(path)) {
+      if (!"POST".equals(method)) {
+        return methodNotAllowed("POST");
+      }
+      Optional<byte[]> body = readBody(ex);
+      if (body.isEmpty()) {
+        return Response.error(400, "the body is larger than " + MAX_BODY_BYTES + " bytes; a health report is at "
+            + "most 64 KiB").with("Connection", "close");
+      }
+      return health.post(grant.get(), body.get(), JoinTokens.bearer(h.get("Authorization")).orElse(null));
+    }
+    if ("/v1/vms".equals(path)) {
+      return "GET".equals(method) ? health.list(grant.get()) : methodNotAllowed("GET");
+    }
+    String[] s = path == null ? new String[0] : path.split("/", -1);
+    if (s.length == 5 && s[0].isEmpty() && s[1].equals("v1") && s[2].equals("bundle")
+        && Names.isDnsLabel(s[3]) && Names.isDnsLabel(s[4])) {
+      return "GET".equals(method) ? bundles.get(grant.get(), s[3], s[4], h.get("If-None-Match"))
+          : methodNotAllowed("GET");
+    }
+    return NOT_FOUND;
+  }
+
+  private static Response methodNotAllowed(String allowed) {
+    return Response.error(405, "use " + allowed + " here").with("Allow", allowed);
+  }
+
+  /**
+   * The body, or empty when it is over the limit. An oversized body is read on (and dropped) up to
+   * {@link #MAX_DRAIN_BYTES}: an HTTP/1.1 client reads the answer only after sending its whole body, so closing on it
+   * early would turn our 400 into a connection reset. Anything declared larger is not read at all.
+   */
+  private static Optional<byte[]> readBody(HttpExchange ex) throws IOException {
+    String declared = ex.getRequestHeaders().getFirst("Content-Length");
+    if (declared != null) {
+      try {
+        if (Long.parseLong(declared.strip()) > MAX_DRAIN_BYTES) {
+          return Optional.empty();
+        }
+      } catch (NumberFormatException e) {
+        return Optional.empty(); // the JDK server refuses these before us; never trust it blindly
+      }
+    }
+    // Not closed here: closing drains what is left, and the answer should go out first.
+    InputStream in = ex.getRequestBody();
+    byte[] body = in.readNBytes(MAX_BODY_BYTES + 1);
+    if (body.length <= MAX_BODY_BYTES) {
+      return Optional.of(body);
+    }
+    byte[] sink = new byte[8192];
+    long left = MAX_DRAIN_BYTES - body.length;
+    for (int n; left > 0 && (n = in.read(sink, 0, (int) Math.min(sink.length, left))) > 0; ) {
+      left -= n;
+    }
+    return Optional.empty();
+  }
+
+  private static void send(HttpExchange ex, Response r) throws IOException {
+    Headers out = ex.getResponseHeaders();
+    for (Map.Entry<String, String> e : r.headers().entrySet()) {
+      out.set(e.getKey(), e.getValue());
+    }
+    byte[] body = r.body();
+    ex.sendResponseHeaders(r.status(), body == null || body.length == 0 ? -1 : body.length);
+    if (body != null && body.length > 0) {
+      OutputStream os = ex.getResponseBody();
+      os.write(body);
+      os.flush(); // before close(), which may first drain an unread request body
+    }
+  }
+}
