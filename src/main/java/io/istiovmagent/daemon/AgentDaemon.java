@@ -63,7 +63,7 @@ public final class AgentDaemon {
     }
   }
 
-  private enum Event { STOP, RELOAD, FETCH_NOW }
+  private enum Event { STOP, RELOAD, FETCH_NOW, WAKE }
 
   private final Options o;
   private final Log log;
@@ -178,6 +178,9 @@ public final class AgentDaemon {
   private void applyConfig() {
     statusFile = new StatusFile(o.fs().lexical(config.paths().runDir()));
     sidecar = config.sidecar().manage() ? o.sidecar().create(config.sidecar(), o.fs(), log) : null;
+    if (sidecar != null) {
+      sidecar.watch(() -> events.add(Event.WAKE));
+    }
     configureReporter();
     bundle.configure(config);
     if (config.bundle().source().isEmpty()) {
@@ -262,8 +265,8 @@ public final class AgentDaemon {
   /** status.json first, then systemd: whoever reacts to READY=1 or a STATUS= line finds the status to match. */
   private void publish(Instant now) {
     AgentStatus s = snapshot(now);
-    if (reporter != null) {
-      reporter.offer(s);
+    if (reporter != null && s.bundle() != null) {
+      reporter.offer(s); // a VM reports once it knows who it is: its workload comes with the bundle
     }
     if (lastWritten == null || !lastWritten.withoutTime().equals(s.withoutTime())) {
       try {
@@ -354,7 +357,7 @@ public final class AgentDaemon {
     }
     if (reporter != null) {
       try {
-        reporter.stop(last, REPORT_ON_STOP);
+        reporter.stop(last.bundle() != null ? last : null, REPORT_ON_STOP);
       } catch (InterruptedException e) {
         Thread.currentThread().interrupt();
       }

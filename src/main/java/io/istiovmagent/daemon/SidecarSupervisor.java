@@ -29,6 +29,11 @@ public final class SidecarSupervisor {
     SidecarSupervisor create(AgentConfig.Sidecar config, RootFs fs, Log log);
   }
 
+  /** Wakes the daemon's loop when the service manager reports a change of the unit (where it can). */
+  void watch(Runnable wake) {
+    services.watch(unit, wake);
+  }
+
   /** Readiness answers in milliseconds on loopback; a slow probe must not hold up the loop's other work. */
   static final Duration PROBE_TIMEOUT = Duration.ofMillis(500);
 

@@ -132,6 +132,10 @@ public final class Reporter {
    * daemon calls it on SIGTERM.
    */
   public void stop(AgentStatus stoppingStatus, Duration within) throws InterruptedException {
+    if (stoppingStatus == null) {
+      close(); // nothing was ever reported: there is nobody to say goodbye to
+      return;
+    }
     synchronized (this) {
       latest = stoppingStatus;
       stopping = true;

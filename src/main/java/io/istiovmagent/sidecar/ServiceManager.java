@@ -22,6 +22,12 @@ public interface ServiceManager {
   void enable(String unit) throws ServiceManagerException;
 
   /**
+   * Asks to be told at once when {@code unit} changes state, where the manager can (systemd's D-Bus signals); the
+   * daemon then looks without waiting for its next tick. A manager that can only be polled does nothing here.
+   */
+  default void watch(String unit, Runnable onChange) {}
+
+  /**
    * A service manager for a machine with no systemd: {@link #available()} is false, and every call throws
    * {@link ServiceManagerException.Kind#UNAVAILABLE} with {@code why} in its message.
    */

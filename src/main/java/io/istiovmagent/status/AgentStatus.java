@@ -25,11 +25,13 @@ public record AgentStatus(
 
   public static final int FORMAT = 1;
 
-  /** The same status with its timestamp cleared, to tell whether anything but the time changed. */
+  /**
+   * The same status with its timestamp cleared, to tell whether anything but the time changed (a delivered report
+   * is a change: status shows when the last one went out).
+   */
   public AgentStatus withoutTime() {
     return new AgentStatus(format, pid, version, startedAt, null, phase, health, reasons, bundle, hosts, sidecar,
-        lastError, nextRefreshAt, report == null ? null
-            : new Report(report.url(), null, 0, report.lastError()));
+        lastError, nextRefreshAt, report);
   }
 
   /** Where the daemon is in its life. */
