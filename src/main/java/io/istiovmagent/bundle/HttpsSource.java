@@ -5,7 +5,6 @@ import java.io.InputStream;
 import java.io.InterruptedIOException;
 import java.net.ConnectException;
 import java.net.UnknownHostException;
-import java.security.GeneralSecurityException;
 import java.security.cert.CertPathValidatorException;
 import java.security.cert.CertificateExpiredException;
 import java.security.cert.CertificateNotYetValidException;
@@ -14,16 +13,12 @@ import java.time.Duration;
 import java.time.ZonedDateTime;
 import java.time.format.DateTimeFormatter;
 import java.time.format.DateTimeParseException;
-import java.util.List;
 import java.util.Objects;
 import java.util.Optional;
-import javax.net.ssl.SSLContext;
 import javax.net.ssl.SSLException;
 import javax.net.ssl.SSLHandshakeException;
 import javax.net.ssl.SSLPeerUnverifiedException;
-import javax.net.ssl.TrustManager;
 import javax.net.ssl.X509TrustManager;
-import okhttp3.ConnectionSpec;
 import okhttp3.HttpUrl;
 import okhttp3.OkHttpClient;
 import okhttp3.Request;
@@ -53,27 +48,7 @@ public final class HttpsSource implements BundleSource {
     this.credential = Objects.requireNonNull(credential, "credential == null");
     this.userAgent = userAgent;
     this.clock = clock;
-    this.client = new OkHttpClient.Builder()
-        .sslSocketFactory(sslContext(trust).getSocketFactory(), trust)
-        .connectionSpecs(List.of(ConnectionSpec.MODERN_TLS))
-        .followRedirects(true)
-        .followSslRedirects(false)
-        .retryOnConnectionFailure(false)
-        .connectTimeout(timeout)
-        .readTimeout(timeout)
-        .writeTimeout(timeout)
-        .callTimeout(timeout.multipliedBy(2))
-        .build();
-  }
-
-  private static SSLContext sslContext(X509TrustManager trust) {
-    try {
-      SSLContext ctx = SSLContext.getInstance("TLS");
-      ctx.init(null, new TrustManager[] {trust}, null);
-      return ctx;
-    } catch (GeneralSecurityException e) {
-      throw new IllegalStateException("TLS is not available in this Java runtime", e);
-    }
+    this.client = HttpsClients.client(trust, timeout, true);
   }
 
   @Override

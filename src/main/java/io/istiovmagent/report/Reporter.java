@@ -5,12 +5,12 @@ import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.SerializationFeature;
 import com.fasterxml.jackson.datatype.jsr310.JavaTimeModule;
 import io.istiovmagent.bundle.BearerToken;
+import io.istiovmagent.bundle.HttpsClients;
 import io.istiovmagent.daemon.Backoff;
 import io.istiovmagent.daemon.FailureClass;
 import io.istiovmagent.status.AgentStatus;
 import io.istiovmagent.util.Log;
 import java.io.IOException;
-import java.security.GeneralSecurityException;
 import java.time.Clock;
 import java.time.Duration;
 import java.time.Instant;
@@ -19,10 +19,7 @@ import java.util.Deque;
 import java.util.List;
 import java.util.Optional;
 import java.util.random.RandomGenerator;
-import javax.net.ssl.SSLContext;
-import javax.net.ssl.TrustManager;
 import javax.net.ssl.X509TrustManager;
-import okhttp3.ConnectionSpec;
 import okhttp3.HttpUrl;
 import okhttp3.MediaType;
 import okhttp3.OkHttpClient;
@@ -91,26 +88,10 @@ public final class Reporter {
     this.log = log;
     this.userAgent = userAgent;
     this.hints = hints;
-    this.client = new OkHttpClient.Builder()
-        .sslSocketFactory(sslContext(trust).getSocketFactory(), trust)
-        .connectionSpecs(List.of(ConnectionSpec.MODERN_TLS))
-        .followRedirects(false)
-        .retryOnConnectionFailure(false)
-        .connectTimeout(timeout).readTimeout(timeout).writeTimeout(timeout).callTimeout(timeout.multipliedBy(2))
-        .build();
+    this.client = HttpsClients.client(trust, timeout, false);
     this.state = new State(url.toString(), null, 0, null);
     this.thread = new Thread(this::loop, "health-reporter");
     this.thread.setDaemon(true);
-  }
-
-  private static SSLContext sslContext(X509TrustManager trust) {
-    try {
-      SSLContext ctx = SSLContext.getInstance("TLS");
-      ctx.init(null, new TrustManager[] {trust}, null);
-      return ctx;
-    } catch (GeneralSecurityException e) {
-      throw new IllegalStateException("TLS is not available in this Java runtime", e);
-    }
   }
 
   public void start() {
