@@ -2,6 +2,7 @@ package io.istiovmagent.server;
 
 import com.fasterxml.jackson.core.JacksonException;
 import com.fasterxml.jackson.core.JsonLocation;
+import com.fasterxml.jackson.core.exc.InputCoercionException;
 import com.fasterxml.jackson.core.exc.StreamConstraintsException;
 import com.fasterxml.jackson.databind.JsonMappingException;
 import java.io.IOException;
@@ -132,6 +133,9 @@ final class HealthReports {
       } else if (ref.getIndex() >= 0) {
         field.append('[').append(ref.getIndex()).append(']');
       }
+    }
+    if (e.getCause() instanceof InputCoercionException) {
+      return "'" + field + "' is out of range for a 64-bit integer";
     }
     Class<?> target = e instanceof com.fasterxml.jackson.databind.exc.MismatchedInputException m
         ? m.getTargetType() : null;

@@ -33,6 +33,7 @@ public final class OnboardingServer {
   private final VmRegistry registry;
   private final InFlight inFlight = new InFlight();
   private HttpsServer http; // guarded by this
+  private boolean started; // guarded by this
   private RequestExecutor executor; // guarded by this
   /** Not guarded: port() and url() must answer while stop() holds the lock. */
   private volatile int boundPort = -1;
@@ -49,11 +50,12 @@ public final class OnboardingServer {
     return new Builder();
   }
 
-  /** Binds and starts serving; {@link #port()} and {@link #url()} tell where. */
+  /** Binds and starts serving; {@link #port()} and {@link #url()} tell where. Once per server. */
   public synchronized void start() throws IOException {
-    if (http != null) {
-      throw new IllegalStateException("already started");
+    if (started) {
+      throw new IllegalStateException("a server starts once; build a new one to serve again");
     }
+    started = true;
     executor = new RequestExecutor(config.threads(), config.queueCapacity());
     HttpsServer s = HttpsServer.create(config.listen(), 0);
     s.setHttpsConfigurator(new HttpsConfigurator(config.tls().sslContext()) {

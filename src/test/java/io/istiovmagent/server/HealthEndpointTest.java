@@ -108,6 +108,8 @@ class HealthEndpointTest {
       "unknown status | REPORT:\"HEALTHY\"=>\"SLEEPY\" | 'status' is 'SLEEPY'; it must be one of DEGRADED, HEALTHY, STOPPING, UNHEALTHY",
       "status not a string | REPORT:\"HEALTHY\"=>5 | 'status' must be a string",
       "sequence as text | REPORT:\"sequence\":17=>\"sequence\":\"17\" | 'sequence' must be an integer",
+      "sequence beyond 64 bits | REPORT:\"sequence\":17=>\"sequence\":99999999999999999999 | 'sequence' is out of range for a 64-bit integer",
+      "nested too deep | REPORT:\"protocol\":1,=>\"protocol\":1,\"unknown\":[[[[[[[[[[[[[[[[[[[[]]]]]]]]]]]]]]]]]]]], | nests too deep",
       "sequence zero | REPORT:\"sequence\":17=>\"sequence\":0 | 'sequence' must be a positive integer",
       "sequence fractional | REPORT:\"sequence\":17=>\"sequence\":1.5 | 'sequence' must be an integer",
       "observedAt not RFC 3339 | REPORT:2026-11-25T12:00:01Z=>yesterday | 'observedAt' must be an RFC 3339 time",
