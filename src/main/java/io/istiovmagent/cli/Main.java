@@ -21,7 +21,7 @@ import picocli.CommandLine.ScopeType;
         + "`istioctl x workload entry configure` makes, verifies it, and installs it where istio-sidecar expects it.",
     subcommands = {BundleCommand.class, ApplyCommand.class, RunCommand.class, StatusCommand.class, ServeCommand.class,
         VersionCommand.class,
-        SampleBundleCommand.class},
+        SampleBundleCommand.class, PurgeCommand.class},
     exitCodeListHeading = "%nExit codes:%n",
     exitCodeList = {
         "0:success",

@@ -180,15 +180,17 @@ public final class Installer {
     if (!existed) {
       Dirs.mkdirs(p.getParent());
     }
-    AtomicFile.Outcome outcome = AtomicFile.write(p, edit.text().getBytes(StandardCharsets.ISO_8859_1),
-        FileOwner.ROOT, HOSTS_MODE);
+    // In place when need be: under the unit's ProtectSystem=strict only the file is writable, not /etc.
+    AtomicFile.Outcome outcome = AtomicFile.writeAllowingInPlace(p,
+        edit.text().getBytes(StandardCharsets.ISO_8859_1), FileOwner.ROOT, HOSTS_MODE);
     List<String> warnings = new ArrayList<>();
     for (String line : edit.disabledLines()) {
       warnings.add("/etc/hosts: commented out '" + line.strip() + "': it mapped a name the managed block manages "
           + "and would have shadowed it (purging the agent restores it)");
     }
     if (outcome == AtomicFile.Outcome.REWRITTEN_IN_PLACE) {
-      warnings.add("/etc/hosts cannot be replaced atomically here (a bind mount?): it was rewritten in place");
+      warnings.add("/etc/hosts cannot be replaced atomically here (a bind mount, or /etc read-only as under the "
+          + "unit's ProtectSystem=strict): it was rewritten in place");
     }
     Change change = new Change(existed ? Action.UPDATED : Action.CREATED, Destination.HOSTS,
         entries.isEmpty() ? "managed block removed (the bundle maps no names)"
