@@ -40,13 +40,16 @@ public final class SafeYaml {
     }
   }
 
-  /** SnakeYAML messages span several lines and quote the input; keep the reason and the position. */
+  /**
+   * SnakeYAML messages span several lines and quote the offending input (indented snippet lines and a caret);
+   * keep only the reason and the position, so no content of the file, possibly a secret, reaches a message.
+   */
   private static String summarize(Throwable e) {
     String msg = e.getMessage() == null ? e.getClass().getSimpleName() : e.getMessage();
     StringBuilder sb = new StringBuilder();
     for (String line : msg.split("\n")) {
       String l = line.strip();
-      if (l.isEmpty() || l.startsWith("^") || l.startsWith("\"") || l.startsWith("'")) {
+      if (l.isEmpty() || line.startsWith("    ") || l.startsWith("^")) {
         continue;
       }
       if (sb.length() > 0) {

@@ -1,6 +1,7 @@
 package io.istiovmagent.config;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
@@ -95,6 +96,14 @@ class ConfigLoaderTest {
         () -> ConfigLoader.parse("config.yaml", yaml.replace("\\n", "\n")));
     assertTrue(e.getMessage().startsWith("config.yaml: "), e.getMessage());
     assertTrue(e.getMessage().contains(expected), e.getMessage());
+  }
+
+  @Test
+  void aYamlErrorSaysWhereButNeverQuotesTheFile() {
+    ConfigException e = assertThrows(ConfigException.class,
+        () -> ConfigLoader.parse("config.yaml", "bundle:\n  source: x\n  secret-ish-value-4711 ] : [\n"));
+    assertTrue(e.getMessage().contains("line 4, column 1"), e.getMessage());
+    assertFalse(e.getMessage().contains("secret-ish-value-4711"), e.getMessage());
   }
 
   @ParameterizedTest
