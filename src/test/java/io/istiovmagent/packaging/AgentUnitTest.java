@@ -1,5 +1,7 @@
 package io.istiovmagent.packaging;
 
+import io.istiovmagent.testing.UnitFile;
+
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertNull;

@@ -1,5 +1,7 @@
 package io.istiovmagent.sidecar;
 
+import io.istiovmagent.testing.UnitFile;
+
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
@@ -25,7 +27,7 @@ class IstioServiceDropInTest {
 
   @BeforeAll
   static void parse() throws IOException {
-    unit = parseUnitFile(Files.readAllLines(DROP_IN, StandardCharsets.UTF_8));
+    unit = UnitFile.read(DROP_IN).settings();
   }
 
   @Test
@@ -60,39 +62,6 @@ class IstioServiceDropInTest {
       out.addAll(List.of(v.strip().split("\\s+")));
     }
     out.removeIf(String::isEmpty);
-    return out;
-  }
-
-  /**
-   * systemd's unit file syntax, enough for this file: [Section] headers, KEY=VALUE, '#' and ';' comments,
-   * backslash continuation lines.
-   */
-  static Map<String, List<String>> parseUnitFile(List<String> lines) {
-    Map<String, List<String>> out = new LinkedHashMap<>();
-    String section = null;
-    StringBuilder pending = new StringBuilder();
-    for (String raw : lines) {
-      String line = raw.strip();
-      if (pending.length() == 0 && (line.isEmpty() || line.startsWith("#") || line.startsWith(";"))) {
-        continue;
-      }
-      if (line.endsWith("\\")) {
-        pending.append(line, 0, line.length() - 1).append(' ');
-        continue;
-      }
-      line = pending.append(line).toString().strip();
-      pending.setLength(0);
-      if (line.startsWith("[") && line.endsWith("]")) {
-        section = line.substring(1, line.length() - 1);
-        continue;
-      }
-      int eq = line.indexOf('=');
-      if (section == null || eq <= 0) {
-        throw new AssertionError("not a unit file line: " + raw);
-      }
-      out.computeIfAbsent(section + "/" + line.substring(0, eq).strip(), k -> new ArrayList<>())
-          .add(line.substring(eq + 1));
-    }
     return out;
   }
 }

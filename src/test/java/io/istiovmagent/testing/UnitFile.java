@@ -1,4 +1,4 @@
-package io.istiovmagent.packaging;
+package io.istiovmagent.testing;
 
 import java.io.IOException;
 import java.nio.charset.StandardCharsets;
@@ -10,8 +10,8 @@ import java.util.List;
 import java.util.Map;
 
 /** A systemd unit file's settings, enough for ours: sections, KEY=VALUE, comments, continuation lines. */
-record UnitFile(Map<String, List<String>> settings) {
-  static UnitFile read(Path file) throws IOException {
+public record UnitFile(Map<String, List<String>> settings) {
+  public static UnitFile read(Path file) throws IOException {
     Map<String, List<String>> out = new LinkedHashMap<>();
     String section = null;
     StringBuilder pending = new StringBuilder();
@@ -41,12 +41,12 @@ record UnitFile(Map<String, List<String>> settings) {
   }
 
   /** Every assignment of a key, in order ("Service/ReadWritePaths"). */
-  List<String> all(String key) {
+  public List<String> all(String key) {
     return settings.getOrDefault(key, List.of());
   }
 
   /** The words of every assignment of a key, joined: what systemd makes of a list setting assigned repeatedly. */
-  List<String> words(String key) {
+  public List<String> words(String key) {
     List<String> out = new ArrayList<>();
     for (String v : all(key)) {
       for (String w : v.split("\\s+")) {
@@ -59,7 +59,7 @@ record UnitFile(Map<String, List<String>> settings) {
   }
 
   /** The last assignment of a key (the one systemd uses for a single-valued setting), or null. */
-  String value(String key) {
+  public String value(String key) {
     List<String> v = all(key);
     return v.isEmpty() ? null : v.get(v.size() - 1);
   }
