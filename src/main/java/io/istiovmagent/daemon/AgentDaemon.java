@@ -16,6 +16,7 @@ import io.istiovmagent.status.StatusFile;
 import io.istiovmagent.systemd.Notifications;
 import io.istiovmagent.systemd.Notifier;
 import io.istiovmagent.systemd.WatchdogSettings;
+import io.istiovmagent.util.FileStamp;
 import io.istiovmagent.util.Log;
 import java.io.IOException;
 import java.net.InetAddress;
@@ -131,7 +132,7 @@ public final class AgentDaemon {
         o.notifier().send(Notifications.status("configuration error: " + e.getMessage()));
         return 78;
       }
-      configStamp = FileStamp.of(o.configPath());
+      configStamp = FileStamp.orAbsent(o.configPath());
       applyConfig();
       bundle.restoreLastKnownGood();
       // A restored bundle is announced before the network is touched: the source may take a timeout to answer,
@@ -229,7 +230,7 @@ public final class AgentDaemon {
     log.info("reloading configuration from " + o.configPath());
     try {
       config = ConfigLoader.load(o.configPath());
-      configStamp = FileStamp.of(o.configPath());
+      configStamp = FileStamp.orAbsent(o.configPath());
       configError = null;
       applyConfig();
     } catch (ConfigException e) {
@@ -242,7 +243,7 @@ public final class AgentDaemon {
   }
 
   private void watchConfigFile() {
-    FileStamp now = FileStamp.of(o.configPath());
+    FileStamp now = FileStamp.orAbsent(o.configPath());
     if (!Objects.equals(now, configStamp)) {
       configStamp = now;
       log.info(o.configPath() + " changed");

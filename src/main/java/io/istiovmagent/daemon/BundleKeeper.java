@@ -15,6 +15,7 @@ import io.istiovmagent.install.Installer;
 import io.istiovmagent.install.LastKnownGood;
 import io.istiovmagent.install.RootFs;
 import io.istiovmagent.status.AgentStatus;
+import io.istiovmagent.util.FileStamp;
 import io.istiovmagent.util.Log;
 import io.istiovmagent.verify.BundleVerifier;
 import io.istiovmagent.verify.HostsEntry;
@@ -320,10 +321,10 @@ final class BundleKeeper {
     Map<Path, FileStamp> out = new HashMap<>();
     for (Destination d : Destination.values()) {
       Path p = fs.resolve(d.path());
-      out.put(p, FileStamp.of(p));
+      out.put(p, FileStamp.orAbsent(p));
     }
     Path hosts = fs.resolve(Destination.HOSTS);
-    out.put(hosts, FileStamp.of(hosts));
+    out.put(hosts, FileStamp.orAbsent(hosts));
     return out;
   }
 

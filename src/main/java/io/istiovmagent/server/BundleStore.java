@@ -1,5 +1,6 @@
 package io.istiovmagent.server;
 
+import io.istiovmagent.util.FileStamp;
 import io.istiovmagent.bundle.BadBundleException;
 import io.istiovmagent.bundle.BundleFile;
 import io.istiovmagent.bundle.DirectoryReader;

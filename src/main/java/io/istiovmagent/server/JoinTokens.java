@@ -1,5 +1,6 @@
 package io.istiovmagent.server;
 
+import io.istiovmagent.util.FileStamp;
 import io.istiovmagent.util.Log;
 import io.istiovmagent.util.Modes;
 import io.istiovmagent.util.SafeYaml;

@@ -35,7 +35,7 @@ public record AgentStatus(
   }
 
   /** Where the daemon is in its life. */
-  public enum Phase { STARTING, WAITING_FOR_CONFIGURATION, WAITING_FOR_BUNDLE, RUNNING, STOPPING }
+  public enum Phase { WAITING_FOR_CONFIGURATION, WAITING_FOR_BUNDLE, RUNNING, STOPPING }
 
   /** The verdict a person or a control plane acts on. */
   public enum Health { HEALTHY, DEGRADED, UNHEALTHY, STOPPING }

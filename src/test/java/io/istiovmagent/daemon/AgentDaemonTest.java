@@ -211,6 +211,29 @@ class AgentDaemonTest {
   }
 
   @Test
+  void repairsAnEditThatKeptSizeAndMtimeWithinSeconds() throws Exception {
+    try (DaemonHarness h = new DaemonHarness(tmp)) {
+      h.start();
+      h.awaitMessage("READY=1"::equals, WAIT);
+      Path env = h.root.resolve("var/lib/istio/envoy/cluster.env");
+      byte[] good = Files.readAllBytes(env);
+      java.nio.file.attribute.FileTime mtime = Files.getLastModifiedTime(env);
+      byte[] edited = good.clone();
+      edited[edited.length - 2] = (byte) (edited[edited.length - 2] == 'x' ? 'y' : 'x');
+      Files.write(env, edited); // same inode, same size
+      Files.setLastModifiedTime(env, mtime); // as `cp -p` or `touch -r` leave it: only ctime tells
+      // Well before the 30 s full check: the stamp's ctime gives the edit away.
+      h.await("cluster.env repaired", Duration.ofSeconds(5), () -> {
+        try {
+          return java.util.Arrays.equals(good, Files.readAllBytes(env));
+        } catch (java.io.IOException e) {
+          return false;
+        }
+      });
+    }
+  }
+
+  @Test
   void aRefusedRefreshChangesNothingAndIsReported() throws Exception {
     try (DaemonHarness h = new DaemonHarness(tmp)) {
       h.start();

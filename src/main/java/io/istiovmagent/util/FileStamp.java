@@ -1,4 +1,4 @@
-package io.istiovmagent.server;
+package io.istiovmagent.util;
 
 import java.io.IOException;
 import java.nio.file.Files;
@@ -12,12 +12,12 @@ import java.util.Map;
  * What one stat of a path says about its identity and version: inode (file key), size, mtime and, where the
  * platform offers it, ctime. A rewrite in place, a rename over it or `cp -p` (which keeps mtime) all change it.
  */
-record FileStamp(boolean exists, boolean regularFile, boolean directory, boolean link, Object fileKey, long size,
+public record FileStamp(boolean exists, boolean regularFile, boolean directory, boolean link, Object fileKey, long size,
     FileTime modified, Object changed) {
-  static final FileStamp ABSENT = new FileStamp(false, false, false, false, null, -1, null, null);
+  public static final FileStamp ABSENT = new FileStamp(false, false, false, false, null, -1, null, null);
 
   /** Stats {@code p} itself (a symbolic link is described, not followed, unless {@code follow}). */
-  static FileStamp of(Path p, boolean follow) throws IOException {
+  public static FileStamp of(Path p, boolean follow) throws IOException {
     LinkOption[] opts = follow ? new LinkOption[0] : new LinkOption[] {LinkOption.NOFOLLOW_LINKS};
     BasicFileAttributes a;
     try {
@@ -27,6 +27,18 @@ record FileStamp(boolean exists, boolean regularFile, boolean directory, boolean
     }
     return new FileStamp(true, a.isRegularFile(), a.isDirectory(), a.isSymbolicLink(), a.fileKey(), a.size(),
         a.lastModifiedTime(), ctime(p, opts));
+  }
+
+  /**
+   * Stats {@code p} itself; a path that cannot be read counts as absent. For watchers that only ask "did it
+   * change?": an unreadable file is a change, and whoever reads it next reports why.
+   */
+  public static FileStamp orAbsent(Path p) {
+    try {
+      return of(p, false);
+    } catch (IOException e) {
+      return ABSENT;
+    }
   }
 
   private static Object ctime(Path p, LinkOption[] opts) {
