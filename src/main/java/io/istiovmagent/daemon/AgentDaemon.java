@@ -136,7 +136,10 @@ public final class AgentDaemon {
       applyConfig();
       bundle.restoreLastKnownGood();
       // A restored bundle is announced before the network is touched: the source may take a timeout to answer,
-      // and istio.service, ordered after the agent, can start on the restored files meanwhile.
+      // and istio.service, ordered after the agent, can start on the restored files meanwhile. The sidecar is looked
+      // at first, so that the first status and report say how it is rather than "unknown" (UNHEALTHY): after an
+      // upgrade's restart it is running and healthy.
+      superviseSidecar(o.clock().instant());
       publish(o.clock().instant());
       return loop();
     } finally {
@@ -150,9 +153,7 @@ public final class AgentDaemon {
       watchConfigFile();
       bundle.fetchIfDue(o.clock().instant());
       bundle.maintain(o.clock().instant());
-      if (sidecar != null && bundle.installed()) {
-        sidecar.tick(o.clock().instant());
-      }
+      superviseSidecar(o.clock().instant());
       publish(o.clock().instant());
       pingWatchdog();
       Event e;
@@ -261,6 +262,13 @@ public final class AgentDaemon {
       return AgentStatus.Phase.WAITING_FOR_CONFIGURATION;
     }
     return bundle.installed() ? AgentStatus.Phase.RUNNING : AgentStatus.Phase.WAITING_FOR_BUNDLE;
+  }
+
+  /** The sidecar is looked after once there is a bundle for it. */
+  private void superviseSidecar(Instant now) {
+    if (sidecar != null && bundle.installed()) {
+      sidecar.tick(now);
+    }
   }
 
   /** status.json first, then systemd: whoever reacts to READY=1 or a STATUS= line finds the status to match. */
