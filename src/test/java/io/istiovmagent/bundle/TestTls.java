@@ -21,7 +21,7 @@ import okhttp3.tls.HeldCertificate;
  */
 public final class TestTls {
   /** Every test server binds here, never to a wildcard or external address. */
-  static final InetAddress LOOPBACK = ipv4Loopback();
+  public static final InetAddress LOOPBACK = ipv4Loopback();
 
   private TestTls() {}
 

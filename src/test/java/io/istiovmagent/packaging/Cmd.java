@@ -4,6 +4,7 @@ import java.io.IOException;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.time.Duration;
 import java.util.List;
 import java.util.Map;
 import java.util.concurrent.TimeUnit;
@@ -24,6 +25,11 @@ final class Cmd {
   }
 
   static Result run(List<String> argv, Map<String, String> env) throws IOException, InterruptedException {
+    return run(argv, env, Duration.ofMinutes(5));
+  }
+
+  static Result run(List<String> argv, Map<String, String> env, Duration timeout)
+      throws IOException, InterruptedException {
     ProcessBuilder pb = new ProcessBuilder(argv);
     pb.environment().putAll(env);
     Path out = Files.createTempFile("cmd-out", ".txt");
@@ -31,9 +37,9 @@ final class Cmd {
     try {
       Process p = pb.redirectOutput(out.toFile()).redirectError(err.toFile())
           .redirectInput(ProcessBuilder.Redirect.from(Path.of("/dev/null").toFile())).start();
-      if (!p.waitFor(5, TimeUnit.MINUTES)) {
+      if (!p.waitFor(timeout.toMillis(), TimeUnit.MILLISECONDS)) {
         p.destroyForcibly();
-        throw new AssertionError("timed out: " + argv);
+        throw new AssertionError("timed out after " + timeout.toSeconds() + " s: " + argv);
       }
       return new Result(p.exitValue(), Files.readString(out, StandardCharsets.UTF_8),
           Files.readString(err, StandardCharsets.UTF_8));
