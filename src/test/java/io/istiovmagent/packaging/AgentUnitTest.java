@@ -44,6 +44,8 @@ class AgentUnitTest {
     Matcher m = Pattern.compile("Overall exposure level for istio-vm-agent\\.service: (\\d+\\.\\d+)").matcher(r.all());
     assertTrue(m.find(), () -> "no exposure level in systemd-analyze's output (exit " + r.code() + "):\n" + r.all());
     double exposure = Double.parseDouble(m.group(1));
+    io.istiovmagent.testing.ProofSummary.note("unit sandbox (systemd-analyze security --offline)",
+        "exposure " + exposure + " (limit " + MAX_EXPOSURE + ")");
     assertTrue(exposure <= MAX_EXPOSURE, () -> "exposure " + exposure + " > " + MAX_EXPOSURE + ":\n" + r.out());
   }
 
