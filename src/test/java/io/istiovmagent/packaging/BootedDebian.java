@@ -58,12 +58,18 @@ final class BootedDebian implements AutoCloseable {
         .redirectErrorStream(true).start();
     waitUntil(Duration.ofSeconds(30), "the container's systemd to start", () -> findPid1().isPresent());
     pid1 = findPid1().orElseThrow();
-    Cmd.Result state = exec(Duration.ofMinutes(2), "systemctl", "is-system-running", "--wait");
-    String s = state.out().strip();
+    // Until systemd listens on its socket, systemctl cannot connect and prints nothing on stdout: ask again.
+    Cmd.Result[] state = new Cmd.Result[1];
+    waitUntil(Duration.ofMinutes(2), name + "'s systemd to answer" + console(), () -> {
+      state[0] = exec(Duration.ofMinutes(2), "systemctl", "is-system-running", "--wait");
+      return !state[0].out().isBlank();
+    });
+    String s = state[0].out().strip();
     if (!s.equals("running")) {
       String failed = exec("systemctl", "--failed", "--no-legend").out();
       if (!s.equals("degraded")) {
-        throw new AssertionError(name + ": boot ended " + s + "; failed units:\n" + failed + console());
+        throw new AssertionError(name + ": boot ended " + s + " (" + state[0].err().strip() + "); failed units:\n"
+            + failed + console());
       }
       System.out.printf("%s: booted, degraded; failed units:%n%s", name, failed);
     }
