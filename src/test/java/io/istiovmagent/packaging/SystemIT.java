@@ -126,7 +126,7 @@ class SystemIT {
     assertEquals(0, install.code(), install.all());
     assertEquals("enabled", vm.sh("systemctl is-enabled " + AGENT).strip());
     // Unconfigured: it starts, says so, and waits (no crash loop).
-    waitUntil(Duration.ofSeconds(60), "the unconfigured agent to be active" + journal(),
+    await(Duration.ofSeconds(60), "the unconfigured agent to be active",
         () -> vm.unitProperty(AGENT, "ActiveState").equals("active"));
     assertTrue(vm.unitProperty(AGENT, "StatusText").startsWith("waiting for configuration"),
         vm.unitProperty(AGENT, "StatusText"));
@@ -145,16 +145,16 @@ class SystemIT {
     String pid = vm.unitProperty(AGENT, "MainPID");
     writeConfig(vm);
     // The running agent notices the new file by itself (no restart), fetches, lays out, starts istio.service.
-    waitUntil(Duration.ofSeconds(60), "the agent to onboard after its config was written" + journal(),
+    await(Duration.ofSeconds(60), "the agent to onboard after its config was written",
         () -> vm.exec("istio-vm-agent", "status").code() == 0);
     assertEquals(pid, vm.unitProperty(AGENT, "MainPID"), "the config was picked up without a restart");
 
     // systemctl start of the configured agent: blocks until READY=1.
     vm.sh("systemctl stop " + AGENT);
     Cmd.Result start = vm.exec(Duration.ofMinutes(2), "systemctl", "start", AGENT);
-    assertEquals(0, start.code(), start.all() + journal());
+    assertEquals(0, start.code(), () -> start.all() + journal());
     assertEquals("active", vm.unitProperty(AGENT, "ActiveState"));
-    waitUntil(Duration.ofSeconds(30), "the restarted agent to be healthy" + journal(),
+    await(Duration.ofSeconds(30), "the restarted agent to be healthy",
         () -> vm.exec("istio-vm-agent", "status").code() == 0);
 
     for (Map.Entry<String, String> f : LAID_OUT.entrySet()) {
@@ -187,7 +187,7 @@ class SystemIT {
     JsonNode down = endpoint.awaitReport(machineId, r -> receivedAfter(r, killedAt)
         && !r.path("sidecar").path("state").asText().equals("active/running"), "a report of the dead sidecar");
     // istio.service: Restart=always, RestartSec=10.
-    waitUntil(Duration.ofSeconds(40), "systemd to restart istio.service", () -> {
+    await(Duration.ofSeconds(40), "systemd to restart istio.service", () -> {
       String now = vm.unitProperty(SIDECAR, "MainPID");
       return !now.equals(pid) && !now.equals("0") && vm.unitProperty(SIDECAR, "ActiveState").equals("active");
     });
@@ -210,9 +210,9 @@ class SystemIT {
     Files.writeString(vm.file(SIDECAR_LOG), ""); // from here on, only this boot's sidecar starts
     vm.boot();
 
-    waitUntil(Duration.ofSeconds(60), "istio.service after the reboot" + journal(),
+    await(Duration.ofSeconds(60), "istio.service after the reboot",
         () -> vm.unitProperty(SIDECAR, "ActiveState").equals("active"));
-    assertEquals("active", vm.unitProperty(AGENT, "ActiveState"), journal());
+    assertEquals("active", vm.unitProperty(AGENT, "ActiveState"), this::journal);
     assertEquals(token, vm.sh("sha256sum /var/run/secrets/tokens/istio-token"), "the same token, restored to /run");
     List<String> starts = sidecarStarts();
     assertFalse(starts.isEmpty());
@@ -236,13 +236,13 @@ class SystemIT {
 
     Cmd.Result upgrade = vm.exec(Duration.ofMinutes(2), "dpkg", "-i", "/opt/systest/istio-vm-agent.deb");
     assertEquals(0, upgrade.code(), upgrade.all());
-    waitUntil(Duration.ofSeconds(60), "the agent to be restarted and ready" + journal(), () -> {
+    await(Duration.ofSeconds(60), "the agent to be restarted and ready", () -> {
       String pid = vm.unitProperty(AGENT, "MainPID");
       return !pid.equals(agentPid) && !pid.equals("0") && vm.unitProperty(AGENT, "ActiveState").equals("active");
     });
     assertEquals(sidecarPid, vm.unitProperty(SIDECAR, "MainPID"), "the sidecar kept running through the upgrade");
     assertArrayEquals(config, Files.readAllBytes(vm.file("/etc/istio-vm-agent/config.yaml")), "the conffile kept");
-    waitUntil(Duration.ofSeconds(60), "the upgraded agent to be healthy" + journal(),
+    await(Duration.ofSeconds(60), "the upgraded agent to be healthy",
         () -> vm.exec("istio-vm-agent", "status").code() == 0);
     done = 5;
   }
@@ -296,7 +296,7 @@ class SystemIT {
     Cmd.Result ci = vm.exec(Duration.ofMinutes(3), "cloud-init", "status", "--wait", "--long");
     assertEquals(0, ci.code(), "cloud-init did not finish cleanly:\n" + ci.all()
         + vm.exec("tail", "-n", "40", "/var/log/cloud-init-output.log").out());
-    waitUntil(Duration.ofSeconds(90), "the agent installed by cloud-init to onboard" + journal(),
+    await(Duration.ofSeconds(90), "the agent installed by cloud-init to onboard",
         () -> vm.exec("istio-vm-agent", "status").code() == 0);
     for (Map.Entry<String, String> f : LAID_OUT.entrySet()) {
       assertEquals(f.getValue(), vm.sh("stat -L -c '%U:%G %a' " + f.getKey()).strip(), f.getKey());
@@ -348,6 +348,15 @@ class SystemIT {
     Path log = vm.file(SIDECAR_LOG);
     return Files.exists(log) ? Files.readAllLines(log).stream().filter(l -> l.startsWith("start ")).toList()
         : List.of();
+  }
+
+  /** {@link BootedDebian#waitUntil}, with the agent's and the sidecar's journal in the message if it times out. */
+  private void await(Duration limit, String what, BootedDebian.Condition condition) throws Exception {
+    try {
+      waitUntil(limit, what, condition);
+    } catch (AssertionError e) {
+      throw new AssertionError(e.getMessage() + journal(), e);
+    }
   }
 
   private String journal() {
