@@ -15,8 +15,8 @@ import org.junit.platform.launcher.TestPlan;
 /**
  * The reliability and security suites' figures, printed as one table when the test run ends (and written to
  * target/reliability-summary.txt): kills and torn files, faults and files changed, hostile inputs and refusals,
- * fuzz executions and findings, leaked secrets, the unit's exposure score, the system test. A suite adds to its row with
- * {@link #add}; the assertions stay in the suites (a red figure is a failed test, not only a number here).
+ * fuzz executions and findings, leaked secrets, the unit's exposure score, the system test. A suite adds to its
+ * row with {@link #add}; the assertions stay in the suites (a red figure is a failed test, not only a number here).
  * Registered as a JUnit Platform launcher listener (META-INF/services); prints nothing when no suite reported.
  *
  * <p>{@code mvn verify} runs two JVMs: surefire's (the unit and reliability suites) and then failsafe's (the
