@@ -39,9 +39,13 @@ public final class CappedStream extends FilterInputStream {
     return n;
   }
 
+  /**
+   * Asks for at most one byte past the cap: an inflating stream decompresses all it is asked to skip before it
+   * returns, so an 8 GiB skip over a gzip bomb would inflate a gigabyte before the count could stop it.
+   */
   @Override
   public long skip(long n) throws IOException {
-    long s = super.skip(n);
+    long s = super.skip(Math.min(n, limit - count + 1));
     if (s > 0) {
       count(s);
     }

@@ -40,6 +40,10 @@ public final class DirectoryReader {
         throw new BadBundleException(new Problem(WHERE, a.isDirectory() ? "nested-path" : "special-file",
             "'" + BundleFilesCollector.printable(name) + "' is not a regular file; a bundle holds regular files only"));
       }
+      if (linkCount(p) > 1) {
+        throw new BadBundleException(new Problem(WHERE, "link", "'" + BundleFilesCollector.printable(name)
+            + "' is a hard link (the file has another name elsewhere); a bundle holds regular files only"));
+      }
       BundleFile f = files.admit(name, a.size());
       byte[] content;
       try (InputStream in = Files.newInputStream(p, LinkOption.NOFOLLOW_LINKS)) {
@@ -51,5 +55,14 @@ public final class DirectoryReader {
       files.add(f, content);
     }
     return files.build();
+  }
+
+  /** The number of names the file has; 1 where the file system cannot tell. */
+  private static int linkCount(Path p) throws IOException {
+    try {
+      return (Integer) Files.getAttribute(p, "unix:nlink", LinkOption.NOFOLLOW_LINKS);
+    } catch (UnsupportedOperationException | IllegalArgumentException e) {
+      return 1;
+    }
   }
 }

@@ -1,5 +1,10 @@
 package io.istiovmagent.util;
 
+import java.util.Collection;
+import java.util.Collections;
+import java.util.IdentityHashMap;
+import java.util.Map;
+import java.util.Set;
 import org.yaml.snakeyaml.DumperOptions;
 import org.yaml.snakeyaml.LoaderOptions;
 import org.yaml.snakeyaml.Yaml;
@@ -8,7 +13,8 @@ import org.yaml.snakeyaml.representer.Representer;
 
 /**
  * YAML for untrusted and hand-written input: plain maps, lists and scalars only (no tags that build objects),
- * few aliases (a billion-laughs document fails at once), shallow nesting, no duplicate keys, bounded size.
+ * few aliases (a billion-laughs document fails at once), no structure that contains itself, shallow nesting, no
+ * duplicate keys, bounded size.
  */
 public final class SafeYaml {
   /** The document is not acceptable YAML; the message says where and why. */
@@ -33,11 +39,42 @@ public final class SafeYaml {
     opts.setProcessComments(false);
     DumperOptions dump = new DumperOptions();
     Yaml yaml = new Yaml(new SafeConstructor(opts), new Representer(dump), dump, opts);
+    Object doc;
     try {
-      return yaml.load(text);
+      doc = yaml.load(text);
     } catch (RuntimeException | StackOverflowError e) {
       throw new YamlError("is not acceptable YAML: " + summarize(e));
     }
+    refuseCycles(doc, Collections.newSetFromMap(new IdentityHashMap<>()),
+        Collections.newSetFromMap(new IdentityHashMap<>()));
+    return doc;
+  }
+
+  /**
+   * SnakeYAML builds a structure that contains itself from an alias inside its own anchor ({@code a: &x [*x]}).
+   * Printing, hashing or walking one never ends (a StackOverflowError far from here), so it is refused. Linear: each
+   * node is walked once however often aliases repeat it; the depth is bounded by the nesting limit and the aliases.
+   */
+  private static void refuseCycles(Object node, Set<Object> path, Set<Object> done) throws YamlError {
+    if (!(node instanceof Map || node instanceof Collection) || done.contains(node)) {
+      return;
+    }
+    if (!path.add(node)) {
+      throw new YamlError("is not acceptable YAML: an alias refers to a node that contains it (a recursive "
+          + "structure)");
+    }
+    if (node instanceof Map<?, ?> map) {
+      for (Map.Entry<?, ?> e : map.entrySet()) {
+        refuseCycles(e.getKey(), path, done);
+        refuseCycles(e.getValue(), path, done);
+      }
+    } else {
+      for (Object o : (Collection<?>) node) {
+        refuseCycles(o, path, done);
+      }
+    }
+    path.remove(node);
+    done.add(node);
   }
 
   /**

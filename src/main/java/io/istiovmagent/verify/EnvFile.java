@@ -75,17 +75,18 @@ public final class EnvFile {
             + "(commands, 'export' and other shell syntax are refused)");
         continue;
       }
+      String shownKey = Problems.shown(key, 64); // a key may be 256 KiB long
       if (DANGEROUS_KEYS.contains(key) || key.startsWith("LD_") || key.startsWith("BASH_")) {
-        problems.error(where, "env-dangerous-key", "sets " + key + ", which changes how the shell or loader runs "
-            + "every later command as root; remove it from proxyMetadata");
+        problems.error(where, "env-dangerous-key", "sets " + shownKey + ", which changes how the shell or loader "
+            + "runs every later command as root; remove it from proxyMetadata");
         continue;
       }
-      String value = parseValue(where, key, trimmed.substring(eq + 1), problems);
+      String value = parseValue(where, shownKey, trimmed.substring(eq + 1), problems);
       if (value == null) {
         continue;
       }
       if (values.containsKey(key)) {
-        problems.error(where, "env-duplicate-key", key + " is set more than once");
+        problems.error(where, "env-duplicate-key", shownKey + " is set more than once");
         continue;
       }
       values.put(key, value);
@@ -95,7 +96,8 @@ public final class EnvFile {
 
   /**
    * Reads a value made of segments: 'single-quoted', the quote idioms \' and "'", and unquoted safe characters.
-   * Trailing whitespace may be followed by a comment. Returns null after recording a problem.
+   * Trailing whitespace may be followed by a comment. Returns null after recording a problem. {@code key} is only
+   * for messages.
    */
   private static String parseValue(String where, String key, String raw, Problems problems) {
     StringBuilder value = new StringBuilder();

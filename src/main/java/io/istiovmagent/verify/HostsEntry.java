@@ -15,7 +15,11 @@ public record HostsEntry(String address, List<String> names) {
       "istiod(-[a-z0-9]([-a-z0-9]*[a-z0-9])?)?\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?\\.svc(\\.cluster\\.local)?");
   private static final Pattern IPV4 = Pattern.compile(
       "(25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])(\\.(25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])){3}");
-  private static final Pattern IPV6_CHARS = Pattern.compile("[0-9a-fA-F:.]+");
+  /**
+   * What InetAddress parses as an IPv6 literal without asking the resolver: it starts with a hex digit or ':' (a
+   * field such as ".:" would otherwise go to DNS, found by fuzzing) and contains a ':' (checked with it).
+   */
+  private static final Pattern IPV6_CHARS = Pattern.compile("[0-9a-fA-F:][0-9a-fA-F:.]*");
 
   /** The line as it goes into /etc/hosts. */
   public String line() {

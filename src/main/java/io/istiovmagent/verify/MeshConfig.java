@@ -35,6 +35,12 @@ public record MeshConfig(String discoveryAddress) {
       return null;
     }
     Object addr = dc == null ? null : ((Map<?, ?>) dc).get("discoveryAddress");
-    return new MeshConfig(addr == null ? null : addr.toString());
+    if (addr != null && !(addr instanceof String)) {
+      // Not printed: a structure built from aliases can print to many megabytes from a few kilobytes.
+      problems.error(FILE, "mesh-field", "defaultConfig.discoveryAddress is not a string (it is istiod's "
+          + "HOST:PORT)");
+      return null;
+    }
+    return new MeshConfig((String) addr);
   }
 }

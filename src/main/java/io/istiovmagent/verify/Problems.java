@@ -45,6 +45,11 @@ final class Problems {
     return List.copyOf(warnings);
   }
 
+  /** Untrusted text (a key, a claim, a name) as a message quotes it: one printable line of at most max chars. */
+  static String shown(String s, int max) {
+    return Problem.oneLine(s, max);
+  }
+
   /** Decodes strict UTF-8 with no NUL; on failure records the problem and returns null. */
   String text(String file, byte[] bytes) {
     for (byte b : bytes) {

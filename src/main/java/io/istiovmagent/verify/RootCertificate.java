@@ -47,6 +47,7 @@ public record RootCertificate(String subject, Instant notBefore, Instant notAfte
         }
         RootCertificate rc = new RootCertificate(cert.getSubject().toString(), cert.getNotBefore().toInstant(),
             cert.getNotAfter().toInstant());
+        String shown = Problems.shown(rc.subject, 160); // the issuer chose the subject: it may hold anything
         BasicConstraints bc;
         try {
           bc = BasicConstraints.fromExtensions(cert.getExtensions());
@@ -54,17 +55,17 @@ public record RootCertificate(String subject, Instant notBefore, Instant notAfte
           bc = null;
         }
         if (bc == null || !bc.isCA()) {
-          problems.error(where, "cert-not-ca", "'" + rc.subject + "' is not a CA certificate (basicConstraints "
+          problems.error(where, "cert-not-ca", "'" + shown + "' is not a CA certificate (basicConstraints "
               + "CA:TRUE missing); root-cert.pem must hold the mesh root CA");
         }
         if (now.isBefore(rc.notBefore)) {
-          problems.error(where, "cert-not-yet-valid", "'" + rc.subject + "' is not valid before " + rc.notBefore
+          problems.error(where, "cert-not-yet-valid", "'" + shown + "' is not valid before " + rc.notBefore
               + "; check this machine's clock");
         } else if (!now.isBefore(rc.notAfter)) {
-          problems.error(where, "cert-expired", "'" + rc.subject + "' expired on " + rc.notAfter
+          problems.error(where, "cert-expired", "'" + shown + "' expired on " + rc.notAfter
               + "; fetch a bundle with the mesh's current root certificate");
         } else if (Duration.between(now, rc.notAfter).compareTo(EXPIRY_WARNING) < 0) {
-          problems.warn(where, "cert-expiring", "'" + rc.subject + "' expires on " + rc.notAfter + " (in "
+          problems.warn(where, "cert-expiring", "'" + shown + "' expires on " + rc.notAfter + " (in "
               + Durations.human(Duration.between(now, rc.notAfter)) + "); plan the mesh's root rotation");
         }
         out.add(rc);

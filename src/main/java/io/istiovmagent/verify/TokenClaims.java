@@ -80,7 +80,8 @@ public record TokenClaims(String subject, List<String> audiences, Instant expire
     if (aud == null) {
       problems.error(file, "token-audience", "has a malformed audience ('aud' must be a string or a list of strings)");
     } else if (!aud.contains(AUDIENCE)) {
-      problems.error(file, "token-audience", "is not meant for Istio's CA: its audience " + aud + " lacks '" + AUDIENCE
+      problems.error(file, "token-audience", "is not meant for Istio's CA: its audience "
+          + Problems.shown(aud.toString(), 120) + " lacks '" + AUDIENCE
           + "'; generate it with `istioctl x workload entry configure` (it asks for that audience)");
     }
     String sub = claims.path("sub").isTextual() ? claims.get("sub").asText() : null;
@@ -89,7 +90,8 @@ public record TokenClaims(String subject, List<String> audiences, Instant expire
     } else if (namespace != null && serviceAccount != null) {
       String expected = "system:serviceaccount:" + namespace + ":" + serviceAccount;
       if (!sub.equals(expected)) {
-        problems.error(file, "token-subject", "is for '" + sub + "' but cluster.env names '" + expected
+        problems.error(file, "token-subject", "is for '" + Problems.shown(sub, 120) + "' but cluster.env names '"
+            + Problems.shown(expected, 120)
             + "' (namespace and SERVICE_ACCOUNT must match the token; see Istio #35249)");
       }
     }

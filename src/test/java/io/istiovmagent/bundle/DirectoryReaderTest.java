@@ -1,7 +1,6 @@
 package io.istiovmagent.bundle;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
-import static org.junit.jupiter.api.Assertions.assertThrows;
 
 import io.istiovmagent.testing.TestBundles;
 import java.nio.file.Files;
@@ -29,32 +28,6 @@ class DirectoryReaderTest {
     assertEquals(fromDir.revision(), fromTar.revision());
   }
 
-  @Test
-  void refusesSymlinkedFile() throws Exception {
-    Files.delete(dir.resolve("hosts"));
-    Files.createSymbolicLink(dir.resolve("hosts"), Path.of("/etc/hosts"));
-    assertEquals("link", rule());
-  }
-
-  @Test
-  void refusesSubdirectory() throws Exception {
-    Files.createDirectory(dir.resolve("extra"));
-    assertEquals("nested-path", rule());
-  }
-
-  @Test
-  void refusesUnknownFile() throws Exception {
-    Files.writeString(dir.resolve("notes.txt"), "hello");
-    assertEquals("unknown-file", rule());
-  }
-
-  @Test
-  void refusesOversizedFile() throws Exception {
-    Files.write(dir.resolve("mesh.yaml"), new byte[BundleLimits.MAX_FILE_BYTES + 1]);
-    assertEquals("size-limit", rule());
-  }
-
-  private String rule() {
-    return assertThrows(BadBundleException.class, () -> DirectoryReader.read(dir)).problems().get(0).rule();
-  }
+  // Refusals (links, special files, subdirectories, unknown and oversized files) are the hostile-input corpus
+  // (src/test/resources/hostile/directory), run through `apply` by reliability.HostileInputTest.
 }

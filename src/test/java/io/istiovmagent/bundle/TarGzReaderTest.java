@@ -21,9 +21,6 @@ import java.util.function.Supplier;
 import java.util.stream.Stream;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
-import org.junit.jupiter.params.ParameterizedTest;
-import org.junit.jupiter.params.provider.Arguments;
-import org.junit.jupiter.params.provider.MethodSource;
 
 class TarGzReaderTest {
   @TempDir
@@ -84,53 +81,8 @@ class TarGzReaderTest {
     assertRule("special-file", () -> tar("-C", out.toString(), "."));
   }
 
-  // --- hostile archives, header by header ---
-
-  static Stream<Arguments> hostile() {
-    byte[] big = new byte[BundleLimits.MAX_FILE_BYTES + 1];
-    byte[] nearlyBig = new byte[BundleLimits.MAX_FILE_BYTES - 1];
-    return Stream.of(
-        Arguments.of("absolute path", (Supplier<byte[]>) () -> new TarBuilder().file("/cluster.env", "A=1").gzip(), "absolute-path"),
-        Arguments.of("parent path", (Supplier<byte[]>) () -> new TarBuilder().file("../cluster.env", "A=1").gzip(), "parent-path"),
-        Arguments.of("parent path inside", (Supplier<byte[]>) () -> new TarBuilder().file("a/../../hosts", "").gzip(), "parent-path"),
-        Arguments.of("symlink", (Supplier<byte[]>) () -> new TarBuilder().entry("hosts", '2', new byte[0], "/etc/shadow").gzip(), "link"),
-        Arguments.of("hard link", (Supplier<byte[]>) () -> new TarBuilder().entry("hosts", '1', new byte[0], "cluster.env").gzip(), "link"),
-        Arguments.of("character device", (Supplier<byte[]>) () -> new TarBuilder().entry("hosts", '3', new byte[0], "").gzip(), "special-file"),
-        Arguments.of("block device", (Supplier<byte[]>) () -> new TarBuilder().entry("hosts", '4', new byte[0], "").gzip(), "special-file"),
-        Arguments.of("unknown entry type", (Supplier<byte[]>) () -> new TarBuilder().entry("hosts", 'S', new byte[0], "").gzip(), "entry-type"),
-        Arguments.of("unknown file", (Supplier<byte[]>) () -> new TarBuilder().file("install.sh", "rm -rf /").gzip(), "unknown-file"),
-        Arguments.of("duplicate file", (Supplier<byte[]>) () -> new TarBuilder().file("hosts", "").file("./hosts", "").gzip(), "duplicate-file"),
-        Arguments.of("nested too deep", (Supplier<byte[]>) () -> new TarBuilder().file("a/b/hosts", "").gzip(), "nested-path"),
-        Arguments.of("nested directory", (Supplier<byte[]>) () -> new TarBuilder().dir("a/b/").gzip(), "nested-path"),
-        Arguments.of("top level and a directory mixed", (Supplier<byte[]>) () -> new TarBuilder().file("hosts", "").file("x/cluster.env", "A=1").gzip(), "mixed-directories"),
-        Arguments.of("two directories", (Supplier<byte[]>) () -> new TarBuilder().file("x/hosts", "").file("y/cluster.env", "A=1").gzip(), "mixed-directories"),
-        Arguments.of("control character in name", (Supplier<byte[]>) () -> new TarBuilder().file("hosts\n", "").gzip(), "bad-path"),
-        Arguments.of("file over 256 KiB", (Supplier<byte[]>) () -> new TarBuilder().file("mesh.yaml", big).gzip(), "size-limit"),
-        Arguments.of("declared size over the limit, no content", (Supplier<byte[]>) () -> new TarBuilder().headerOnly("mesh.yaml", 8L << 30).gzip(), "size-limit"),
-        Arguments.of("total over 1 MiB", (Supplier<byte[]>) () -> new TarBuilder().file("mesh.yaml", nearlyBig).file("hosts", nearlyBig).file("cluster.env", nearlyBig).file("istio-token", nearlyBig).file("root-cert.pem", nearlyBig).gzip(), "size-limit"),
-        Arguments.of("too many entries", (Supplier<byte[]>) () -> {
-          TarBuilder t = new TarBuilder();
-          for (int i = 0; i < 70; i++) {
-            t.dir("d/");
-          }
-          return t.gzip();
-        }, "too-many-entries"),
-        Arguments.of("corrupt header checksum", (Supplier<byte[]>) () -> new TarBuilder().corruptChecksum("hosts").gzip(), "corrupt-archive"),
-        Arguments.of("not gzip", (Supplier<byte[]>) () -> new TarBuilder().file("hosts", "").tar(), "not-gzip"),
-        Arguments.of("HTML error page", (Supplier<byte[]>) () -> "<!DOCTYPE html><html><body>502 Bad Gateway</body></html>".getBytes(), "not-gzip"),
-        Arguments.of("truncated download", (Supplier<byte[]>) () -> {
-          byte[] whole = new TarBuilder().file("mesh.yaml", new byte[20_000]).gzip();
-          return Arrays.copyOf(whole, whole.length / 2);
-        }, "truncated"),
-        Arguments.of("gzip of garbage", (Supplier<byte[]>) () -> TarBuilder.gzip("this is not a tar archive at all, not even close".repeat(20).getBytes()), "corrupt-archive"),
-        Arguments.of("tar cut inside a file", (Supplier<byte[]>) () -> TarBuilder.gzip(Arrays.copyOf(new TarBuilder().file("mesh.yaml", new byte[2000]).tar(), 1024)), "truncated"));
-  }
-
-  @ParameterizedTest(name = "{0}")
-  @MethodSource("hostile")
-  void refusesHostileArchive(String name, Supplier<byte[]> archive, String rule) {
-    assertRule(rule, archive::get);
-  }
+  // --- hostile archives: the hostile-input corpus (src/test/resources/hostile/archive), run through `apply` by
+  // reliability.HostileInputTest, holds one archive per attack (paths, links, devices, sizes, damage, bombs) ---
 
   @Test
   void gzipBombIsRefusedFromItsHeaderBeforeInflating() {
