@@ -99,6 +99,7 @@ public final class AgentDaemon {
         sidecar.bundleInstalled(report, first, token);
       }
     });
+    this.bundle.setWake(() -> events.add(Event.WAKE));
   }
 
   /** Asks the loop to stop (SIGTERM); safe from any thread. */
@@ -344,7 +345,7 @@ public final class AgentDaemon {
 
   private long waitMillis(Instant now) {
     long wait = TICK.toMillis();
-    Instant next = bundle.nextFetchAt();
+    Instant next = bundle.wakeAt();
     if (next != null) {
       wait = Math.min(wait, Math.max(0, Duration.between(now, next).toMillis()));
     }

@@ -37,7 +37,10 @@ import java.util.random.RandomGenerator;
 
 /**
  * The bundle side of the daemon: restores the last-known-good, fetches and verifies on the refresh schedule,
- * installs, and puts back what someone else changed. Runs on the daemon's loop thread only.
+ * installs, and puts back what someone else changed. Runs on the daemon's loop thread only, except the network
+ * part of a fetch: that runs on a thread of its own ({@link Fetch}), so a source that stalls for up to twice
+ * bundle.timeout never holds up the loop, which must keep pinging the watchdog, repairing files, watching the
+ * sidecar and answering SIGTERM meanwhile. Verifying and installing what it brought happens back on the loop.
  */
 final class BundleKeeper {
   /** Installed files and the hosts block are compared in full this often, even when nothing seemed to change. */
@@ -55,6 +58,7 @@ final class BundleKeeper {
   private final Log log;
   private final String userAgent;
   private Listener listener = (report, first, token) -> {};
+  private Runnable wake = () -> {};
 
   private AgentConfig config;
   private BundleVerifier verifier;
@@ -70,6 +74,10 @@ final class BundleKeeper {
   private Optional<String> etag = Optional.empty();
   private int failures;
   private Instant nextFetchAt;
+  /** The fetch under way, if any: at most one at a time. */
+  private Fetch inFlight;
+  /** A fetch was asked for (fetchNow) while one was under way: the next one is due as soon as it ends. */
+  private boolean fetchAgain;
   private AgentStatus.LastError lastError;
 
   private List<HostsEntry> hostsEntries = List.of();
@@ -99,6 +107,11 @@ final class BundleKeeper {
     this.listener = listener;
   }
 
+  /** Called (from the fetch's thread) when a fetch has ended, so the loop takes its result at once. */
+  void setWake(Runnable wake) {
+    this.wake = wake;
+  }
+
   /** Takes a (new) configuration; what is installed stays in force. The next fetch is due at once. */
   void configure(AgentConfig config) {
     this.config = config;
@@ -109,6 +122,10 @@ final class BundleKeeper {
     etag = Optional.empty();
     failures = 0;
     nextFetchAt = clock.instant();
+    // A fetch still under way was for the old configuration: it ends on its own (within twice its timeout) and
+    // nobody looks at its result.
+    inFlight = null;
+    fetchAgain = false;
     if (config.bundle().source().isEmpty()) {
       return;
     }
@@ -171,24 +188,113 @@ final class BundleKeeper {
     return source == null ? null : nextFetchAt;
   }
 
+  /**
+   * When the loop must next wake for the bundle's sake: when the next fetch is due; null without a usable source or
+   * while a fetch is under way (its end wakes the loop).
+   */
+  Instant wakeAt() {
+    return inFlight != null ? null : nextFetchAt();
+  }
+
   void fetchNow() {
-    nextFetchAt = clock.instant();
+    if (inFlight != null) {
+      fetchAgain = true;
+    } else {
+      nextFetchAt = clock.instant();
+    }
   }
 
   String describeSource() {
     return source == null ? null : source.describe();
   }
 
+  /** Takes the result of a fetch that has ended, else starts one when it is due. */
   void fetchIfDue(Instant now) {
+    if (inFlight != null) {
+      if (!inFlight.done()) {
+        return;
+      }
+      Fetch ended = inFlight;
+      inFlight = null;
+      completed(ended);
+      if (fetchAgain) {
+        fetchAgain = false;
+        nextFetchAt = clock.instant();
+      }
+      return;
+    }
     if (source != null && !now.isBefore(nextFetchAt)) {
-      fetch(now);
+      inFlight = Fetch.start(source, current != null && !fromLastKnownGood ? etag : Optional.empty(), now, clock,
+          wake);
     }
   }
 
-  private void fetch(Instant now) {
+  /**
+   * One fetch from the source, on a daemon thread of its own (it must not keep the JVM alive on SIGTERM). Only the
+   * source is touched there; the outcome is taken on the loop thread.
+   */
+  private static final class Fetch {
+    final Instant startedAt;
+    private volatile boolean done;
+    private FetchResult result;
+    private Exception failure;
+    private RuntimeException crash;
+    private Error error;
+    private Instant endedAt;
+
+    private Fetch(Instant startedAt) {
+      this.startedAt = startedAt;
+    }
+
+    static Fetch start(BundleSource source, Optional<String> etag, Instant now, Clock clock, Runnable wake) {
+      Fetch f = new Fetch(now);
+      Thread t = new Thread(() -> {
+        try {
+          f.result = source.fetch(etag);
+        } catch (SourceException | BadBundleException e) {
+          f.failure = e;
+        } catch (RuntimeException e) {
+          f.crash = e;
+        } catch (Error e) {
+          f.error = e;
+        } finally {
+          f.endedAt = clock.instant();
+          f.done = true; // the volatile write publishes the fields above to the loop
+          wake.run();
+        }
+      }, "bundle-fetch");
+      t.setDaemon(true);
+      t.start();
+      return f;
+    }
+
+    boolean done() {
+      return done;
+    }
+
+    /** The source's answer, or what it threw; a bug in the source is rethrown on the loop, as before. */
+    FetchResult get() throws SourceException, BadBundleException {
+      if (error != null) {
+        throw error;
+      }
+      if (crash != null) {
+        throw crash;
+      }
+      if (failure instanceof SourceException e) {
+        throw e;
+      }
+      if (failure instanceof BadBundleException e) {
+        throw e;
+      }
+      return result;
+    }
+  }
+
+  private void completed(Fetch fetch) {
+    Instant now = fetch.startedAt;
     try {
-      FetchResult r = source.fetch(current != null && !fromLastKnownGood ? etag : Optional.empty());
-      lastCheckedAt = clock.instant();
+      FetchResult r = fetch.get();
+      lastCheckedAt = fetch.endedAt;
       if (r instanceof FetchResult.Fetched f) {
         VerifiedBundle b = verifier.verify(f.bundle());
         for (Problem w : b.warnings()) {

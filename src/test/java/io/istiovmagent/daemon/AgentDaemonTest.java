@@ -80,6 +80,38 @@ class AgentDaemonTest {
     }
   }
 
+  /**
+   * Regression: the fetch ran on the loop itself, so a source that accepted the request and then said nothing held
+   * the loop for up to twice bundle.timeout (60 s by default) with no WATCHDOG=1: with the unit's WatchdogSec=30s,
+   * systemd killed and restarted the agent for a slow control plane. SIGTERM waited for the fetch too.
+   */
+  @Test
+  void aStalledSourceHoldsUpNeitherTheWatchdogNorAStop() throws Exception {
+    try (DaemonHarness h = new DaemonHarness(tmp)) {
+      h.watchdog = Optional.of(new WatchdogSettings(Duration.ofSeconds(1)));
+      h.writeConfig(Files.readString(h.configPath).replace("bundle:\n", "bundle:\n  timeout: 4s\n"));
+      h.start();
+      h.awaitMessage("READY=1"::equals, WAIT);
+      int before = h.bundleRequests.get();
+      // Half the archive, then nothing: the read waits for its timeout.
+      h.respond.set(r -> new MockResponse.Builder(h.bundleResponse(io.istiovmagent.sample.SampleBundle.Spec.defaults()))
+          .onResponseBody(mockwebserver3.SocketEffect.Stall.INSTANCE).build());
+      h.daemon.requestReload(); // fetch now
+      h.await("the request that stalls", WAIT, () -> h.bundleRequests.get() > before);
+      h.messages.clear();
+      while (h.notify.poll().isPresent()) {
+        // pings from before the stall, still queued at the socket
+      }
+      for (int i = 0; i < 3; i++) {
+        h.awaitMessage("WATCHDOG=1"::equals, Duration.ofSeconds(2)); // every 0.5 s, while the fetch waits 4 s
+      }
+      long start = System.nanoTime();
+      assertEquals(0, h.stop());
+      Duration took = Duration.ofNanos(System.nanoTime() - start);
+      assertTrue(took.compareTo(Duration.ofSeconds(2)) < 0, "the stop waited for the stalled fetch: " + took);
+    }
+  }
+
   @Test
   void restoresTheTokenAfterARebootWithTheSourceDownAndStillReportsReady() throws Exception {
     try (DaemonHarness h = new DaemonHarness(tmp)) {

@@ -43,30 +43,32 @@ import okio.Buffer;
  * The real daemon loop against real parts: a temporary root, an HTTPS bundle server on loopback that mints a fresh
  * token per request, a real notify socket, and a config file the test can rewrite.
  */
-final class DaemonHarness implements AutoCloseable {
-  static final HeldCertificate CA = TestTls.newCa("daemon test CA");
+public final class DaemonHarness implements AutoCloseable {
+  public static final HeldCertificate CA = TestTls.newCa("daemon test CA");
+  /** The seed of the daemon's jitter: a test can replay the backoff the daemon draws. */
+  public static final long SEED = 7;
 
-  final Path dir;
-  final Path root;
-  final Path configPath;
-  final MockWebServer server;
-  final UnixDatagramReceiver notify;
-  final AtomicInteger bundleRequests = new AtomicInteger();
+  public final Path dir;
+  public final Path root;
+  public final Path configPath;
+  public final MockWebServer server;
+  public final UnixDatagramReceiver notify;
+  public final AtomicInteger bundleRequests = new AtomicInteger();
   /** What the server answers; by default a fresh valid bundle issued at the daemon's clock. */
-  final AtomicReference<Function<RecordedRequest, MockResponse>> respond = new AtomicReference<>();
-  final List<String> messages = new ArrayList<>();
+  public final AtomicReference<Function<RecordedRequest, MockResponse>> respond = new AtomicReference<>();
+  public final List<String> messages = new ArrayList<>();
   private final ByteArrayOutputStream logs = new ByteArrayOutputStream();
-  Clock clock = Clock.systemUTC();
-  Duration tokenLifetime = Duration.ofHours(1);
-  SidecarSupervisor.Factory sidecar = (config, fs, log) -> {
+  public Clock clock = Clock.systemUTC();
+  public Duration tokenLifetime = Duration.ofHours(1);
+  public SidecarSupervisor.Factory sidecar = (config, fs, log) -> {
     throw new AssertionError("sidecar.manage is false in the harness's default config");
   };
-  Optional<WatchdogSettings> watchdog = Optional.empty();
-  AgentDaemon daemon;
+  public Optional<WatchdogSettings> watchdog = Optional.empty();
+  public AgentDaemon daemon;
   private Thread thread;
   private volatile Integer exitCode;
 
-  DaemonHarness(Path dir) throws IOException {
+  public DaemonHarness(Path dir) throws IOException {
     this.dir = dir;
     this.root = TestBundles.newRoot(dir.resolve("root"), true);
     this.configPath = root.resolve("etc/istio-vm-agent/config.yaml");
@@ -84,20 +86,20 @@ final class DaemonHarness implements AutoCloseable {
         + "\nsidecar:\n  manage: false\n");
   }
 
-  String url() {
+  public String url() {
     return "https://localhost:" + server.getPort() + "/v1/bundle/vm-namespace/hello-vm";
   }
 
-  MockResponse bundleResponse(SampleBundle.Spec spec) {
+  public MockResponse bundleResponse(SampleBundle.Spec spec) {
     Map<BundleFile, byte[]> files = SampleBundle.generate(spec, clock.instant());
     return new MockResponse.Builder().body(new Buffer().write(TarGzWriter.write(files))).build();
   }
 
-  void sourceDown() {
+  public void sourceDown() {
     respond.set(r -> new MockResponse.Builder().code(503).addHeader("Retry-After", "1").build());
   }
 
-  void writeConfig(String yaml) throws IOException {
+  public void writeConfig(String yaml) throws IOException {
     Files.createDirectories(configPath.getParent());
     Path tmp = configPath.resolveSibling("config.yaml.tmp");
     Files.writeString(tmp, yaml);
@@ -105,18 +107,18 @@ final class DaemonHarness implements AutoCloseable {
         java.nio.file.StandardCopyOption.ATOMIC_MOVE);
   }
 
-  void start() {
+  public void start() {
     messages.clear();
     daemon = new AgentDaemon(new AgentDaemon.Options(new RootFs(root), configPath, clock,
         Notifier.fromEnvironment(Map.of("NOTIFY_SOCKET", dir.resolve("notify.sock").toString())), watchdog, sidecar,
-        host -> List.of(InetAddress.getByName("192.0.2.77")), new SplittableRandom(7),
+        host -> List.of(InetAddress.getByName("192.0.2.77")), new SplittableRandom(SEED),
         new Log(new PrintStream(logs, true, StandardCharsets.UTF_8), true), "istio-vm-agent/test", "test"));
     exitCode = null;
     thread = new Thread(() -> exitCode = daemon.run(), "agent-daemon-under-test");
     thread.start();
   }
 
-  int stop() throws InterruptedException {
+  public int stop() throws InterruptedException {
     daemon.requestStop();
     thread.join(10_000);
     if (thread.isAlive()) {
@@ -125,8 +127,13 @@ final class DaemonHarness implements AutoCloseable {
     return exitCode;
   }
 
+  /** True while the daemon's loop runs: it has not returned (no exit code) since {@link #start()}. */
+  public boolean running() {
+    return thread != null && thread.isAlive() && exitCode == null;
+  }
+
   /** Waits for a notify message matching the predicate; every message received is kept in {@link #messages}. */
-  String awaitMessage(Predicate<String> match, Duration timeout) {
+  public String awaitMessage(Predicate<String> match, Duration timeout) {
     long deadline = System.nanoTime() + timeout.toNanos();
     for (String m : messages) {
       if (match.test(m)) {
@@ -155,7 +162,7 @@ final class DaemonHarness implements AutoCloseable {
   }
 
   /** Waits for a condition on files or status, checking every 20 ms (a wait for an event, not a sleep for luck). */
-  void await(String what, Duration timeout, BooleanSupplier condition) throws InterruptedException {
+  public void await(String what, Duration timeout, BooleanSupplier condition) throws InterruptedException {
     long deadline = System.nanoTime() + timeout.toNanos();
     while (!condition.getAsBoolean()) {
       if (System.nanoTime() > deadline) {
@@ -165,7 +172,7 @@ final class DaemonHarness implements AutoCloseable {
     }
   }
 
-  AgentStatus status() {
+  public AgentStatus status() {
     try {
       return new StatusFile(root.resolve("run/istio-vm-agent")).read().orElseThrow();
     } catch (IOException e) {
@@ -173,16 +180,16 @@ final class DaemonHarness implements AutoCloseable {
     }
   }
 
-  Path token() {
+  public Path token() {
     return root.resolve("var/run/secrets/tokens/istio-token");
   }
 
-  String logs() {
+  public String logs() {
     return logs.toString(StandardCharsets.UTF_8);
   }
 
   /** A clock that runs `factor` times faster than real time, from now. */
-  static Clock fast(int factor) {
+  public static Clock fast(int factor) {
     Instant start = Instant.now();
     long startNanos = System.nanoTime();
     return new Clock() {
