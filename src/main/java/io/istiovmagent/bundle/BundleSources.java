@@ -42,14 +42,14 @@ public final class BundleSources {
       try {
         URI uri = new URI(s);
         if (uri.getAuthority() != null && !uri.getAuthority().isEmpty() && !uri.getAuthority().equals("localhost")) {
-          throw new SourceConfigException("file: URL " + s + " names a host; use file:///absolute/path");
+          throw new SourceConfigException("file: URL " + redact(s) + " names a host; use file:///absolute/path");
         }
         if (uri.getPath() == null || !uri.getPath().startsWith("/")) {
-          throw new SourceConfigException("file: URL " + s + " needs an absolute path: file:///absolute/path");
+          throw new SourceConfigException("file: URL " + redact(s) + " needs an absolute path: file:///absolute/path");
         }
         return new LocalSource(Path.of(uri.getPath()));
       } catch (URISyntaxException e) {
-        throw new SourceConfigException("file: URL " + s + " is not a valid URL: " + e.getReason());
+        throw new SourceConfigException("file: URL " + redact(s) + " is not a valid URL: " + e.getReason());
       }
     }
     int colon = s.indexOf("://");
@@ -76,14 +76,29 @@ public final class BundleSources {
         transport.userAgent(), transport.clock());
   }
 
-  /** Drops user info from a URL-like string before it goes into a message. */
+  /**
+   * Drops user info, query and fragment from a URL-like string before it goes into a message: a credential put in
+   * the URL (a password, a {@code ?token=}) is never printed, as {@link HttpsSource#describe} never prints a query.
+   * Errs on the side of hiding: everything up to the last '@' goes (a malformed URL's password may hold '@', '/' or
+   * '?' unencoded).
+   */
   static String redact(String s) {
-    int scheme = s.indexOf("://");
-    int at = s.indexOf('@');
-    int slash = scheme < 0 ? -1 : s.indexOf('/', scheme + 3);
-    if (scheme >= 0 && at > scheme && (slash < 0 || at < slash)) {
-      return s.substring(0, scheme + 3) + "[redacted]@" + s.substring(at + 1);
+    String out = s;
+    int scheme = out.indexOf("://");
+    int at = out.lastIndexOf('@');
+    if (scheme >= 0 && at > scheme) {
+      out = out.substring(0, scheme + 3) + "[redacted]@" + out.substring(at + 1);
     }
-    return s;
+    int query = indexOfAny(out, '?', '#');
+    if (query >= 0) {
+      out = out.substring(0, query) + "?[redacted]";
+    }
+    return out;
+  }
+
+  private static int indexOfAny(String s, char a, char b) {
+    int i = s.indexOf(a);
+    int j = s.indexOf(b);
+    return i < 0 ? j : j < 0 ? i : Math.min(i, j);
   }
 }

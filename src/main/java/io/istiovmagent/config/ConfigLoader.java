@@ -57,6 +57,11 @@ public final class ConfigLoader {
     Optional<String> source = Optional.ofNullable(b.string("source"));
     Optional<Path> caFile = Optional.ofNullable(b.string("caFile")).map(Path::of);
     Optional<Path> tokenFile = Optional.ofNullable(b.string("tokenFile")).map(Path::of);
+    if (tokenFile.isPresent() && !tokenFile.get().isAbsolute()) {
+      // Not echoed: the likeliest relative "path" is the join token itself, pasted where its file belongs.
+      throw new ConfigException(name + ": 'bundle.tokenFile' must be the absolute path of the file that holds the "
+          + "join token (e.g. /etc/istio-vm-agent/join-token), not the token itself");
+    }
     Duration refresh = b.duration("refreshInterval", AgentConfig.DEFAULT_REFRESH, Duration.ofSeconds(10));
     Duration timeout = b.duration("timeout", AgentConfig.DEFAULT_TIMEOUT, Duration.ofSeconds(1));
     Duration backoffCap = b.duration("backoffCap", AgentConfig.DEFAULT_BACKOFF_CAP, Duration.ofSeconds(1));
@@ -92,6 +97,10 @@ public final class ConfigLoader {
     if (reportUrl.isPresent() && !reportUrl.get().toLowerCase(Locale.ROOT).startsWith("https://")) {
       throw new ConfigException(name + ": 'report.url' must be an https:// URL: reports travel with the join token");
     }
+    if (reportUrl.isPresent() && hasUserInfo(reportUrl.get())) {
+      throw new ConfigException(name + ": 'report.url' carries a user name or password; reports are sent with the "
+          + "join token from bundle.tokenFile, and a credential in the URL would be printed and stored");
+    }
     Duration reportInterval = rep.duration("interval", AgentConfig.DEFAULT_REPORT_INTERVAL, Duration.ofSeconds(5));
 
     ConfigNode p = root.section("paths");
@@ -102,6 +111,23 @@ public final class ConfigLoader {
     return new AgentConfig(new AgentConfig.Bundle(source, caFile, tokenFile, refresh, timeout, backoffCap),
         new AgentConfig.Hosts(allowed, gateway), new AgentConfig.Sidecar(manage, unit, readinessUrl),
         new AgentConfig.Report(reportUrl, reportInterval), new AgentConfig.Paths(stateDir, runDir));
+  }
+
+  /** Whether a URL's authority (between "://" and the first '/', '?' or '#') holds a user name or password. */
+  static boolean hasUserInfo(String url) {
+    int start = url.indexOf("://");
+    if (start < 0) {
+      return false;
+    }
+    start += 3;
+    int end = url.length();
+    for (char c : new char[] {'/', '?', '#'}) {
+      int i = url.indexOf(c, start);
+      if (i >= 0 && i < end) {
+        end = i;
+      }
+    }
+    return url.substring(start, end).indexOf('@') >= 0;
   }
 
   private static String absolute(String file, String key, String value, String dflt) throws ConfigException {

@@ -80,7 +80,7 @@ public final class AgentDaemon {
   private StatusFile statusFile;
   private SidecarSupervisor sidecar;
   private Reporter reporter;
-  private AgentConfig.Report reporterConfig;
+  private ReporterInputs reporterInputs;
 
   private boolean stopping;
   private boolean readySent;
@@ -192,16 +192,38 @@ public final class AgentDaemon {
     }
   }
 
-  /** (Re)starts the reporter when report.url or its interval changed; none without report.url. */
+  /**
+   * Everything a reporter is built from. The token and CA files are in by their stamp: a reload after the join token
+   * was rotated (or its file made readable by others, or the CA file replaced) must not go on with what was read
+   * before.
+   */
+  private record ReporterInputs(AgentConfig.Report report, Optional<Path> tokenFile, Optional<Path> caFile,
+      Duration timeout, Duration backoffCap, FileStamp token, FileStamp ca) {
+    static ReporterInputs of(AgentConfig c) {
+      return new ReporterInputs(c.report(), c.bundle().tokenFile(), c.bundle().caFile(), c.bundle().timeout(),
+          c.bundle().backoffCap(), stamp(c.bundle().tokenFile()), stamp(c.bundle().caFile()));
+    }
+
+    private static FileStamp stamp(Optional<Path> file) {
+      try {
+        return file.isEmpty() ? FileStamp.ABSENT : FileStamp.of(file.get(), true);
+      } catch (IOException e) {
+        return FileStamp.ABSENT;
+      }
+    }
+  }
+
+  /** (Re)starts the reporter when anything it is built from changed; none without report.url. */
   private void configureReporter() {
-    if (config.report().equals(reporterConfig) && reporter != null) {
+    ReporterInputs inputs = ReporterInputs.of(config);
+    if (inputs.equals(reporterInputs) && reporter != null) {
       return;
     }
     if (reporter != null) {
       reporter.close();
       reporter = null;
     }
-    reporterConfig = config.report();
+    reporterInputs = inputs;
     if (config.report().url().isEmpty()) {
       return;
     }
@@ -217,7 +239,7 @@ public final class AgentDaemon {
           new Backoff(Backoff.DEFAULT_BASE, config.bundle().backoffCap(), o.random()), o.random(),
           HostInfo.read(o.fs()), o.clock(), log, o.userAgent(), () -> events.add(Event.FETCH_NOW));
       reporter.start();
-      log.info("reporting health to " + url.newBuilder().query(null).build() + " every "
+      log.info("reporting health to " + Reporter.display(url) + " every "
           + config.report().interval().toSeconds() + "s and on every change");
     } catch (SourceConfigException e) {
       log.error("health reporting disabled: " + e.getMessage());

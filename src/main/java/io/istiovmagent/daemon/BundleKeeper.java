@@ -451,8 +451,11 @@ final class BundleKeeper {
     return new AgentStatus.Hosts(hostsEntries.size(), hostsRepairs, lastHostsRepair, hostsWarning);
   }
 
-  /** The last fetch or install failure, else an unusable source; null when all is well. */
+  /**
+   * An unusable source (nothing is fetched while it lasts, so it is the current problem), else the last fetch or
+   * install failure; null when all is well.
+   */
   AgentStatus.LastError lastError(Instant now) {
-    return lastError != null ? lastError : sourceProblem != null ? new AgentStatus.LastError(now, sourceProblem) : null;
+    return sourceProblem != null ? new AgentStatus.LastError(now, sourceProblem) : lastError;
   }
 }

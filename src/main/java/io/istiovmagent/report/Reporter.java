@@ -89,9 +89,14 @@ public final class Reporter {
     this.userAgent = userAgent;
     this.hints = hints;
     this.client = HttpsClients.client(trust, timeout, false);
-    this.state = new State(url.toString(), null, 0, null);
+    this.state = new State(display(url), null, 0, null);
     this.thread = new Thread(this::loop, "health-reporter");
     this.thread.setDaemon(true);
+  }
+
+  /** The URL as the log and the status show it: no user info, query or fragment, which could hold a credential. */
+  public static String display(HttpUrl url) {
+    return url.newBuilder().username("").password("").query(null).fragment(null).build().toString();
   }
 
   public void start() {

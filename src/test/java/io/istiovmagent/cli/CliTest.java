@@ -5,7 +5,6 @@ import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import io.istiovmagent.bundle.BundleFile;
-import io.istiovmagent.sample.SampleBundle;
 import io.istiovmagent.sample.TarGzWriter;
 import io.istiovmagent.testing.TestBundles;
 import io.istiovmagent.testing.TreeSnapshot;
@@ -17,7 +16,6 @@ import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.attribute.PosixFilePermissions;
-import java.time.Instant;
 import java.util.Map;
 import mockwebserver3.MockResponse;
 import mockwebserver3.MockWebServer;
@@ -208,33 +206,7 @@ class CliTest {
     }
   }
 
-  @ParameterizedTest
-  @ValueSource(strings = {"077", "000"})
-  void modesAreExactWhateverTheUmask(String umask) throws Exception {
-    Path root = TestBundles.newRoot(tmp.resolve("root"), true);
-    // The subprocess runs on the real clock, so its bundle is issued now.
-    Path source = bundleDir(SampleBundle.generate(SampleBundle.Spec.defaults(), Instant.now()));
-    String java = Path.of(System.getProperty("java.home"), "bin", "java").toString();
-    Process p = new ProcessBuilder("sh", "-c", "umask " + umask + " && exec \"$0\" -cp \"$1\" "
-        + Main.class.getName() + " --root \"$2\" apply \"$3\"", java, System.getProperty("java.class.path"),
-        root.toString(), source.toString()).redirectErrorStream(true).start();
-    String output = new String(p.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
-    assertEquals(0, p.waitFor(), output);
-    Map<String, String> expected = Map.of(
-        "var/run/secrets/tokens/istio-token", "rw-r-----",
-        "etc/certs/root-cert.pem", "rw-r--r--",
-        "var/lib/istio/envoy/cluster.env", "rw-r--r--",
-        "var/lib/istio/config/mesh", "rw-r--r--",
-        "etc/hosts", "rw-r--r--",
-        "var/run/secrets/tokens", "rwxr-xr-x",
-        "var/lib", "rwxr-xr-x",
-        "var/lib/istio-vm-agent", "rwx------",
-        "var/lib/istio-vm-agent/last-known-good.json", "rw-------");
-    for (Map.Entry<String, String> e : expected.entrySet()) {
-      assertEquals(e.getValue(), PosixFilePermissions.toString(Files.getPosixFilePermissions(root.resolve(e.getKey()))),
-          e.getKey() + " with umask " + umask);
-    }
-  }
+  // The modes of everything `apply` and `run` write, under umask 000 and 077: reliability.FileModesTest.
 
   @ParameterizedTest
   @ValueSource(strings = {"", "bundle", "bundle verify", "apply", "run", "status", "version", "sample-bundle"})

@@ -41,7 +41,8 @@ import okio.Buffer;
 
 /**
  * The real daemon loop against real parts: a temporary root, an HTTPS bundle server on loopback that mints a fresh
- * token per request, a real notify socket, and a config file the test can rewrite.
+ * token per request, a real notify socket, and a config file the test can rewrite. Public for the reliability
+ * suites (io.istiovmagent.reliability), which drive the same daemon.
  */
 public final class DaemonHarness implements AutoCloseable {
   public static final HeldCertificate CA = TestTls.newCa("daemon test CA");
