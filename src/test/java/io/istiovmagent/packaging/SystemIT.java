@@ -325,6 +325,15 @@ class SystemIT {
 
   /** A fresh copy of the image with its own machine-id, the packages in /opt/systest, cloud-init off. */
   private BootedDebian newVm(String name, String machineId) throws IOException, InterruptedException {
+    // The container shares the host's network: its sidecar needs Envoy's port on loopback, and the agent would
+    // take anything else answering there for its sidecar.
+    try (Socket s = new Socket()) {
+      s.connect(new InetSocketAddress(TestTls.LOOPBACK, 15021), 500);
+      throw new AssertionError("something on this machine already listens on 127.0.0.1:15021 (another container's "
+          + "sidecar, an Envoy?): the system test's VMs share the host's network and need that port");
+    } catch (IOException free) {
+      // nothing there: good
+    }
     Path rootfs = DebianImage.copyTo(work.resolve(name));
     Files.writeString(rootfs.resolve("etc/machine-id"), machineId + "\n");
     Files.writeString(rootfs.resolve("etc/hostname"), name + "\n");
