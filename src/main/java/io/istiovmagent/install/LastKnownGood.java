@@ -43,9 +43,18 @@ public final class LastKnownGood {
     return dir.resolve(FILE_NAME);
   }
 
-  /** Saves unless the same revision from the same source is already stored. Returns whether it wrote. */
+  /**
+   * Saves unless the same revision from the same source is already stored. Returns whether it wrote. A stored record
+   * that cannot be read (damaged, or of another format: an agent downgraded after a newer one wrote it) is replaced:
+   * it must never stand in the way of a verified bundle, or one bad file would fail every later install.
+   */
   public boolean save(RawBundle bundle, String source, Instant now) throws IOException {
-    Optional<Record> current = load();
+    Optional<Record> current;
+    try {
+      current = load();
+    } catch (IOException | RuntimeException e) {
+      current = Optional.empty();
+    }
     if (current.isPresent() && current.get().revision().equals(bundle.revision())
         && current.get().source().equals(source)) {
       return false;

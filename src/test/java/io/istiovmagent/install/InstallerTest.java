@@ -26,6 +26,8 @@ import java.util.Set;
 import org.junit.jupiter.api.Assumptions;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.ValueSource;
 
 class InstallerTest {
   @TempDir
@@ -177,6 +179,28 @@ class InstallerTest {
     assertEquals("https://plane.example/v1/bundle", rec.source());
     assertEquals(TestBundles.NOW, rec.savedAt());
     assertArrayEquals(b.raw().files().get(BundleFile.TOKEN), rec.bundle().files().get(BundleFile.TOKEN));
+  }
+
+  /**
+   * A last-known-good that cannot be read (cut short, emptied, from another format version) is replaced, as the
+   * warning says: it used to make save() throw, so `apply` exited 74 and the daemon retried for ever without ever
+   * installing a bundle or sending READY=1.
+   */
+  @ParameterizedTest
+  @ValueSource(strings = {"{\"format\":1,\"source\":\"x\",\"revi", "", "{\"format\":2,\"files\":{}}",
+      "{\"format\":1,\"source\":\"s\",\"revision\":\"r\",\"savedAt\":\"x\",\"files\":{\"cluster.env\":\"%%\"}}"})
+  void replacesALastKnownGoodThatCannotBeRead(String damaged) throws Exception {
+    root = TestBundles.newRoot(tmp, true);
+    Path dir = Files.createDirectories(root.resolve("var/lib/istio-vm-agent"));
+    Files.writeString(dir.resolve(LastKnownGood.FILE_NAME), damaged);
+    VerifiedBundle b = verified(TestBundles.valid());
+
+    InstallReport r = installer().install(b, "s");
+
+    assertEquals(b.revision(), new LastKnownGood(dir).load().orElseThrow().revision());
+    assertTrue(r.warnings().stream().anyMatch(w -> w.contains("could not be read and is replaced")),
+        r.warnings().toString());
+    assertFile("/var/run/secrets/tokens/istio-token", "rw-r-----", b.raw().files().get(BundleFile.TOKEN));
   }
 
   @Test
