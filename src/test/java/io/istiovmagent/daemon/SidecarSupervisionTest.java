@@ -40,13 +40,7 @@ class SidecarSupervisionTest {
 
   @Test
   void startsTheSidecarOnceAndRestartsItOnlyWhenItsConfigurationChanges() throws Exception {
-    try (DaemonHarness h = new DaemonHarness(tmp); MockWebServer envoy = TestTls.startPlain()) {
-      envoy.setDispatcher(new Dispatcher() {
-        @Override
-        public MockResponse dispatch(RecordedRequest r) {
-          return new MockResponse.Builder().code(200).build();
-        }
-      });
+    try (DaemonHarness h = new DaemonHarness(tmp); MockWebServer envoy = readyEnvoy()) {
       FakeSystemctl systemctl = withSystemd(h, envoy);
       systemctl.showPrints(show("inactive", "dead", 0, 0, "disabled"));
       AtomicReference<Map<BundleFile, byte[]>> files = new AtomicReference<>(
@@ -90,13 +84,7 @@ class SidecarSupervisionTest {
   void aRestartedAgentSaysAtOnceThatTheRunningSidecarIsFineNotUnknown() throws Exception {
     // An upgrade restarts the agent while the sidecar runs on: its first status (and first report) must say so,
     // not "istio.service is unknown" (UNHEALTHY) until the loop's first look at the unit.
-    try (DaemonHarness h = new DaemonHarness(tmp); MockWebServer envoy = TestTls.startPlain()) {
-      envoy.setDispatcher(new Dispatcher() {
-        @Override
-        public MockResponse dispatch(RecordedRequest r) {
-          return new MockResponse.Builder().code(200).build();
-        }
-      });
+    try (DaemonHarness h = new DaemonHarness(tmp); MockWebServer envoy = readyEnvoy()) {
       FakeSystemctl systemctl = withSystemd(h, envoy);
       systemctl.showPrints(show("active", "running", 4711, 0, "enabled"));
       h.start();
@@ -177,6 +165,18 @@ class SidecarSupervisionTest {
     } catch (IOException e) {
       return List.of();
     }
+  }
+
+  /** Envoy's readiness endpoint on loopback, always ready (200). */
+  private static MockWebServer readyEnvoy() throws IOException {
+    MockWebServer envoy = TestTls.startPlain();
+    envoy.setDispatcher(new Dispatcher() {
+      @Override
+      public MockResponse dispatch(RecordedRequest r) {
+        return new MockResponse.Builder().code(200).build();
+      }
+    });
+    return envoy;
   }
 
   private static int count(FakeSystemctl s, String prefix) {
