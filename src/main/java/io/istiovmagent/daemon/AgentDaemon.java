@@ -43,6 +43,11 @@ import okhttp3.HttpUrl;
 public final class AgentDaemon {
   /** How often the loop wakes at the least: sidecar state, installed files and the config file are looked at. */
   static final Duration TICK = Duration.ofSeconds(1);
+  /**
+   * The status is worked out again at least this often when nothing happened: for what changes with time alone
+   * (a token or root certificate crossing an expiry threshold). Anything that happens is published in its pass.
+   */
+  static final Duration PUBLISH_EVERY = Duration.ofSeconds(5);
   /** The STOPPING report may hold up shutdown this long at most (the unit's stop timeout is larger). */
   static final Duration REPORT_ON_STOP = Duration.ofSeconds(3);
 
@@ -87,6 +92,10 @@ public final class AgentDaemon {
   private String lastStatusLine;
   private AgentStatus lastWritten;
   private long nextWatchdogNanos;
+  private Instant nextPublish = Instant.MIN;
+  private Reporter.State publishedReport;
+  /** How many times the status was worked out: for tests (an idle loop must not do it every tick). */
+  private volatile long publishes;
 
   public AgentDaemon(Options options) {
     this.o = options;
@@ -115,6 +124,11 @@ public final class AgentDaemon {
   /** Waits for the loop to finish its last pass after {@link #requestStop()}. */
   public boolean awaitStopped(Duration timeout) throws InterruptedException {
     return stopped.await(timeout.toMillis(), TimeUnit.MILLISECONDS);
+  }
+
+  /** How many times the loop has worked out the status so far. */
+  long publishes() {
+    return publishes;
   }
 
   /** Test hook: runs at the start of every loop pass (a test can block it to wedge the loop). */
@@ -149,13 +163,20 @@ public final class AgentDaemon {
   }
 
   private int loop() {
+    boolean woken = true;
     while (true) {
       iterationHook.run();
-      watchConfigFile();
-      bundle.fetchIfDue(o.clock().instant());
-      bundle.maintain(o.clock().instant());
-      superviseSidecar(o.clock().instant());
-      publish(o.clock().instant());
+      // What happened in this pass; the status is worked out again only then (or every PUBLISH_EVERY, for what
+      // changes with time alone: expiry thresholds), not on every idle tick.
+      boolean happened = woken;
+      happened |= watchConfigFile();
+      happened |= bundle.fetchIfDue(o.clock().instant());
+      happened |= bundle.maintain(o.clock().instant());
+      happened |= superviseSidecar(o.clock().instant());
+      Instant now = o.clock().instant();
+      if (happened || !now.isBefore(nextPublish) || (reporter != null && reporter.state() != publishedReport)) {
+        publish(now);
+      }
       pingWatchdog();
       Event e;
       try {
@@ -164,6 +185,7 @@ public final class AgentDaemon {
         Thread.currentThread().interrupt();
         e = Event.STOP;
       }
+      woken = e != null;
       if (e == Event.STOP) {
         stop();
         return 0;
@@ -180,6 +202,9 @@ public final class AgentDaemon {
 
   private void applyConfig() {
     statusFile = new StatusFile(o.fs().lexical(config.paths().runDir()));
+    if (sidecar != null) {
+      sidecar.close();
+    }
     sidecar = config.sidecar().manage() ? o.sidecar().create(config.sidecar(), o.fs(), log) : null;
     if (sidecar != null) {
       sidecar.watch(() -> events.add(Event.WAKE));
@@ -266,13 +291,16 @@ public final class AgentDaemon {
     }
   }
 
-  private void watchConfigFile() {
+  /** Reloads when the file changed; returns whether it did. */
+  private boolean watchConfigFile() {
     FileStamp now = FileStamp.orAbsent(o.configPath());
     if (!Objects.equals(now, configStamp)) {
       configStamp = now;
       log.info(o.configPath() + " changed");
       reload();
+      return true;
     }
+    return false;
   }
 
   // --- telling systemd, status.json and the control plane ---
@@ -287,15 +315,16 @@ public final class AgentDaemon {
     return bundle.installed() ? AgentStatus.Phase.RUNNING : AgentStatus.Phase.WAITING_FOR_BUNDLE;
   }
 
-  /** The sidecar is looked after once there is a bundle for it. */
-  private void superviseSidecar(Instant now) {
-    if (sidecar != null && bundle.installed()) {
-      sidecar.tick(now);
-    }
+  /** The sidecar is looked after once there is a bundle for it. Returns whether the supervisor did anything. */
+  private boolean superviseSidecar(Instant now) {
+    return sidecar != null && bundle.installed() && sidecar.tick(now);
   }
 
   /** status.json first, then systemd: whoever reacts to READY=1 or a STATUS= line finds the status to match. */
   private void publish(Instant now) {
+    publishes++;
+    nextPublish = now.plus(PUBLISH_EVERY);
+    publishedReport = reporter != null ? reporter.state() : null;
     AgentStatus s = snapshot(now);
     if (reporter != null && s.bundle() != null) {
       reporter.offer(s); // a VM reports once it knows who it is: its workload comes with the bundle
@@ -374,11 +403,21 @@ public final class AgentDaemon {
     if (o.watchdog().isPresent()) {
       wait = Math.min(wait, Math.max(0, (nextWatchdogNanos - System.nanoTime()) / 1_000_000));
     }
+    if (sidecar != null && bundle.installed()) {
+      // Sooner than the tick only while the supervisor catches up with an exit it was woken for.
+      Instant due = sidecar.nextDue();
+      if (due.isBefore(now.plus(TICK))) {
+        wait = Math.min(wait, due.isAfter(now) ? Duration.between(now, due).toMillis() : 0);
+      }
+    }
     return wait;
   }
 
   private void stop() {
     stopping = true;
+    if (sidecar != null) {
+      sidecar.close();
+    }
     o.notifier().send(Notifications.stopping());
     log.info("stopping (istio.service is left running)");
     AgentStatus last = snapshot(o.clock().instant());

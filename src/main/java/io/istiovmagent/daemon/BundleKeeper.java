@@ -208,11 +208,14 @@ final class BundleKeeper {
     return source == null ? null : source.describe();
   }
 
-  /** Takes the result of a fetch that has ended, else starts one when it is due. */
-  void fetchIfDue(Instant now) {
+  /**
+   * Takes the result of a fetch that has ended, else starts one when it is due. Returns whether it did either (the
+   * status may have changed).
+   */
+  boolean fetchIfDue(Instant now) {
     if (inFlight != null) {
       if (!inFlight.done()) {
-        return;
+        return false;
       }
       Fetch ended = inFlight;
       inFlight = null;
@@ -221,12 +224,14 @@ final class BundleKeeper {
         fetchAgain = false;
         nextFetchAt = clock.instant();
       }
-      return;
+      return true;
     }
     if (source != null && !now.isBefore(nextFetchAt)) {
       inFlight = Fetch.start(source, current != null && !fromLastKnownGood ? etag : Optional.empty(), now, clock,
           wake);
+      return true;
     }
+    return false;
   }
 
   /**
@@ -391,14 +396,21 @@ final class BundleKeeper {
    * Puts back what someone else changed: each pass stats the installed files (a deleted token, an edited
    * cluster.env, an /etc/hosts rewritten by cloud-init), and every {@link #FULL_CHECK} compares them in full anyway.
    * Re-laying the bundle writes only what differs.
+   *
+   * <p>The per-pass stat is of the paths as resolved at the last install or full check: resolving them again under
+   * the root (a walk of every path component, for symlinks) each second cost more than the stats. A symbolic link
+   * on the way that someone re-points (/etc/istio) is therefore seen by the next full check, within
+   * {@link #FULL_CHECK}; a changed, replaced or deleted file within the pass.
+   *
+   * @return whether it compared the files in full (and so may have repaired something)
    */
-  void maintain(Instant now) {
+  boolean maintain(Instant now) {
     if (current == null) {
-      return;
+      return false;
     }
     try {
-      if (installedStamps().equals(installedStamps) && now.isBefore(nextFullCheck)) {
-        return;
+      if (now.isBefore(nextFullCheck) && unchangedSinceStamped()) {
+        return false;
       }
       nextFullCheck = now.plus(FULL_CHECK);
       InstallReport r = installer.install(current, currentSource, hostsEntries);
@@ -421,6 +433,17 @@ final class BundleKeeper {
       lastError = new AgentStatus.LastError(now, "cannot check installed files: " + e.getMessage());
       log.error(lastError.message());
     }
+    return true;
+  }
+
+  /** Whether every path stamped at the last install or full check still has that stamp. */
+  private boolean unchangedSinceStamped() {
+    for (Map.Entry<Path, FileStamp> e : installedStamps.entrySet()) {
+      if (!FileStamp.orAbsent(e.getKey()).equals(e.getValue())) {
+        return false;
+      }
+    }
+    return !installedStamps.isEmpty();
   }
 
   private Map<Path, FileStamp> installedStamps() throws IOException {

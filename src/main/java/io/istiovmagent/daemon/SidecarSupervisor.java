@@ -1,9 +1,12 @@
 package io.istiovmagent.daemon;
 
 import io.istiovmagent.config.AgentConfig;
+import io.istiovmagent.daemon.SidecarPollPolicy.Watch;
 import io.istiovmagent.install.InstallReport;
 import io.istiovmagent.install.RootFs;
 import io.istiovmagent.sidecar.CrashLoopDetector;
+import io.istiovmagent.sidecar.ExitWatcher;
+import io.istiovmagent.sidecar.PidfdExitWatcher;
 import io.istiovmagent.sidecar.Readiness;
 import io.istiovmagent.sidecar.ReadinessProbe;
 import io.istiovmagent.sidecar.ServiceManager;
@@ -22,16 +25,26 @@ import java.util.Set;
 /**
  * Watches istio.service and acts on it: starts it once the first bundle is in place, restarts it when the bundle's
  * configuration (not its token) changed, notices a crash loop and captures its diagnosis. Never stops it.
+ *
+ * <p>It does not ask systemd every second: the sidecar's main process is watched for its exit ({@link ExitWatcher}),
+ * which wakes the daemon's loop at once; when to ask systemd and when to probe Envoy is {@link SidecarPollPolicy}'s.
  */
-public final class SidecarSupervisor {
-  /** Builds a supervisor for a configuration; the daemon makes a new one on reload. */
+public final class SidecarSupervisor implements AutoCloseable {
+  /** Builds a supervisor for a configuration; the daemon makes a new one on reload (and closes the old one). */
   public interface Factory {
     SidecarSupervisor create(AgentConfig.Sidecar config, RootFs fs, Log log);
   }
 
-  /** Wakes the daemon's loop when the service manager reports a change of the unit (where it can). */
+  /**
+   * Wakes the daemon's loop when the unit changes: when the watched main process exits, and when the service
+   * manager reports a change (where it can).
+   */
   void watch(Runnable wake) {
-    services.watch(unit, wake);
+    this.wake = wake;
+    services.watch(unit, () -> {
+      changeSignalled = true;
+      wake.run();
+    });
   }
 
   /** Readiness answers in milliseconds on loopback; a slow probe must not hold up the loop's other work. */
@@ -42,7 +55,13 @@ public final class SidecarSupervisor {
   private final ReadinessProbe probe;
   private final SidecarDiagnosis diagnosis;
   private final CrashLoopDetector crashLoop = new CrashLoopDetector();
+  private final ExitWatcher exits;
   private final Log log;
+  private volatile Runnable wake = () -> {};
+  /** Set by the exit watcher's thread: the PID that exited; 0 when none is pending. */
+  private volatile long exitedPid;
+  /** Set by the service manager's change hook. */
+  private volatile boolean changeSignalled;
 
   private boolean ensureStarted;
   private boolean restartPending;
@@ -53,20 +72,42 @@ public final class SidecarSupervisor {
   private Readiness readiness;
   private boolean looping;
   private List<String> diagnosisLines = List.of();
+  // When to look and probe (SidecarPollPolicy's inputs); loop thread only.
+  private Instant lastLook;
+  private boolean lastLookFailed;
+  private boolean lookRequested;
+  private Watch watchState = Watch.NONE;
+  private long watchedPid;
+  private long exitSeenPid;
+  private Instant exitSeenAt;
+  private boolean unwatchableLogged;
+  private Instant lastProbe;
+  private long probedPid;
 
+  /** A supervisor that looks at the unit every second: no exit watcher. */
   public SidecarSupervisor(String unit, ServiceManager services, ReadinessProbe probe, SidecarDiagnosis diagnosis,
       Log log) {
+    this(unit, services, probe, diagnosis, ExitWatcher.none(), log);
+  }
+
+  public SidecarSupervisor(String unit, ServiceManager services, ReadinessProbe probe, SidecarDiagnosis diagnosis,
+      ExitWatcher exits, Log log) {
     this.unit = Objects.requireNonNull(unit, "unit == null");
     this.services = services;
     this.probe = probe;
     this.diagnosis = diagnosis;
+    this.exits = Objects.requireNonNull(exits, "exits == null");
     this.log = log;
   }
 
-  /** The real machine: systemctl when systemd runs under the root, else a manager that says there is none. */
+  /**
+   * The real machine: systemctl when systemd runs under the root, else a manager that says there is none; the
+   * sidecar's main process watched through a pidfd.
+   */
   public static Factory systemFactory() {
     return (config, fs, log) -> new SidecarSupervisor(config.unit(), SystemctlServiceManager.detect(fs),
-        new ReadinessProbe(config.readinessUrl(), PROBE_TIMEOUT), new SidecarDiagnosis(fs), log);
+        new ReadinessProbe(config.readinessUrl(), PROBE_TIMEOUT), new SidecarDiagnosis(fs),
+        new PidfdExitWatcher("sidecar-exit-watch"), log);
   }
 
   /**
@@ -77,23 +118,75 @@ public final class SidecarSupervisor {
     secrets = token == null ? Set.of() : Set.of(token);
     if (first) {
       ensureStarted = true;
+      lookRequested = true;
       return;
     }
     RestartDecision d = RestartDecision.of(report);
     if (d.restart()) {
       restartPending = true;
       restartReason = d.summary();
+      lookRequested = true;
     }
   }
 
-  /** One look at the unit: state, actions due, crash loop, readiness. */
-  void tick(Instant now) {
+  /** When {@link #tick} has something to do next ({@link Instant#MIN}: at once); the loop waits no longer. */
+  Instant nextDue() {
     if (!services.available()) {
-      setLabel("no-systemd", "no systemd here: istio.service is not supervised");
-      return;
+      return Instant.MAX;
+    }
+    Instant look = nextLook();
+    if (state == null || !state.running()) {
+      return look;
+    }
+    Instant probeAt = SidecarPollPolicy.nextProbe(lastProbe, readiness);
+    return probeAt.isBefore(look) ? probeAt : look;
+  }
+
+  private Instant nextLook() {
+    Watch w = exitedPid != 0 ? Watch.EXITED : watchState;
+    return SidecarPollPolicy.nextLook(lastLook, lastLookFailed ? null : state, w, exitSeenAt,
+        lookRequested || changeSignalled);
+  }
+
+  /**
+   * Looks at the unit when the policy says so (state, actions due, crash loop), and probes readiness when due.
+   *
+   * @return whether it looked or probed (what {@link #status()} says may have changed)
+   */
+  boolean tick(Instant now) {
+    if (!services.available()) {
+      return setLabel("no-systemd", "no systemd here: istio.service is not supervised");
+    }
+    boolean did = false;
+    if (!nextLook().isAfter(now)) {
+      look(now);
+      did = true;
+    }
+    if (state != null && state.installed() && state.running() && !lastLookFailed
+        && !SidecarPollPolicy.nextProbe(lastProbe, readiness).isAfter(now)) {
+      readiness = probe.probe();
+      lastProbe = now;
+      probedPid = state.mainPid();
+      did = true;
+    }
+    return did;
+  }
+
+  private void look(Instant now) {
+    long exited = exitedPid;
+    exitedPid = 0;
+    changeSignalled = false;
+    lookRequested = false;
+    lastLook = now;
+    if (exited != 0 && exited == watchedPid) {
+      exitSeenPid = exited;
+      exitSeenAt = now;
+      watchedPid = 0;
+      watchState = Watch.GONE;
     }
     try {
       state = services.state(unit);
+      lastLookFailed = false;
       if (!state.installed()) {
         setLabel("not-installed", unit + " is not installed (install istio-sidecar); the bundle is in place for it");
         return;
@@ -124,11 +217,67 @@ public final class SidecarSupervisor {
         diagnosisLines = List.of();
       }
       looping = v.crashLooping();
-      readiness = state.running() ? probe.probe() : null;
+      follow(state, now);
       setLabel(state.activeState() + "/" + state.subState(), null);
     } catch (ServiceManagerException e) {
+      lastLookFailed = true;
       setLabel("unknown", "cannot ask systemd about " + unit + ": " + e.getMessage());
     }
+  }
+
+  /** Watches the main process systemd named; Envoy's readiness is forgotten when that process changed. */
+  private void follow(ServiceState s, Instant now) {
+    if (!s.running()) {
+      readiness = null;
+      lastProbe = null;
+      probedPid = 0;
+      watchState = Watch.NONE;
+      return;
+    }
+    long pid = s.mainPid();
+    if (pid != probedPid) {
+      readiness = null; // another process: its Envoy has not been asked yet
+      lastProbe = null;
+    }
+    if (watchState == Watch.GONE && pid == exitSeenPid) {
+      return; // systemd has not handled that exit yet: the policy asks again shortly
+    }
+    if (watchState == Watch.WATCHING && pid == watchedPid) {
+      return;
+    }
+    switch (exits.watch(pid, this::exited)) {
+      case WATCHING -> {
+        watchedPid = pid;
+        watchState = Watch.WATCHING;
+      }
+      case GONE -> {
+        watchedPid = 0;
+        exitSeenPid = pid;
+        exitSeenAt = now;
+        watchState = Watch.GONE;
+      }
+      case UNSUPPORTED -> {
+        watchedPid = 0;
+        watchState = Watch.NONE;
+        if (!unwatchableLogged) {
+          unwatchableLogged = true;
+          log.info("cannot watch " + unit + "'s main process for its exit ("
+              + exits.unsupportedReason().orElse("unsupported") + "); asking systemd about it every second");
+        }
+      }
+    }
+  }
+
+  /** On the exit watcher's thread. */
+  private void exited(long pid) {
+    exitedPid = pid;
+    wake.run();
+  }
+
+  /** Stops watching the sidecar's process (the daemon replaces this supervisor on reload, or stops). */
+  @Override
+  public void close() {
+    exits.close();
   }
 
   private List<String> diagnose() {
@@ -140,7 +289,8 @@ public final class SidecarSupervisor {
         : ((SidecarDiagnosis.Result.Unreadable) r).message());
   }
 
-  private void setLabel(String newLabel, String message) {
+  /** Returns whether the label changed. */
+  private boolean setLabel(String newLabel, String message) {
     if (!newLabel.equals(label)) {
       if (message != null) {
         log.warn(message);
@@ -148,7 +298,9 @@ public final class SidecarSupervisor {
         log.info(unit + " is " + newLabel);
       }
       label = newLabel;
+      return true;
     }
+    return false;
   }
 
   AgentStatus.Sidecar status() {

@@ -35,6 +35,8 @@ import okhttp3.Response;
 public final class Reporter {
   /** At most this many undelivered transitions ride along; older ones are dropped. */
   static final int MAX_TRANSITIONS = 20;
+  /** The longest the loop sleeps at a time, so that a clock stepped back delays a heartbeat by no more than this. */
+  static final Duration MAX_WAIT = Duration.ofMinutes(1);
   private static final MediaType JSON_TYPE = MediaType.get("application/json");
   static final ObjectMapper JSON = new ObjectMapper().registerModule(new JavaTimeModule())
       .disable(SerializationFeature.WRITE_DATES_AS_TIMESTAMPS);
@@ -62,8 +64,12 @@ public final class Reporter {
 
   // Guarded by this.
   private AgentStatus latest;
+  /** What {@link #latest} is about: the reporter's thread is woken only when this changes. */
+  private ReportPolicy.Key latestKey;
   private boolean stopping;
   private State state;
+  /** How often the reporter's loop has looked at the latest status: for tests (it must not poll). */
+  private long looks;
   // Reporter thread only.
   private final Deque<HealthReport.Transition> transitions = new ArrayDeque<>();
   private ReportPolicy.Key deliveredKey;
@@ -103,10 +109,22 @@ public final class Reporter {
     thread.start();
   }
 
-  /** The daemon's latest status; never blocks. */
+  /**
+   * The daemon's latest status; never blocks. The daemon offers one on every pass of its loop: the reporter's thread
+   * is woken only when what a report is about changed, otherwise it sleeps until its heartbeat.
+   */
   public synchronized void offer(AgentStatus status) {
     latest = status;
-    notifyAll();
+    ReportPolicy.Key key = ReportPolicy.Key.of(status);
+    if (!key.equals(latestKey)) {
+      latestKey = key;
+      notifyAll();
+    }
+  }
+
+  /** How often the loop has looked at the latest status so far. */
+  synchronized long looks() {
+    return looks;
   }
 
   public synchronized State state() {
@@ -149,6 +167,7 @@ public final class Reporter {
       boolean last;
       synchronized (this) {
         while (true) {
+          looks++;
           s = latest;
           last = stopping;
           Instant now = clock.instant();
@@ -157,9 +176,10 @@ public final class Reporter {
           if (due) {
             break;
           }
+          // Until the heartbeat or the retry is due, or offer() brings a change (or stop() the end): no polling.
           Instant until = failures == 0 ? nextHeartbeat : nextRetry;
-          long waitMs = s == null || until.equals(Instant.MIN) ? 1000
-              : Math.max(1, Math.min(Duration.between(now, until).toMillis(), 1000));
+          long waitMs = s == null || until.equals(Instant.MIN) ? 0
+              : Math.max(1, Math.min(Duration.between(now, until).toMillis(), MAX_WAIT.toMillis()));
           try {
             wait(waitMs);
           } catch (InterruptedException e) {

@@ -52,6 +52,9 @@ public final class ReadinessProbe {
         .followRedirects(false)
         .followSslRedirects(false)
         .retryOnConnectionFailure(false)
+        // One loopback address: connect on the calling thread, not as racing attempts on OkHttp's task threads
+        // (happy eyeballs), which would keep those threads busy for a probe every few seconds.
+        .fastFallback(false)
         // No idle connections kept: Envoy restarts under us, and a stale pooled socket would read as "not ready".
         .connectionPool(new ConnectionPool(0, 1, TimeUnit.SECONDS))
         .connectTimeout(timeout)

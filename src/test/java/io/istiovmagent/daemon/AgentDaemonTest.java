@@ -231,6 +231,28 @@ class AgentDaemonTest {
   }
 
   @Test
+  void anIdleLoopWorksOutItsStatusOnlyWhenSomethingHappens() throws Exception {
+    // Every second the loop looks at the installed files and the config; it works the whole status out again (and
+    // offers it to systemd, status.json and the reporter) only when something happened, or every PUBLISH_EVERY.
+    try (DaemonHarness h = new DaemonHarness(tmp)) {
+      h.start();
+      h.awaitMessage("READY=1"::equals, WAIT);
+      h.await("a status", WAIT, () -> h.daemon.publishes() >= 2);
+      long before = h.daemon.publishes();
+      Thread.sleep(4000); // an observation window: four ticks of an idle loop
+      long idle = h.daemon.publishes() - before;
+      assertTrue(idle <= 2, idle + " statuses worked out in 4 idle seconds");
+
+      Path hosts = h.root.resolve("etc/hosts");
+      long rewritten = System.nanoTime();
+      Files.writeString(hosts, TestBundles.FOREIGN_HOSTS);
+      h.await("the repair in status.json", WAIT, () -> h.status().hosts().repairs() == 1);
+      long ms = (System.nanoTime() - rewritten) / 1_000_000;
+      assertTrue(ms < 3000, "what happens is still published in its pass: " + ms + " ms");
+    }
+  }
+
+  @Test
   void putsBackADeletedTokenWhileRunning() throws Exception {
     try (DaemonHarness h = new DaemonHarness(tmp)) {
       h.start();

@@ -8,7 +8,9 @@ import io.istiovmagent.bundle.BundleFile;
 import io.istiovmagent.bundle.TestTls;
 import io.istiovmagent.sample.SampleBundle;
 import io.istiovmagent.sample.TarGzWriter;
+import io.istiovmagent.sidecar.ExitWatcher;
 import io.istiovmagent.sidecar.FakeSystemctl;
+import io.istiovmagent.sidecar.PidfdExitWatcher;
 import io.istiovmagent.sidecar.ReadinessProbe;
 import io.istiovmagent.sidecar.SidecarDiagnosis;
 import io.istiovmagent.sidecar.SystemctlServiceManager;
@@ -18,10 +20,13 @@ import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
+import java.util.ArrayList;
 import java.util.EnumMap;
 import java.util.List;
 import java.util.Map;
+import java.util.concurrent.atomic.AtomicInteger;
 import java.util.concurrent.atomic.AtomicReference;
+import org.junit.jupiter.api.AfterEach;
 import mockwebserver3.Dispatcher;
 import mockwebserver3.MockResponse;
 import mockwebserver3.MockWebServer;
@@ -35,8 +40,147 @@ class SidecarSupervisionTest {
   private static final Duration WAIT = Duration.ofSeconds(15);
   private static final String UNIT = "[istio.service]";
 
+  /** The death of the sidecar must reach the status well within this; the safety poll is 30 s. */
+  private static final Duration PROMPT = Duration.ofSeconds(2);
+
   @TempDir
   Path tmp;
+
+  /** Real processes standing in for the sidecar's main process. */
+  private final List<Process> sidecars = new ArrayList<>();
+
+  @AfterEach
+  void killSidecars() {
+    sidecars.forEach(Process::destroyForcibly);
+  }
+
+  private Process sidecarProcess() throws IOException {
+    Process p = new ProcessBuilder("sleep", "300").start();
+    sidecars.add(p);
+    return p;
+  }
+
+  @Test
+  void aSidecarDeathIsSeenAtOnceWithoutAskingSystemdEverySecond() throws Exception {
+    try (DaemonHarness h = new DaemonHarness(tmp); MockWebServer envoy = TestTls.startPlain()) {
+      AtomicInteger probes = readyEnvoy(envoy);
+      FakeSystemctl systemctl = withSystemd(h, envoy, true);
+      Process main = sidecarProcess();
+      systemctl.showPrints(show("active", "running", main.pid(), 0, "enabled"));
+      h.start();
+      h.awaitMessage("READY=1"::equals, WAIT);
+      h.await("ready in status", WAIT, () -> Boolean.TRUE.equals(h.status().sidecar().ready())
+          && h.status().sidecar().mainPid() == main.pid());
+
+      // Steady: the main process is watched, so systemd is not asked every second, nor Envoy.
+      int shows = count(systemctl, "[show]");
+      int probed = probes.get();
+      Thread.sleep(3000); // an observation window: nothing is expected to happen in it
+      assertEquals(shows, count(systemctl, "[show]"), "systemctl show while the watched sidecar runs");
+      assertTrue(probes.get() - probed <= 1, (probes.get() - probed) + " readiness probes in 3 s while ready");
+
+      // systemd has handled the death by the time the agent asks (Restart=always: activating/auto-restart).
+      systemctl.showPrints(show("activating", "auto-restart", 0, 1, "enabled"));
+      long killed = System.nanoTime();
+      main.destroyForcibly();
+      h.await("the death in status", WAIT, () -> "activating/auto-restart".equals(h.status().sidecar().state()));
+      long ms = (System.nanoTime() - killed) / 1_000_000;
+      assertTrue(ms < PROMPT.toMillis(), "the death reached the status after " + ms + " ms");
+      assertEquals(AgentStatus.Health.UNHEALTHY, h.status().health());
+    }
+  }
+
+  @Test
+  void aRestartedSidecarsNewProcessIsWatchedInTurn() throws Exception {
+    try (DaemonHarness h = new DaemonHarness(tmp); MockWebServer envoy = TestTls.startPlain()) {
+      readyEnvoy(envoy);
+      FakeSystemctl systemctl = withSystemd(h, envoy, true);
+      Process first = sidecarProcess();
+      Process second = sidecarProcess();
+      systemctl.showPrints(show("active", "running", first.pid(), 0, "enabled"));
+      h.start();
+      h.awaitMessage("READY=1"::equals, WAIT);
+      h.await("the first process in status", WAIT, () -> h.status().sidecar().mainPid() == first.pid()
+          && Boolean.TRUE.equals(h.status().sidecar().ready()));
+
+      // systemd replaced the main process (a restart): the old one's exit makes the agent look and find the new one.
+      systemctl.showPrints(show("active", "running", second.pid(), 1, "enabled"));
+      first.destroyForcibly();
+      h.await("the replacement in status", PROMPT, () -> h.status().sidecar().mainPid() == second.pid());
+      int shows = count(systemctl, "[show]");
+
+      systemctl.showPrints(show("failed", "failed", 0, 1, "enabled"));
+      second.destroyForcibly();
+      h.await("the replacement's death in status", PROMPT, () -> "failed/failed".equals(h.status().sidecar().state()));
+      assertTrue(count(systemctl, "[show]") <= shows + 3, "asked on the death, not polling: "
+          + (count(systemctl, "[show]") - shows) + " shows");
+    }
+  }
+
+  @Test
+  void anExitSystemdHasNotHandledYetIsAskedAboutAgainWithinATenthOfASecond() throws Exception {
+    try (DaemonHarness h = new DaemonHarness(tmp); MockWebServer envoy = TestTls.startPlain()) {
+      readyEnvoy(envoy);
+      FakeSystemctl systemctl = withSystemd(h, envoy, true);
+      Process main = sidecarProcess();
+      systemctl.showPrints(show("active", "running", main.pid(), 0, "enabled"));
+      h.start();
+      h.awaitMessage("READY=1"::equals, WAIT);
+      h.await("ready in status", WAIT, () -> Boolean.TRUE.equals(h.status().sidecar().ready()));
+      int shows = count(systemctl, "[show]");
+      main.destroyForcibly(); // systemctl keeps naming it: systemd has not handled the exit yet
+      // The loop asks every 100 ms for 2 s (the tick alone would ask once a second: 2 looks in 1.5 s).
+      h.await("systemd asked four more times", Duration.ofMillis(1500),
+          () -> count(systemctl, "[show]") >= shows + 4);
+    }
+  }
+
+  @Test
+  void aMainProcessThatIsAlreadyGoneIsAskedAboutEverySecondNotWatched() throws Exception {
+    try (DaemonHarness h = new DaemonHarness(tmp); MockWebServer envoy = TestTls.startPlain()) {
+      readyEnvoy(envoy);
+      FakeSystemctl systemctl = withSystemd(h, envoy, true);
+      Process vanished = sidecarProcess();
+      vanished.destroyForcibly().waitFor(); // reaped: systemd names a PID with no process behind it
+      systemctl.showPrints(show("active", "running", vanished.pid(), 0, "enabled"));
+      h.start();
+      h.awaitMessage("READY=1"::equals, WAIT);
+      h.await("the unit seen", WAIT, () -> h.status().sidecar().mainPid() == vanished.pid());
+      int shows = count(systemctl, "[show]");
+      // Catching up (every 100 ms for 2 s), then every second: systemd is bound to say something new soon.
+      h.await("systemd asked again", Duration.ofSeconds(5), () -> count(systemctl, "[show]") >= shows + 2);
+      Process next = sidecarProcess();
+      systemctl.showPrints(show("active", "running", next.pid(), 1, "enabled"));
+      h.await("the new process", PROMPT, () -> h.status().sidecar().mainPid() == next.pid());
+    }
+  }
+
+  @Test
+  void withoutAnExitWatcherTheUnitIsAskedAboutEverySecondAsBefore() throws Exception {
+    try (DaemonHarness h = new DaemonHarness(tmp); MockWebServer envoy = TestTls.startPlain()) {
+      readyEnvoy(envoy);
+      FakeSystemctl systemctl = withSystemd(h, envoy, false);
+      Process main = sidecarProcess();
+      systemctl.showPrints(show("active", "running", main.pid(), 0, "enabled"));
+      h.start();
+      h.awaitMessage("READY=1"::equals, WAIT);
+      h.await("running in status", WAIT, () -> h.status().sidecar().mainPid() == main.pid());
+      int shows = count(systemctl, "[show]");
+      h.await("two more looks", Duration.ofSeconds(5), () -> count(systemctl, "[show]") >= shows + 2);
+    }
+  }
+
+  private static AtomicInteger readyEnvoy(MockWebServer envoy) {
+    AtomicInteger probes = new AtomicInteger();
+    envoy.setDispatcher(new Dispatcher() {
+      @Override
+      public MockResponse dispatch(RecordedRequest r) {
+        probes.incrementAndGet();
+        return new MockResponse.Builder().code(200).build();
+      }
+    });
+    return probes;
+  }
 
   @Test
   void startsTheSidecarOnceAndRestartsItOnlyWhenItsConfigurationChanges() throws Exception {
@@ -143,6 +287,12 @@ class SidecarSupervisionTest {
   }
 
   private static FakeSystemctl withSystemd(DaemonHarness h, MockWebServer envoy) throws IOException {
+    return withSystemd(h, envoy, false);
+  }
+
+  /** @param watchExits whether the sidecar's main process is watched with a real pidfd, as on a VM */
+  private static FakeSystemctl withSystemd(DaemonHarness h, MockWebServer envoy, boolean watchExits)
+      throws IOException {
     Files.createDirectories(h.root.resolve("run/systemd/system"));
     FakeSystemctl systemctl = FakeSystemctl.install(Files.createDirectories(h.dir.resolve("fake-systemctl")));
     String readiness = "http://127.0.0.1:" + envoy.getPort() + "/healthz/ready";
@@ -150,7 +300,8 @@ class SidecarSupervisionTest {
         "sidecar:\n  readinessUrl: " + readiness + "\n"));
     h.sidecar = (config, fs, log) -> new SidecarSupervisor(config.unit(),
         SystemctlServiceManager.detect(fs, systemctl.binary, Duration.ofSeconds(5)),
-        new ReadinessProbe(config.readinessUrl(), Duration.ofMillis(500)), new SidecarDiagnosis(fs), log);
+        new ReadinessProbe(config.readinessUrl(), Duration.ofMillis(500)), new SidecarDiagnosis(fs),
+        watchExits ? new PidfdExitWatcher("sidecar-exit-watch") : ExitWatcher.none(), log);
     return systemctl;
   }
 

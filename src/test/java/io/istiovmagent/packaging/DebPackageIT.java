@@ -16,6 +16,8 @@ import java.util.regex.Matcher;
 import java.util.regex.Pattern;
 import java.util.stream.Stream;
 import java.util.zip.GZIPInputStream;
+import java.util.zip.ZipEntry;
+import java.util.zip.ZipFile;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.params.ParameterizedTest;
@@ -120,6 +122,43 @@ class DebPackageIT {
       "/usr/lib/istio-vm-agent/lib/bcprov-jdk18on-", "/usr/lib/istio-vm-agent/lib/picocli-"})
   void shipsTheDependencyJars(String prefix) {
     assertTrue(contents.keySet().stream().anyMatch(p -> p.startsWith(prefix) && p.endsWith(".jar")), prefix);
+  }
+
+  @ParameterizedTest
+  @ValueSource(strings = {"bcprov-jdk18on-", "bcpkix-jdk18on-", "bcutil-jdk18on-"})
+  void bouncyCastleShipsUnsignedWithTheSameClasses(String prefix) throws Exception {
+    // A signed jar is verified by the JVM when its first class loads, and what that parsed stays for good (~12 MB
+    // of the daemon's memory for these three): build-deb drops the signature, nothing else.
+    Path lib = BuiltPackage.unpacked().resolve("usr/lib/istio-vm-agent/lib");
+    Path shipped;
+    try (Stream<Path> s = Files.list(lib)) {
+      shipped = s.filter(p -> p.getFileName().toString().startsWith(prefix)).findFirst().orElseThrow();
+    }
+    Path original = Path.of("target/lib").resolve(shipped.getFileName());
+    Map<String, Long> shippedCrcs = new HashMap<>();
+    try (ZipFile z = new ZipFile(shipped.toFile())) {
+      for (ZipEntry e : z.stream().toList()) {
+        assertFalse(e.getName().matches("(?i)META-INF/[^/]+\\.(SF|RSA|DSA|EC)"), shipped + " still holds " + e);
+        shippedCrcs.put(e.getName(), e.getCrc());
+      }
+    }
+    try (JarFile j = new JarFile(shipped.toFile())) {
+      assertTrue(j.getManifest().getEntries().isEmpty(), "no per-entry digests left in " + shipped);
+      assertTrue(j.getManifest().getMainAttributes().getValue("Bundle-SymbolicName") != null, "main section kept");
+    }
+    int compared = 0;
+    try (ZipFile z = new ZipFile(original.toFile())) {
+      assertTrue(z.stream().anyMatch(e -> e.getName().toUpperCase().endsWith(".SF")),
+          "the build's own " + original + " is signed (else this test proves nothing)");
+      for (ZipEntry e : z.stream().toList()) {
+        if (e.getName().equals("META-INF/MANIFEST.MF") || e.getName().matches("(?i)META-INF/[^/]+\\.(SF|RSA|DSA|EC)")) {
+          continue; // what build-deb rewrites or drops
+        }
+        assertEquals(e.getCrc(), shippedCrcs.get(e.getName()), e.getName() + " differs in " + shipped);
+        compared++;
+      }
+    }
+    assertTrue(compared > 50, compared + " entries compared");
   }
 
   @Test

@@ -125,6 +125,27 @@ class ReporterTest {
   }
 
   @Test
+  void sleepsUntilTheHeartbeatWhileTheSameStateIsOfferedOverAndOver() throws Exception {
+    // The daemon offers its status on every pass of its loop (every second): the reporter's thread must not wake
+    // for each, nor poll on its own, when nothing worth a report changed.
+    reporter(Duration.ofMinutes(10));
+    reporter.offer(status(AgentStatus.Health.HEALTHY, List.of(), "active/running"));
+    next();
+    long deadline = System.nanoTime() + Duration.ofSeconds(5).toNanos();
+    while (reporter.looks() < 2 && System.nanoTime() < deadline) {
+      Thread.sleep(10); // until the loop is back waiting after the delivery
+    }
+    long looks = reporter.looks();
+    for (int i = 0; i < 20; i++) {
+      reporter.offer(status(AgentStatus.Health.HEALTHY, List.of(), "active/running"));
+      Thread.sleep(100); // the daemon's pace, ten times faster
+    }
+    assertTrue(reporter.looks() - looks <= 1, (reporter.looks() - looks) + " looks in 2 s with nothing to report");
+    reporter.offer(status(AgentStatus.Health.DEGRADED, List.of("Envoy not ready (HTTP 503)"), "active/running"));
+    assertEquals("DEGRADED", next().get("status").asText(), "a change still wakes it at once");
+  }
+
+  @Test
   void sendsHeartbeatsWhenNothingChanges() throws Exception {
     reporter(Duration.ofMillis(300));
     reporter.offer(status(AgentStatus.Health.HEALTHY, List.of(), "active/running"));
