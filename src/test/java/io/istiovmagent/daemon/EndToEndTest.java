@@ -15,13 +15,13 @@ import io.istiovmagent.sample.SampleBundle;
 import io.istiovmagent.server.OnboardingServer;
 import io.istiovmagent.server.ServerTls;
 import io.istiovmagent.sidecar.ReadinessProbe;
-import io.istiovmagent.sidecar.ServiceManager;
 import io.istiovmagent.sidecar.ServiceState;
 import io.istiovmagent.sidecar.SidecarDiagnosis;
 import io.istiovmagent.status.AgentStatus;
 import io.istiovmagent.status.StatusFile;
 import io.istiovmagent.systemd.Notifier;
 import io.istiovmagent.systemd.UnixDatagramReceiver;
+import io.istiovmagent.testing.FakeSystemd;
 import io.istiovmagent.testing.TestBundles;
 import io.istiovmagent.util.Log;
 import java.io.ByteArrayOutputStream;
@@ -39,7 +39,6 @@ import java.util.List;
 import java.util.Map;
 import java.util.Optional;
 import java.util.SplittableRandom;
-import java.util.concurrent.CopyOnWriteArrayList;
 import java.util.function.Predicate;
 import javax.net.ssl.SSLContext;
 import javax.net.ssl.TrustManager;
@@ -65,7 +64,7 @@ class EndToEndTest {
 
   private final ByteArrayOutputStream agentLog = new ByteArrayOutputStream();
   private final ByteArrayOutputStream endpointLog = new ByteArrayOutputStream();
-  private final FakeSystemd systemd = new FakeSystemd();
+  private final FakeSystemd systemd = new FakeSystemd(812);
   private OnboardingServer server;
   private ServerTls tls;
   private MockWebServer envoy;
@@ -77,41 +76,6 @@ class EndToEndTest {
   private String joinToken;
   private String adminToken;
   private OkHttpClient admin;
-
-  /** A service manager that tells its watcher at once when istio.service changes, as systemd's D-Bus signals do. */
-  static final class FakeSystemd implements ServiceManager {
-    volatile ServiceState state = new ServiceState("loaded", "active", "running", 812, 0, "enabled");
-    final List<Runnable> watchers = new CopyOnWriteArrayList<>();
-
-    void set(ServiceState s) {
-      state = s;
-      watchers.forEach(Runnable::run);
-    }
-
-    @Override
-    public boolean available() {
-      return true;
-    }
-
-    @Override
-    public ServiceState state(String unit) {
-      return state;
-    }
-
-    @Override
-    public void start(String unit) {}
-
-    @Override
-    public void restart(String unit) {}
-
-    @Override
-    public void enable(String unit) {}
-
-    @Override
-    public void watch(String unit, Runnable onChange) {
-      watchers.add(onChange);
-    }
-  }
 
   private void startEndpoint(int port) throws Exception {
     Path bundles = tmp.resolve("bundles/vm-namespace/hello-vm");

@@ -9,9 +9,9 @@ import io.istiovmagent.install.RootFs;
 import io.istiovmagent.sidecar.ExitWatcher;
 import io.istiovmagent.sidecar.PidfdExitWatcher;
 import io.istiovmagent.sidecar.ReadinessProbe;
-import io.istiovmagent.sidecar.ServiceManager;
 import io.istiovmagent.sidecar.ServiceState;
 import io.istiovmagent.sidecar.SidecarDiagnosis;
+import io.istiovmagent.testing.FakeSystemd;
 import io.istiovmagent.util.Log;
 import java.io.ByteArrayOutputStream;
 import java.io.IOException;
@@ -47,38 +47,12 @@ class SidecarSupervisorWatchTest {
   Path tmp;
 
   private final List<Process> processes = new ArrayList<>();
-  private final Units systemd = new Units();
+  private final FakeSystemd systemd = new FakeSystemd(0);
   private final Semaphore wakes = new Semaphore(0);
   private final AtomicInteger probes = new AtomicInteger();
   private final ByteArrayOutputStream logs = new ByteArrayOutputStream();
   private MockWebServer envoy;
   private SidecarSupervisor supervisor;
-
-  /** istio.service as systemd would answer, every question counted. */
-  static final class Units implements ServiceManager {
-    volatile ServiceState state;
-    final AtomicInteger shows = new AtomicInteger();
-
-    @Override
-    public boolean available() {
-      return true;
-    }
-
-    @Override
-    public ServiceState state(String unit) {
-      shows.incrementAndGet();
-      return state;
-    }
-
-    @Override
-    public void start(String unit) {}
-
-    @Override
-    public void restart(String unit) {}
-
-    @Override
-    public void enable(String unit) {}
-  }
 
   @BeforeEach
   void setUp() throws Exception {
@@ -126,35 +100,35 @@ class SidecarSupervisorWatchTest {
   @Test
   void aWatchedSidecarIsAskedAboutEveryThirtySecondsAndItsDeathWakesTheLoopAtOnce() throws Exception {
     Process main = sleeper();
-    systemd.state = running(main.pid(), 0);
+    systemd.setQuietly(running(main.pid(), 0));
     SidecarSupervisor s = supervisor(new PidfdExitWatcher("test-sidecar-exit-watch"));
     s.tick(at(0));
-    assertEquals(1, systemd.shows.get());
+    assertEquals(1, systemd.shows());
     assertEquals(1, probes.get(), "Envoy asked at once about a new main process");
     assertEquals(at(5_000), s.nextDue(), "ready: the next thing due is the probe in 5 s");
     for (long t = 1_000; t < 30_000; t += 1_000) {
       s.tick(at(t));
     }
-    assertEquals(1, systemd.shows.get(), "not asked again within the safety interval");
+    assertEquals(1, systemd.shows(), "not asked again within the safety interval");
     assertEquals(6, probes.get(), "ready: probed every 5 s (0, 5 ... 25 s)");
     s.tick(at(30_000));
-    assertEquals(2, systemd.shows.get(), "the safety poll");
+    assertEquals(2, systemd.shows(), "the safety poll");
 
-    systemd.state = new ServiceState("loaded", "activating", "auto-restart", 0, 1, "enabled");
+    systemd.setQuietly(new ServiceState("loaded", "activating", "auto-restart", 0, 1, "enabled"));
     main.destroyForcibly();
     assertTrue(wakes.tryAcquire(PROMPT.toMillis(), TimeUnit.MILLISECONDS), "the death woke the loop");
     assertEquals(Instant.MIN, s.nextDue(), "due at once");
     s.tick(at(30_500));
-    assertEquals(3, systemd.shows.get());
+    assertEquals(3, systemd.shows());
     assertEquals("activating/auto-restart", s.status().state());
     assertEquals(null, s.status().ready(), "no readiness for a sidecar that is not running");
     s.tick(at(31_000));
-    assertEquals(3, systemd.shows.get(), "not running: every second");
+    assertEquals(3, systemd.shows(), "not running: every second");
     s.tick(at(31_500));
-    assertEquals(4, systemd.shows.get());
+    assertEquals(4, systemd.shows());
 
     Process restarted = sleeper();
-    systemd.state = running(restarted.pid(), 1);
+    systemd.setQuietly(running(restarted.pid(), 1));
     s.tick(at(32_500));
     assertEquals(restarted.pid(), s.status().mainPid());
     restarted.destroyForcibly();
@@ -164,16 +138,16 @@ class SidecarSupervisorWatchTest {
   @Test
   void anExitSystemdHasNotHandledYetIsAskedAboutAgainWithinATenthOfASecond() throws Exception {
     Process main = sleeper();
-    systemd.state = running(main.pid(), 0);
+    systemd.setQuietly(running(main.pid(), 0));
     SidecarSupervisor s = supervisor(new PidfdExitWatcher("test-sidecar-exit-watch"));
     s.tick(at(0));
     main.destroyForcibly();
     assertTrue(wakes.tryAcquire(PROMPT.toMillis(), TimeUnit.MILLISECONDS));
     s.tick(at(1_000)); // systemd still names the dead process
-    assertEquals(2, systemd.shows.get());
+    assertEquals(2, systemd.shows());
     assertEquals(at(1_100), s.nextDue());
     s.tick(at(1_100));
-    assertEquals(3, systemd.shows.get());
+    assertEquals(3, systemd.shows());
     s.tick(at(3_000)); // 2 s after the exit: back to every second
     assertEquals(at(4_000), s.nextDue());
   }
@@ -182,7 +156,7 @@ class SidecarSupervisorWatchTest {
   void aMainProcessGoneBeforeItCouldBeWatchedIsAskedAboutSoon() throws Exception {
     Process gone = sleeper();
     gone.destroyForcibly().waitFor();
-    systemd.state = running(gone.pid(), 0);
+    systemd.setQuietly(running(gone.pid(), 0));
     SidecarSupervisor s = supervisor(new PidfdExitWatcher("test-sidecar-exit-watch"));
     s.tick(at(0));
     assertEquals(at(100), s.nextDue());
@@ -191,12 +165,12 @@ class SidecarSupervisorWatchTest {
   @Test
   void withoutAnExitWatcherEverySecondAsBeforeAndSaysWhyOnce() throws Exception {
     Process main = sleeper();
-    systemd.state = running(main.pid(), 0);
+    systemd.setQuietly(running(main.pid(), 0));
     SidecarSupervisor s = supervisor(ExitWatcher.none());
     for (long t = 0; t <= 3_000; t += 1_000) {
       s.tick(at(t));
     }
-    assertEquals(4, systemd.shows.get());
+    assertEquals(4, systemd.shows());
     String log = logs.toString(StandardCharsets.UTF_8);
     assertTrue(log.contains("cannot watch istio.service's main process for its exit"), log);
     assertEquals(log.indexOf("cannot watch"), log.lastIndexOf("cannot watch"), "said once");
@@ -205,12 +179,12 @@ class SidecarSupervisorWatchTest {
   @Test
   void aNewBundleIsActedOnAtOnceNotAtTheNextSafetyPoll() throws Exception {
     Process main = sleeper();
-    systemd.state = running(main.pid(), 0);
+    systemd.setQuietly(running(main.pid(), 0));
     SidecarSupervisor s = supervisor(new PidfdExitWatcher("test-sidecar-exit-watch"));
     s.tick(at(0));
     s.bundleInstalled(new InstallReport("sha256:0", List.of(), List.of()), true, null);
     assertEquals(Instant.MIN, s.nextDue());
     s.tick(at(100));
-    assertEquals(2, systemd.shows.get());
+    assertEquals(2, systemd.shows());
   }
 }

@@ -29,13 +29,13 @@ import io.istiovmagent.sample.TarGzWriter;
 import io.istiovmagent.server.OnboardingServer;
 import io.istiovmagent.server.ServerTls;
 import io.istiovmagent.sidecar.ReadinessProbe;
-import io.istiovmagent.sidecar.ServiceManager;
 import io.istiovmagent.sidecar.ServiceState;
 import io.istiovmagent.sidecar.SidecarDiagnosis;
 import io.istiovmagent.status.AgentStatus;
 import io.istiovmagent.status.StatusFile;
 import io.istiovmagent.systemd.Notifier;
 import io.istiovmagent.systemd.UnixDatagramReceiver;
+import io.istiovmagent.testing.FakeSystemd;
 import io.istiovmagent.testing.TestBundles;
 import io.istiovmagent.util.Log;
 import io.istiovmagent.verify.BundleVerifier;
@@ -440,7 +440,7 @@ class SecretsLeakTest {
     Files.writeString(configPath, "bundle:\n  source: " + base + PATH + "\n  caFile: " + endpointCa + "\n  tokenFile: "
         + tokenFile + "\n  backoffCap: 2s\nreport:\n  url: " + base + "/v1/health\n  interval: 60s\n"
         + "sidecar:\n  readinessUrl: http://127.0.0.1:" + envoy.getPort() + "/healthz/ready\n");
-    FakeSystemd systemd = new FakeSystemd();
+    FakeSystemd systemd = new FakeSystemd(100);
     ByteArrayOutputStream agentLog = new ByteArrayOutputStream();
     Path socket = tmp.resolve("notify.sock");
     UnixDatagramReceiver notify = UnixDatagramReceiver.atPath(socket);
@@ -616,41 +616,6 @@ class SecretsLeakTest {
     SSLContext ctx = SSLContext.getInstance("TLS");
     ctx.init(null, new TrustManager[] {tm}, null);
     return new OkHttpClient.Builder().sslSocketFactory(ctx.getSocketFactory(), tm).build();
-  }
-
-  /** A service manager that tells its watcher at once when istio.service changes, as systemd's D-Bus signals do. */
-  static final class FakeSystemd implements ServiceManager {
-    private volatile ServiceState state = new ServiceState("loaded", "active", "running", 100, 0, "enabled");
-    private final List<Runnable> watchers = new CopyOnWriteArrayList<>();
-
-    void set(ServiceState s) {
-      state = s;
-      watchers.forEach(Runnable::run);
-    }
-
-    @Override
-    public boolean available() {
-      return true;
-    }
-
-    @Override
-    public ServiceState state(String unit) {
-      return state;
-    }
-
-    @Override
-    public void start(String unit) {}
-
-    @Override
-    public void restart(String unit) {}
-
-    @Override
-    public void enable(String unit) {}
-
-    @Override
-    public void watch(String unit, Runnable onChange) {
-      watchers.add(onChange);
-    }
   }
 
   // --- helpers: files, servers, the CLI ---
