@@ -209,8 +209,11 @@ public final class AgentDaemon {
     if (sidecar != null) {
       sidecar.watch(() -> events.add(Event.WAKE));
     }
-    configureReporter();
     bundle.configure(config);
+    // The fetch runs on its own thread: started now, it overlaps what comes before the loop (the reporter's TLS
+    // client and host addresses, restoring the last-known-good, the first status), whose result the loop takes.
+    bundle.fetchIfDue(o.clock().instant());
+    configureReporter();
     if (config.bundle().source().isEmpty()) {
       log.notice("waiting for configuration: set bundle.source in " + o.configPath()
           + " (the agent picks it up on SIGHUP or when the file changes)");
