@@ -8,8 +8,14 @@ import java.util.random.RandomGenerator;
 
 /** When a report is due. Pure: a change of what matters is due at once; otherwise a jittered heartbeat. */
 public final class ReportPolicy {
-  /** Heartbeats spread ±10 % so a fleet restarted together does not report in lockstep. */
-  static final double JITTER = 0.10;
+  /**
+   * Heartbeats spread over [interval, interval × 1.2] so a fleet restarted together does not report in lockstep.
+   * One-sided: a heartbeat never comes sooner than report.interval, so "at most one report per interval" holds for
+   * every interval, not only on average (the mean is 1.1 × interval). The endpoint marks a VM stale after three
+   * intervals of silence; the longest gap between delivered heartbeats is 1.2 intervals, so one lost report (2.4)
+   * still leaves 0.6 of an interval before that.
+   */
+  static final double JITTER = 0.20;
 
   private ReportPolicy() {}
 
@@ -29,10 +35,10 @@ public final class ReportPolicy {
     return !Objects.equals(lastDelivered, current);
   }
 
-  /** The next heartbeat delay: interval × (1 ± 10 %). */
+  /** The next heartbeat delay: uniform in [interval, interval × 1.2], never less than the interval. */
   public static Duration heartbeat(Duration interval, RandomGenerator random) {
     long ms = interval.toMillis();
     long spread = (long) (ms * JITTER);
-    return Duration.ofMillis(ms - spread + (spread == 0 ? 0 : random.nextLong(2 * spread + 1)));
+    return Duration.ofMillis(ms + (spread == 0 ? 0 : random.nextLong(spread + 1)));
   }
 }
