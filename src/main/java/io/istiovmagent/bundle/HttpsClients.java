@@ -3,9 +3,11 @@ package io.istiovmagent.bundle;
 import java.security.GeneralSecurityException;
 import java.time.Duration;
 import java.util.List;
+import java.util.concurrent.TimeUnit;
 import javax.net.ssl.SSLContext;
 import javax.net.ssl.TrustManager;
 import javax.net.ssl.X509TrustManager;
+import okhttp3.ConnectionPool;
 import okhttp3.ConnectionSpec;
 import okhttp3.OkHttpClient;
 
@@ -14,6 +16,22 @@ import okhttp3.OkHttpClient;
  * "trust all"), hostname verification on, no silent retries, every wait bounded.
  */
 public final class HttpsClients {
+  /**
+   * How long an idle connection is kept for reuse: less than the shortest idle timeout common servers use (Apache
+   * httpd 5 s, the JDK's HttpServer behind the reference endpoint ~30 s, nginx 75 s, OkHttp's own default 5 min).
+   *
+   * <p>Why so short: OkHttp reuses a pooled connection without first checking that it is still open for a GET (for
+   * other requests, when it was idle under 10 s), so a connection the server has closed meanwhile fails the request
+   * ("unexpected end of stream"), and with {@code retryOnConnectionFailure(false)} that is a failed fetch or report: with a
+   * refreshInterval between ~30 s and 5 min every refresh failed once and the VM flapped DEGRADED/HEALTHY. The
+   * agent's requests are a refresh every 10 s or more and a heartbeat every 5 s or more, so a connection kept longer
+   * than this would hardly ever be reused anyway; what still reuses one is a burst (a change report right after
+   * another, a redirect), which this keeps. Retries stay off: the backoff schedule is the agent's.
+   */
+  static final Duration KEEP_ALIVE = Duration.ofSeconds(4);
+  /** The agent talks to one or two hosts (bundle source, report endpoint), one request at a time each. */
+  private static final int MAX_IDLE_CONNECTIONS = 2;
+
   private HttpsClients() {}
 
   /**
@@ -27,6 +45,7 @@ public final class HttpsClients {
         .followRedirects(followHttpsRedirects)
         .followSslRedirects(false)
         .retryOnConnectionFailure(false)
+        .connectionPool(new ConnectionPool(MAX_IDLE_CONNECTIONS, KEEP_ALIVE.toMillis(), TimeUnit.MILLISECONDS))
         .connectTimeout(timeout)
         .readTimeout(timeout)
         .writeTimeout(timeout)
