@@ -86,6 +86,9 @@ final class StatusCommand implements Callable<Integer> {
       row(out, "bundle", Installer.shortRevision(b.revision()) + " from " + b.source()
           + (b.fromLastKnownGood() ? " (restored from last-known-good)" : ""));
       row(out, "fetched", b.fetchedAt() == null ? "not yet" : b.fetchedAt() + " (" + ago(now, b.fetchedAt()) + ")");
+      if (b.confirmedAt() != null) {
+        row(out, "confirmed", b.confirmedAt() + " (" + ago(now, b.confirmedAt()) + ", by a report answer)");
+      }
       row(out, "workload", b.namespace() + "/" + b.serviceAccount() + ", group " + b.workloadGroup());
       row(out, "token expires", b.tokenExpiresAt() + " (" + until(now, b.tokenExpiresAt()) + ")");
       row(out, "root cert expires", b.rootCertExpiresAt() + " (" + until(now, b.rootCertExpiresAt()) + ")");

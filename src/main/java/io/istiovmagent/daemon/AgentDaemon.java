@@ -32,6 +32,7 @@ import java.util.concurrent.BlockingQueue;
 import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.LinkedBlockingQueue;
 import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicReference;
 import java.util.random.RandomGenerator;
 import okhttp3.HttpUrl;
 
@@ -69,11 +70,16 @@ public final class AgentDaemon {
     }
   }
 
-  private enum Event { STOP, RELOAD, FETCH_NOW, WAKE }
+  private enum Event { STOP, RELOAD, FETCH_NOW, CONFIRMED, WAKE }
+
+  /** A report answer confirming a bundle revision, handed from the reporter's thread to the loop. */
+  private record Confirmed(HttpUrl reportUrl, String revision, Instant sentAt) {}
 
   private final Options o;
   private final Log log;
   private final BlockingQueue<Event> events = new LinkedBlockingQueue<>();
+  /** The latest confirmation not yet taken by the loop (a newer one replaces it; CONFIRMED wakes the loop). */
+  private final AtomicReference<Confirmed> confirmation = new AtomicReference<>();
   private final CountDownLatch stopped = new CountDownLatch(1);
   private final Instant startedAt;
   private final BundleKeeper bundle;
@@ -194,6 +200,12 @@ public final class AgentDaemon {
         reload();
       } else if (e == Event.FETCH_NOW) {
         bundle.fetchNow();
+      } else if (e == Event.CONFIRMED) {
+        Confirmed c = confirmation.getAndSet(null);
+        if (c != null) {
+          bundle.confirmed(c.revision(), c.sentAt(),
+              ConfirmationPolicy.sameOrigin(c.reportUrl(), config.bundle().source().orElse(null)));
+        }
       }
     }
   }
@@ -265,13 +277,29 @@ public final class AgentDaemon {
       reporter = new Reporter(url, TlsTrust.trustManager(config.bundle().caFile()), credential,
           config.report().interval(), config.bundle().timeout(),
           new Backoff(Backoff.DEFAULT_BASE, config.bundle().backoffCap(), o.random()), o.random(),
-          HostInfo.read(o.fs()), o.clock(), log, o.userAgent(), () -> events.add(Event.FETCH_NOW));
+          HostInfo.read(o.fs()), o.clock(), log, o.userAgent(), hints(url));
       reporter.start();
       log.info("reporting health to " + Reporter.display(url) + " every "
           + config.report().interval().toSeconds() + "s and on every change");
     } catch (SourceConfigException e) {
       log.error("health reporting disabled: " + e.getMessage());
     }
+  }
+
+  /** The reporter's hints, from its thread to the loop through the event queue. */
+  private Reporter.Hints hints(HttpUrl reportUrl) {
+    return new Reporter.Hints() {
+      @Override
+      public void fetchBundleNow() {
+        events.add(Event.FETCH_NOW);
+      }
+
+      @Override
+      public void bundleConfirmed(String revision, Instant sentAt) {
+        confirmation.set(new Confirmed(reportUrl, revision, sentAt));
+        events.add(Event.CONFIRMED);
+      }
+    };
   }
 
   private void reload() {

@@ -71,6 +71,12 @@ final class BundleKeeper {
   private boolean fromLastKnownGood;
   private Instant fetchedAt;
   private Instant lastCheckedAt;
+  /** The last report answer that counted as a check of the bundle (see {@link ConfirmationPolicy}). */
+  private Instant confirmedAt;
+  /** The next fetch and the rule that chose it, after a success; null after a failure (the backoff chose it). */
+  private RefreshPolicy.Next scheduled;
+  /** The installed token's window as the schedule saw it. */
+  private Optional<RefreshPolicy.TokenWindow> scheduledToken = Optional.empty();
   private Optional<String> etag = Optional.empty();
   private int failures;
   private Instant nextFetchAt;
@@ -122,6 +128,7 @@ final class BundleKeeper {
     etag = Optional.empty();
     failures = 0;
     nextFetchAt = clock.instant();
+    scheduled = null;
     // A fetch still under way was for the old configuration: it ends on its own (within twice its timeout) and
     // nobody looks at its result.
     inFlight = null;
@@ -202,6 +209,39 @@ final class BundleKeeper {
     } else {
       nextFetchAt = clock.instant();
     }
+  }
+
+  /**
+   * A report answer said {@code revision} is the source's current bundle, for a report sent at {@code sentAt} to an
+   * endpoint that is ({@code sameOrigin}) or is not at the bundle source's origin. When {@link ConfirmationPolicy}
+   * counts it as a check, the interval refresh moves to sentAt + refreshInterval (never past the token's
+   * half-life), and a DNS-only gateway is re-resolved, as after a 304. Returns whether it did.
+   */
+  boolean confirmed(String revision, Instant sentAt, boolean sameOrigin) {
+    if (source == null || current == null) {
+      return false;
+    }
+    Optional<RefreshPolicy.Next> next = ConfirmationPolicy.postpone(
+        new RefreshPolicy(config.bundle().refreshInterval()),
+        new ConfirmationPolicy.Keeper(clock.instant(), current.revision(), lastCheckedAt, scheduled, scheduledToken,
+            failures > 0, inFlight != null || fetchAgain),
+        new ConfirmationPolicy.Confirmation(revision, sentAt, sameOrigin));
+    if (next.isEmpty()) {
+      return false;
+    }
+    scheduled = next.get();
+    nextFetchAt = next.get().at();
+    confirmedAt = sentAt;
+    log.debug("bundle confirmed current by a report answer; next check " + nextFetchAt + " (" + scheduled.reason()
+        + ")");
+    try {
+      refreshGatewayHosts();
+    } catch (IOException e) {
+      lastError = new AgentStatus.LastError(clock.instant(), "cannot update the gateway's hosts entries: "
+          + e.getMessage());
+      log.error(lastError.message());
+    }
+    return true;
   }
 
   String describeSource() {
@@ -316,7 +356,9 @@ final class BundleKeeper {
       failures = 0;
       lastError = null;
       Optional<RefreshPolicy.TokenWindow> token = RefreshPolicy.TokenWindow.of(current.token(), lastCheckedAt);
-      nextFetchAt = new RefreshPolicy(config.bundle().refreshInterval()).next(lastCheckedAt, token).at();
+      scheduled = new RefreshPolicy(config.bundle().refreshInterval()).next(lastCheckedAt, token);
+      scheduledToken = token;
+      nextFetchAt = scheduled.at();
     } catch (SourceException e) {
       failed(now, FailureClass.of(e), e.retryAfter(), "cannot fetch the bundle: " + e.getMessage());
     } catch (BadBundleException e) {
@@ -333,6 +375,7 @@ final class BundleKeeper {
 
   private void failed(Instant now, FailureClass kind, Optional<Duration> retryAfter, String message) {
     failures++;
+    scheduled = null;
     lastError = new AgentStatus.LastError(now, message);
     Optional<Duration> tokenLeft = current == null ? Optional.empty()
         : Optional.of(Duration.between(now, current.token().expiresAt()));
@@ -467,7 +510,7 @@ final class BundleKeeper {
         current.token().expiresAt(), current.rootCertificates().stream().map(RootCertificate::notAfter)
             .min(Instant::compareTo).orElse(null), current.namespace(), current.serviceAccount(),
         current.workloadGroup(), current.clusterEnv().nonEmpty("ISTIO_META_CLUSTER_ID"),
-        current.clusterEnv().nonEmpty("ISTIO_META_NETWORK"));
+        current.clusterEnv().nonEmpty("ISTIO_META_NETWORK"), confirmedAt);
   }
 
   AgentStatus.Hosts hostsStatus() {

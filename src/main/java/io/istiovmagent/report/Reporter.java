@@ -46,7 +46,15 @@ public final class Reporter {
 
   /** Called with hints from the endpoint's answer, on the reporter's thread. */
   public interface Hints {
+    /** The answer said {@code "fetchBundleNow": true}. */
     void fetchBundleNow();
+
+    /**
+     * The answer said {@code "fetchBundleNow": false} explicitly: the bundle revision the report named
+     * ({@code revision}) is the group's current one, as of some moment after {@code sentAt}, when the report went
+     * out. An answer without the hint calls neither method.
+     */
+    default void bundleConfirmed(String revision, Instant sentAt) {}
   }
 
   private final HttpUrl url;
@@ -224,6 +232,7 @@ public final class Reporter {
     } catch (IOException e) {
       throw new IllegalStateException("a report is plain data and always serialises", e);
     }
+    Instant sentAt = clock.instant();
     try (Response r = client.newCall(rb.build()).execute()) {
       if (r.code() == 200) {
         transitions.clear();
@@ -236,7 +245,7 @@ public final class Reporter {
         if (previousError != null) {
           log.info("health reports delivered again to " + url.host());
         }
-        readHints(r);
+        readHints(r, s.bundle() == null ? null : s.bundle().revision(), sentAt);
         return true;
       }
       String why = switch (r.code()) {
@@ -264,11 +273,18 @@ public final class Reporter {
     return false;
   }
 
-  private void readHints(Response r) {
+  /** Only a JSON boolean counts: an absent hint, null or "false" (a string) says nothing. */
+  private void readHints(Response r, String revision, Instant sentAt) {
     try {
       JsonNode body = JSON.readTree(r.body().byteStream());
-      if (body != null && body.path("hints").path("fetchBundleNow").asBoolean(false)) {
+      JsonNode fetch = body == null ? null : body.path("hints").path("fetchBundleNow");
+      if (fetch == null || !fetch.isBoolean()) {
+        return;
+      }
+      if (fetch.booleanValue()) {
         hints.fetchBundleNow();
+      } else if (revision != null) {
+        hints.bundleConfirmed(revision, sentAt);
       }
     } catch (IOException | RuntimeException e) {
       log.debug("report answer without readable hints: " + e.getMessage());

@@ -40,10 +40,14 @@ public record AgentStatus(
   /** The verdict a person or a control plane acts on. */
   public enum Health { HEALTHY, DEGRADED, UNHEALTHY, STOPPING }
 
-  /** The bundle in force. Null fields are unknown. */
+  /**
+   * The bundle in force. Null fields are unknown. {@code lastCheckedAt} is the last fetch that succeeded (200 or
+   * 304); {@code confirmedAt} the last report answer that counted as a check (the report endpoint, at the source's
+   * origin, said the installed revision is current) and so postponed the interval refresh.
+   */
   public record Bundle(String source, String revision, Instant fetchedAt, Instant lastCheckedAt,
       boolean fromLastKnownGood, Instant tokenExpiresAt, Instant rootCertExpiresAt, String namespace,
-      String serviceAccount, String workloadGroup, String clusterId, String network) {}
+      String serviceAccount, String workloadGroup, String clusterId, String network, Instant confirmedAt) {}
 
   /** The managed block of /etc/hosts. */
   public record Hosts(int entries, int repairs, Instant lastRepairAt, String warning) {}

@@ -104,6 +104,10 @@ class EndToEndTest {
   }
 
   private void startAgent(String token, Duration heartbeat) throws Exception {
+    startAgent(token, heartbeat, "10m");
+  }
+
+  private void startAgent(String token, Duration heartbeat, String refreshInterval) throws Exception {
     root = TestBundles.newRoot(tmp.resolve("root"), true);
     Files.writeString(root.resolve("etc/machine-id"), "5f0c6d1e000040008000000000000001\n");
     Files.writeString(root.resolve("etc/hostname"), "vm-e2e\n");
@@ -120,7 +124,7 @@ class EndToEndTest {
     String base = "https://localhost:" + server.port();
     Files.writeString(root.resolve("etc/istio-vm-agent/config.yaml"), "bundle:\n  source: " + base
         + "/v1/bundle/vm-namespace/hello-vm\n  caFile: " + caFile + "\n  tokenFile: " + tokenFile
-        + "\n  backoffCap: 2s\nreport:\n  url: " + base + "/v1/health\n  interval: " + heartbeat.toSeconds()
+        + "\n  refreshInterval: " + refreshInterval + "\n  backoffCap: 2s\nreport:\n  url: " + base + "/v1/health\n  interval: " + heartbeat.toSeconds()
         + "s\nsidecar:\n  readinessUrl: http://127.0.0.1:" + envoy.getPort() + "/healthz/ready\n");
     notify = UnixDatagramReceiver.atPath(tmp.resolve("notify.sock"));
     daemon = new AgentDaemon(new AgentDaemon.Options(new RootFs(root),
@@ -149,6 +153,21 @@ class EndToEndTest {
     if (notify != null) {
       notify.close();
     }
+  }
+
+  @Test
+  void reportAnswersThatConfirmTheBundleStandInForTheIntervalRefresh() throws Exception {
+    // Heartbeats every 5-6 s to the bundle's own endpoint, each answered "fetchBundleNow": false (the revision the
+    // VM reports is the group's current one): each counts as a check, so the 10 s interval refresh keeps moving.
+    startEndpoint(0);
+    startAgent(joinToken, Duration.ofSeconds(5), "10s");
+    awaitNotify("READY=1"::equals);
+    AgentStatus s = awaitStatus(st -> st.bundle() != null && st.bundle().confirmedAt() != null
+        && st.bundle().lastCheckedAt() != null
+        && st.bundle().confirmedAt().isAfter(st.bundle().lastCheckedAt().plusSeconds(10)));
+    // More than a refreshInterval since the last fetch, and no fetch: the schedule runs from the confirmation.
+    assertEquals(s.bundle().confirmedAt().plusSeconds(10), s.nextRefreshAt(), "next refresh " + s.nextRefreshAt());
+    assertEquals(s.bundle().fetchedAt(), s.bundle().lastCheckedAt(), "no fetch since the first");
   }
 
   @Test

@@ -37,6 +37,8 @@ import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.ValueSource;
 
 /** The reporter against a real HTTPS endpoint on loopback. */
 class ReporterTest {
@@ -53,6 +55,19 @@ class ReporterTest {
   private volatile int code = 200;
   private volatile String answer = "{\"accepted\":true,\"hints\":{}}";
   private final AtomicInteger fetchHints = new AtomicInteger();
+  /** The revisions of bundleConfirmed hints, with the time each report was sent. */
+  private final BlockingQueue<String> confirmations = new LinkedBlockingQueue<>();
+  private final Reporter.Hints hints = new Reporter.Hints() {
+    @Override
+    public void fetchBundleNow() {
+      fetchHints.incrementAndGet();
+    }
+
+    @Override
+    public void bundleConfirmed(String revision, Instant sentAt) {
+      confirmations.add(revision + " " + sentAt);
+    }
+  };
   private final ByteArrayOutputStream logs = new ByteArrayOutputStream();
   private Reporter reporter;
 
@@ -85,7 +100,7 @@ class ReporterTest {
         interval, Duration.ofSeconds(2), new Backoff(Duration.ofMillis(50), Duration.ofMillis(200),
             new SplittableRandom(1)), new SplittableRandom(2),
         new HealthReport.Host("vm-1", "0123456789abcdef0123456789abcdef", List.of("10.0.0.7")), Clock.systemUTC(),
-        new Log(new PrintStream(logs, true), true), "test", fetchHints::incrementAndGet);
+        new Log(new PrintStream(logs, true), true), "test", hints);
     reporter.start();
     return reporter;
   }
@@ -214,6 +229,44 @@ class ReporterTest {
   }
 
   @Test
+  void anExplicitFetchBundleNowFalseConfirmsTheReportedRevisionAsOfItsSending() throws Exception {
+    answer = "{\"accepted\":true,\"hints\":{\"fetchBundleNow\":false}}";
+    reporter(Duration.ofMinutes(10));
+    Instant before = Instant.now();
+    reporter.offer(status(AgentStatus.Health.HEALTHY, List.of(), "active/running"));
+    next();
+    String c = confirmations.poll(5, TimeUnit.SECONDS);
+    assertNotNull(c, "no confirmation");
+    assertEquals("sha256:abc", c.split(" ")[0]);
+    Instant sentAt = Instant.parse(c.split(" ")[1]);
+    assertFalse(sentAt.isBefore(before) || sentAt.isAfter(Instant.now()), "sent at " + sentAt);
+    assertEquals(0, fetchHints.get());
+  }
+
+  @ParameterizedTest(name = "{0}")
+  @ValueSource(strings = {"{\"accepted\":true,\"hints\":{}}", "{\"accepted\":true}",
+      "{\"accepted\":true,\"hints\":{\"fetchBundleNow\":\"false\"}}",
+      "{\"accepted\":true,\"hints\":{\"fetchBundleNow\":null}}", "{\"accepted\":true,\"hints\":{\"fetchBundleNow\":0}}",
+      "not json"})
+  void anAnswerWithoutAnExplicitBooleanHintConfirmsNothing(String body) throws Exception {
+    answer = body;
+    reporter(Duration.ofMinutes(10));
+    reporter.offer(status(AgentStatus.Health.HEALTHY, List.of(), "active/running"));
+    next();
+    // The hints of one report are handled before the next report goes out: a second answer asking for a fetch
+    // marks the point by which a confirmation from the first would have come.
+    answer = "{\"accepted\":true,\"hints\":{\"fetchBundleNow\":true}}";
+    reporter.offer(status(AgentStatus.Health.DEGRADED, List.of("Envoy not ready (HTTP 503)"), "active/running"));
+    next();
+    long deadline = System.nanoTime() + Duration.ofSeconds(5).toNanos();
+    while (fetchHints.get() == 0 && System.nanoTime() < deadline) {
+      Thread.sleep(10);
+    }
+    assertEquals(1, fetchHints.get());
+    assertEquals(List.of(), List.copyOf(confirmations));
+  }
+
+  @Test
   void theJoinTokenIsNeverInAReport() throws Exception {
     reporter(Duration.ofMinutes(10));
     reporter.offer(status(AgentStatus.Health.HEALTHY, List.of(), "active/running"));
@@ -238,7 +291,7 @@ class ReporterTest {
     Instant now = Instant.now();
     return new AgentStatus(AgentStatus.FORMAT, 42, "test", now.minusSeconds(60), now, AgentStatus.Phase.RUNNING, health,
         reasons, new AgentStatus.Bundle("https://x/v1/bundle", "sha256:abc", now, now, false, now.plusSeconds(3600),
-            now.plusSeconds(86_400), "vm-namespace", "vm-sa", "hello-vm", "Kubernetes", null),
+            now.plusSeconds(86_400), "vm-namespace", "vm-sa", "hello-vm", "Kubernetes", null, null),
         new AgentStatus.Hosts(1, 0, null, null),
         new AgentStatus.Sidecar(true, sidecarState, 812, 0, true, null, false, List.of()), null, null, null);
   }
