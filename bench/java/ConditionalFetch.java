@@ -10,9 +10,8 @@ import okhttp3.HttpUrl;
 
 /**
  * For bench/p4-control-plane: the agent's own conditional fetch ({@link HttpsSource}, the code `run` uses), each on a
- * fresh TLS connection, as the daemon's refresh every 10 minutes is (OkHttp drops a connection idle for 5 minutes,
- * the endpoint one idle for about 30 s). A daemon cannot show this in a short run: a refresh interval under 5 minutes
- * reuses its pooled connection, or finds it closed by the endpoint.
+ * fresh TLS connection, as every refresh of the daemon is (it keeps an idle connection 4 s, HttpsClients.KEEP_ALIVE;
+ * the endpoint closes one idle for about 30 s).
  *
  * <p>Usage: ConditionalFetch URL CA_FILE TOKEN_FILE COUNT. Fetches once without an ETag (200), prints "mark1 UNIX_TIME",
  * waits 2.5 s, then COUNT times builds a new source (a new client, so a new connection) and fetches with the ETag,

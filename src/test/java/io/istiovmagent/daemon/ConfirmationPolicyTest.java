@@ -11,6 +11,7 @@ import io.istiovmagent.util.Durations;
 import java.time.Instant;
 import java.util.Optional;
 import okhttp3.HttpUrl;
+import org.junit.jupiter.api.Test;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.CsvSource;
 
@@ -57,6 +58,18 @@ class ConfirmationPolicyTest {
     assertEquals(expected, ConfirmationPolicy.postpone(TEN_MINUTES,
         new Keeper(at(now), "r1", checked == null ? null : at(checked), scheduled, token, failing, underWay),
         new Confirmation(revision, at(sent), sameOrigin)));
+  }
+
+  @Test
+  void aStaleTokenRetryIsNeverPostponedEvenWhenTheHalfLifeIsStillAhead() {
+    // An issuer whose token expires before its iat, iat in the future: RefreshPolicy calls it unusable (STALE_TOKEN,
+    // a retry in 1m), though its "half-life" (iat + a negative half) lies ahead. The cap at the half-life alone
+    // would let a confirmation move the retry there.
+    Optional<TokenWindow> token = Optional.of(new TokenWindow(at("10m"), at("5m")));
+    Next scheduled = TEN_MINUTES.next(T0, token);
+    assertEquals(new Next(at("1m"), Reason.STALE_TOKEN), scheduled);
+    assertEquals(Optional.empty(), ConfirmationPolicy.postpone(TEN_MINUTES,
+        new Keeper(at("30s"), "r1", T0, scheduled, token, false, false), new Confirmation("r1", at("30s"), true)));
   }
 
   @ParameterizedTest(name = "{0} vs {1}: {2}")
