@@ -55,7 +55,7 @@ final class HealthEndpoint {
     reportLog.ifPresent(l -> l.append(stored, received));
 
     Map<String, Object> hints = new LinkedHashMap<>();
-    hints.put("fetchBundleNow", bundleChanged(g, report));
+    bundleChanged(g, report).ifPresent(changed -> hints.put("fetchBundleNow", changed));
     Map<String, Object> answer = new LinkedHashMap<>();
     answer.put("accepted", true);
     answer.put("hints", hints);
@@ -69,13 +69,18 @@ final class HealthEndpoint {
     return Response.json(200, Map.of("vms", registry.summaries(clock.instant())));
   }
 
-  /** True when the group's current bundle is not the one the VM says it has (e.g. istioctl was run again). */
-  private boolean bundleChanged(Grant.Group g, HealthReport report) {
+  /**
+   * True when the group's current bundle is not the one the VM says it has (e.g. istioctl was run again); false when
+   * it is, which an agent counts as a check of its bundle (it postpones its interval refresh). Empty, no hint, when
+   * the endpoint has no bundle for the group: nothing better to fetch, and nothing to confirm either (a fetch would
+   * get 404, which the agent should learn by its own schedule).
+   */
+  private Optional<Boolean> bundleChanged(Grant.Group g, HealthReport report) {
     if (!(store.lookup(g.namespace(), g.group()) instanceof BundleStore.Lookup.Found found)) {
-      return false; // nothing better to fetch
+      return Optional.empty();
     }
     String has = report.bundle() == null ? null : report.bundle().revision();
-    return has == null || !hex(has).equals(hex(found.bundle().revision()));
+    return Optional.of(has == null || !hex(has).equals(hex(found.bundle().revision())));
   }
 
   /** "sha256:HEX", "HEX" and the quoted ETag all name the same revision. */

@@ -237,6 +237,22 @@ class HealthEndpointTest {
     assertTrue(f.log().contains("<4>a health report for vm-namespace/hello-vm carried its join token"), f.log());
   }
 
+  @Test
+  void sendsNoFetchBundleNowHintWhenItHasNoBundleForTheGroup() throws Exception {
+    // "false" would tell the agent its bundle is current, and postpone its refresh; with nothing to serve (a fetch
+    // gets 404) the endpoint confirms nothing.
+    try (var files = Files.list(f.groupDir())) {
+      for (Path p : files.toList()) {
+        Files.delete(p);
+      }
+    }
+    Files.delete(f.groupDir());
+    assertEquals(404, f.get("/v1/bundle/vm-namespace/hello-vm", TOKEN).code());
+    ServerFixture.Reply r = f.post("/v1/health", TOKEN, report("m-1", "HEALTHY", 1, revision));
+    assertEquals(200, r.code(), r.text());
+    assertEquals("{\"accepted\":true,\"hints\":{}}", r.text());
+  }
+
   private boolean hint(String body) throws Exception {
     ServerFixture.Reply r = f.post("/v1/health", TOKEN, body);
     assertEquals(200, r.code(), r.text());
