@@ -273,17 +273,20 @@ public final class Reporter {
     return false;
   }
 
-  /** Only a JSON boolean counts: an absent hint, null or "false" (a string) says nothing. */
+  /**
+   * A fetch is asked for by anything Jackson reads as true (as before); a confirmation only by a JSON {@code false}:
+   * an absent hint, null, 0 or "false" (a string) confirms nothing.
+   */
   private void readHints(Response r, String revision, Instant sentAt) {
     try {
       JsonNode body = JSON.readTree(r.body().byteStream());
-      JsonNode fetch = body == null ? null : body.path("hints").path("fetchBundleNow");
-      if (fetch == null || !fetch.isBoolean()) {
+      if (body == null) {
         return;
       }
-      if (fetch.booleanValue()) {
+      JsonNode fetch = body.path("hints").path("fetchBundleNow");
+      if (fetch.asBoolean(false)) {
         hints.fetchBundleNow();
-      } else if (revision != null) {
+      } else if (fetch.isBoolean() && revision != null) {
         hints.bundleConfirmed(revision, sentAt);
       }
     } catch (IOException | RuntimeException e) {
