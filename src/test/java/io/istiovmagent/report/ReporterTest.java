@@ -81,13 +81,16 @@ class ReporterTest {
         if (down.get()) {
           return new MockResponse.Builder().code(503).build();
         }
+        // Read before the report is handed to the test, which may change the answer for the next one.
+        int status = code;
+        String body = answer;
         try {
           assertEquals("Bearer " + JOIN, r.getHeaders().get("Authorization"));
           received.add(Reporter.JSON.readTree(r.getBody().utf8()));
         } catch (Exception e) {
           throw new AssertionError(e);
         }
-        return new MockResponse.Builder().code(code).body(answer).build();
+        return new MockResponse.Builder().code(status).body(body).build();
       }
     });
   }
