@@ -14,6 +14,7 @@ import io.istiovmagent.util.Durations;
 import io.istiovmagent.verify.TokenClaims;
 import java.time.Duration;
 import java.time.Instant;
+import java.util.ArrayList;
 import java.util.List;
 import java.util.Optional;
 import org.junit.jupiter.api.Test;
@@ -40,8 +41,10 @@ class RefreshPolicyTest {
       "15s token: half-life in 7.5s, held back to the floor  | 0s     | 0s    | 15s   | 10m      | 10s    | HALF_LIFE",
       "fetched 10s before half-life: at the half-life        | 4m50s  | 0s    | 10m   | 10m      | 5m     | HALF_LIFE",
       "fetched 1s before half-life: held back to the floor   | 4m59s  | 0s    | 10m   | 10m      | 5m9s   | HALF_LIFE",
-      "fetched exactly at half-life: stale, in 1m            | 30m    | 0s    | 1h    | 10m      | 31m    | STALE_TOKEN",
-      "fetched past half-life: stale, in 1m, not at once     | 45m    | 0s    | 1h    | 10m      | 46m    | STALE_TOKEN",
+      "fetched exactly at half-life: a quarter of 30m left   | 30m    | 0s    | 1h    | 10m      | 37m30s | STALE_TOKEN",
+      "fetched past half-life: a quarter of 15m left         | 45m    | 0s    | 1h    | 10m      | 48m45s | STALE_TOKEN",
+      "2m left: a quarter is 30s, once a minute at the most  | 58m    | 0s    | 1h    | 10m      | 59m    | STALE_TOKEN",
+      "a day's token past half-life: refreshInterval at most | 13h    | 0s    | 24h   | 10m      | 13h10m | STALE_TOKEN",
       "stale with a 30s interval: the interval               | 45m    | 0s    | 1h    | 30s      | 45m30s | STALE_TOKEN",
       "exp before iat: treated as expired, soonest           | 0s     | 10m   | 5m    | 10m      | 1m     | STALE_TOKEN",
       "exp equal to iat: treated as expired, soonest         | 0s     | 0s    | 0s    | 1h       | 1m     | STALE_TOKEN",
@@ -83,21 +86,26 @@ class RefreshPolicyTest {
   }
 
   @Test
-  void aSourceThatAlwaysServesTheSameTokenIsPolledOncePerMinuteAfterItsHalfLife() {
+  void aSourceThatAlwaysServesTheSameTokenIsPolledMoreOftenAsItsExpiryNears() {
     // A static file: directory: the same 1h token on every read. Successes until it expires (verification refuses
     // it after that), each scheduled from the previous one.
     RefreshPolicy policy = RefreshPolicy.withDefaults();
     Optional<TokenWindow> token = Optional.of(new TokenWindow(T0, T0.plus(Duration.ofHours(1))));
     Instant t = T0;
-    int fetches = 0;
+    List<Duration> gaps = new ArrayList<>();
     while (t.isBefore(token.get().expires())) {
-      fetches++;
       Instant next = policy.next(t, token).at();
-      assertTrue(Duration.between(t, next).compareTo(Duration.ofMinutes(1)) >= 0, "polled again at " + next);
+      gaps.add(Duration.between(t, next));
       t = next;
     }
-    // 0, 10, 20, 30 minutes by the interval and half-life, then once a minute from 31 to 59.
-    assertEquals(4 + 29, fetches);
+    // 0, 10, 20 minutes by the interval, 30 at the half-life; then a quarter of the time left: 7.5 min, 5.6, 4.2...
+    // down to once a minute in the last 4 minutes: 11 fetches over the last half hour, not 29.
+    assertEquals(4 + 11, gaps.size(), gaps.toString());
+    for (int i = 4; i < gaps.size(); i++) {
+      assertTrue(gaps.get(i).compareTo(gaps.get(i - 1)) <= 0, "closer as exp nears: " + gaps);
+      assertTrue(gaps.get(i).compareTo(Duration.ofMinutes(1)) >= 0, "never more than once a minute: " + gaps);
+    }
+    assertEquals(Duration.ofMinutes(1), gaps.get(gaps.size() - 1));
   }
 
   @ParameterizedTest(name = "iat={0} nbf={1} exp={2}")
