@@ -9,6 +9,7 @@ import javax.net.ssl.TrustManager;
 import javax.net.ssl.X509TrustManager;
 import okhttp3.ConnectionPool;
 import okhttp3.ConnectionSpec;
+import okhttp3.EventListener;
 import okhttp3.OkHttpClient;
 
 /**
@@ -31,6 +32,8 @@ public final class HttpsClients {
   static final Duration KEEP_ALIVE = Duration.ofSeconds(4);
   /** The agent talks to one or two hosts (bundle source, report endpoint), one request at a time each. */
   private static final int MAX_IDLE_CONNECTIONS = 2;
+  /** Observes nothing: what the agent itself uses. */
+  public static final EventListener.Factory NO_EVENTS = call -> EventListener.NONE;
 
   private HttpsClients() {}
 
@@ -39,7 +42,18 @@ public final class HttpsClients {
    *     never is; the credential is not sent to another host)
    */
   public static OkHttpClient client(X509TrustManager trust, Duration timeout, boolean followHttpsRedirects) {
+    return client(trust, timeout, followHttpsRedirects, NO_EVENTS);
+  }
+
+  /**
+   * The same client, with {@code events} told of each call's steps. Only the fleet benchmark (bench/p5-fleet) passes
+   * one: it times every request of thousands of simulated agents, and there is no other way to see inside the
+   * Reporter's and HttpsSource's calls. A listener only observes; trust, timeouts and retries are the same.
+   */
+  public static OkHttpClient client(X509TrustManager trust, Duration timeout, boolean followHttpsRedirects,
+      EventListener.Factory events) {
     return new OkHttpClient.Builder()
+        .eventListenerFactory(events)
         .sslSocketFactory(sslContext(trust).getSocketFactory(), trust)
         .connectionSpecs(List.of(ConnectionSpec.MODERN_TLS))
         .followRedirects(followHttpsRedirects)

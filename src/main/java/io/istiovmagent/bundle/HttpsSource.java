@@ -19,6 +19,7 @@ import javax.net.ssl.SSLException;
 import javax.net.ssl.SSLHandshakeException;
 import javax.net.ssl.SSLPeerUnverifiedException;
 import javax.net.ssl.X509TrustManager;
+import okhttp3.EventListener;
 import okhttp3.HttpUrl;
 import okhttp3.OkHttpClient;
 import okhttp3.Request;
@@ -41,6 +42,12 @@ public final class HttpsSource implements BundleSource {
 
   public HttpsSource(HttpUrl url, X509TrustManager trust, Optional<BearerToken> credential, Duration timeout,
       String userAgent, Clock clock) {
+    this(url, trust, credential, timeout, userAgent, clock, HttpsClients.NO_EVENTS);
+  }
+
+  /** As above, with {@code events} observing each fetch's HTTP call; for the fleet benchmark (see HttpsClients). */
+  public HttpsSource(HttpUrl url, X509TrustManager trust, Optional<BearerToken> credential, Duration timeout,
+      String userAgent, Clock clock, EventListener.Factory events) {
     if (!url.isHttps()) {
       throw new IllegalArgumentException("HttpsSource needs an https:// URL");
     }
@@ -48,7 +55,7 @@ public final class HttpsSource implements BundleSource {
     this.credential = Objects.requireNonNull(credential, "credential == null");
     this.userAgent = userAgent;
     this.clock = clock;
-    this.client = HttpsClients.client(trust, timeout, true);
+    this.client = HttpsClients.client(trust, timeout, true, events);
   }
 
   @Override

@@ -20,6 +20,7 @@ import java.util.List;
 import java.util.Optional;
 import java.util.random.RandomGenerator;
 import javax.net.ssl.X509TrustManager;
+import okhttp3.EventListener;
 import okhttp3.HttpUrl;
 import okhttp3.MediaType;
 import okhttp3.OkHttpClient;
@@ -89,6 +90,14 @@ public final class Reporter {
   public Reporter(HttpUrl url, X509TrustManager trust, Optional<BearerToken> credential, Duration interval,
       Duration timeout, Backoff backoff, RandomGenerator random, HealthReport.Host host, Clock clock, Log log,
       String userAgent, Hints hints) {
+    this(url, trust, credential, interval, timeout, backoff, random, host, clock, log, userAgent, hints,
+        HttpsClients.NO_EVENTS);
+  }
+
+  /** As above, with {@code events} observing each report's HTTP call; for the fleet benchmark (see HttpsClients). */
+  public Reporter(HttpUrl url, X509TrustManager trust, Optional<BearerToken> credential, Duration interval,
+      Duration timeout, Backoff backoff, RandomGenerator random, HealthReport.Host host, Clock clock, Log log,
+      String userAgent, Hints hints, EventListener.Factory events) {
     if (!url.isHttps()) {
       throw new IllegalArgumentException("report.url must be https://");
     }
@@ -102,7 +111,7 @@ public final class Reporter {
     this.log = log;
     this.userAgent = userAgent;
     this.hints = hints;
-    this.client = HttpsClients.client(trust, timeout, false);
+    this.client = HttpsClients.client(trust, timeout, false, events);
     this.state = new State(display(url), null, 0, null);
     this.thread = new Thread(this::loop, "health-reporter");
     this.thread.setDaemon(true);

@@ -30,13 +30,17 @@ import java.util.HexFormat;
 import java.util.List;
 import java.util.Map;
 import java.util.Optional;
+import java.util.concurrent.CopyOnWriteArrayList;
 import java.util.concurrent.TimeUnit;
 import mockwebserver3.MockResponse;
 import mockwebserver3.MockResponseBody;
 import mockwebserver3.MockWebServer;
 import mockwebserver3.RecordedRequest;
 import mockwebserver3.SocketEffect;
+import okhttp3.Call;
+import okhttp3.EventListener;
 import okhttp3.Protocol;
+import okhttp3.Response;
 import okhttp3.tls.HeldCertificate;
 import okio.Buffer;
 import okio.BufferedSink;
@@ -452,6 +456,26 @@ class HttpsSourceTest {
   }
 
   // ---- source configuration ----
+
+  @Test
+  void anEventListenerSeesEachFetch() throws Exception {
+    MockWebServer server = https();
+    server.enqueue(new MockResponse.Builder().code(200).body(new Buffer().write(ARCHIVE))
+        .setHeader("ETag", "\"v1\"").build());
+    server.enqueue(new MockResponse.Builder().code(304).setHeader("ETag", "\"v1\"").build());
+    List<Integer> codes = new CopyOnWriteArrayList<>();
+    HttpsSource source = new HttpsSource(server.url(PATH).newBuilder().host("localhost").build(),
+        TlsTrust.trustManager(Optional.of(caFile)), Optional.of(BearerToken.readFile(tokenFile)), TIMEOUT, USER_AGENT,
+        CLOCK, call -> new EventListener() {
+          @Override
+          public void responseHeadersEnd(Call c, Response r) {
+            codes.add(r.code());
+          }
+        });
+    assertTrue(source.fetch(Optional.empty()) instanceof FetchResult.Fetched);
+    assertTrue(source.fetch(Optional.of("\"v1\"")) instanceof FetchResult.NotModified);
+    assertEquals(List.of(200, 304), codes);
+  }
 
   @Test
   void plainHttpSourceIsRefusedAtConfiguration() {

@@ -7,6 +7,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import io.istiovmagent.bundle.BearerToken;
+import io.istiovmagent.bundle.HttpsClients;
 import io.istiovmagent.bundle.TestTls;
 import io.istiovmagent.bundle.TlsTrust;
 import io.istiovmagent.daemon.Backoff;
@@ -32,6 +33,9 @@ import mockwebserver3.Dispatcher;
 import mockwebserver3.MockResponse;
 import mockwebserver3.MockWebServer;
 import mockwebserver3.RecordedRequest;
+import okhttp3.Call;
+import okhttp3.EventListener;
+import okhttp3.Response;
 import okhttp3.tls.HeldCertificate;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
@@ -96,6 +100,10 @@ class ReporterTest {
   }
 
   private Reporter reporter(Duration interval) throws Exception {
+    return reporter(interval, HttpsClients.NO_EVENTS);
+  }
+
+  private Reporter reporter(Duration interval, EventListener.Factory events) throws Exception {
     Path tokenFile = Files.writeString(dir.resolve("join"), JOIN);
     Files.setPosixFilePermissions(tokenFile, PosixFilePermissions.fromString("rw-------"));
     reporter = new Reporter(server.url("/v1/health").newBuilder().host("localhost").build(),
@@ -103,7 +111,7 @@ class ReporterTest {
         interval, Duration.ofSeconds(2), new Backoff(Duration.ofMillis(50), Duration.ofMillis(200),
             new SplittableRandom(1)), new SplittableRandom(2),
         new HealthReport.Host("vm-1", "0123456789abcdef0123456789abcdef", List.of("10.0.0.7")), Clock.systemUTC(),
-        new Log(new PrintStream(logs, true), true), "test", hints);
+        new Log(new PrintStream(logs, true), true), "test", hints, events);
     reporter.start();
     return reporter;
   }
@@ -140,6 +148,22 @@ class ReporterTest {
     // The same state offered again (time moved on) is not a change.
     reporter.offer(status(AgentStatus.Health.UNHEALTHY, List.of("istio.service is failed/failed"), "failed/failed"));
     assertEquals(null, received.poll(1500, TimeUnit.MILLISECONDS));
+  }
+
+  @Test
+  void anEventListenerSeesEachReportCallDeliveredOrNot() throws Exception {
+    BlockingQueue<String> seen = new LinkedBlockingQueue<>();
+    reporter(Duration.ofMinutes(10), call -> new EventListener() {
+      @Override
+      public void responseHeadersEnd(Call c, Response r) {
+        seen.add(c.request().method() + " " + c.request().url().encodedPath() + " " + r.code());
+      }
+    });
+    reporter.offer(status(AgentStatus.Health.HEALTHY, List.of(), "active/running"));
+    assertEquals("POST /v1/health 200", seen.poll(10, TimeUnit.SECONDS));
+    down.set(true);
+    reporter.offer(status(AgentStatus.Health.UNHEALTHY, List.of("istio.service is failed/failed"), "failed/failed"));
+    assertEquals("POST /v1/health 503", seen.poll(10, TimeUnit.SECONDS));
   }
 
   @Test
