@@ -52,13 +52,30 @@ final class RequestExecutor implements Executor {
         new ThreadPoolExecutor.AbortPolicy());
   }
 
+  /** When the JDK server handed the running exchange to this executor ({@link System#nanoTime}). */
+  private static final ThreadLocal<Long> HANDED_OVER = new ThreadLocal<>();
+
   @Override
   public void execute(Runnable exchange) {
+    long at = System.nanoTime();
+    Runnable stamped = () -> {
+      HANDED_OVER.set(at);
+      exchange.run();
+    };
     try {
-      workers.execute(exchange);
+      workers.execute(stamped);
     } catch (RejectedExecutionException full) {
-      shedding.execute(exchange); // rejected too: the JDK server closes the connection
+      shedding.execute(stamped); // rejected too: the JDK server closes the connection
     }
+  }
+
+  /**
+   * On an exchange's thread: when the server handed it over, before it waited in the queue and (on a new
+   * connection) did the TLS handshake and read the request; {@code fallback} on any other thread.
+   */
+  static long handedOverNanos(long fallback) {
+    Long at = HANDED_OVER.get();
+    return at == null ? fallback : at;
   }
 
   /** True on a shedding thread: the exchange must be answered with 503 at once. */

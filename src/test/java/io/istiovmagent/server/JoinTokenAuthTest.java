@@ -110,6 +110,9 @@ class JoinTokenAuthTest {
     f.post("/v1/health", TOKEN, ServerFixture.report("m1", "HEALTHY", 1, null));
     String log = f.log();
     assertTrue(log.contains("GET /v1/bundle/vm-namespace/hello-vm -> 200"), "debug logging is on: " + log);
+    // With the endpoint's own timing, which bench/p5-fleet reads (EndpointLog).
+    assertTrue(java.util.regex.Pattern.compile("GET /v1/bundle/vm-namespace/hello-vm -> 200 \\(\\d+\\.\\d\\d ms; "
+        + "\\d+\\.\\d\\d ms with queue and TLS\\)").matcher(log).find(), log);
     for (String t : new String[] {TOKEN, ADMIN_TOKEN, "jt-guessed"}) {
       assertFalse(log.contains(t), t + " in:\n" + log);
     }
