@@ -1,0 +1,250 @@
+package io.istiovmagent.bench;
+
+import io.istiovmagent.bundle.BadBundleException;
+import io.istiovmagent.bundle.BearerToken;
+import io.istiovmagent.bundle.FetchResult;
+import io.istiovmagent.bundle.HttpsSource;
+import io.istiovmagent.bundle.SourceException;
+import io.istiovmagent.daemon.Backoff;
+import io.istiovmagent.daemon.FailureClass;
+import io.istiovmagent.daemon.RefreshPolicy;
+import io.istiovmagent.report.HealthReport;
+import io.istiovmagent.report.Reporter;
+import io.istiovmagent.status.AgentStatus;
+import io.istiovmagent.status.HealthAssessor;
+import io.istiovmagent.util.Log;
+import io.istiovmagent.verify.BundleVerifier;
+import io.istiovmagent.verify.RootCertificate;
+import io.istiovmagent.verify.VerifiedBundle;
+import java.io.OutputStream;
+import java.io.PrintStream;
+import java.time.Clock;
+import java.time.Duration;
+import java.time.Instant;
+import java.util.HexFormat;
+import java.util.List;
+import java.util.Optional;
+import java.util.SplittableRandom;
+import java.util.concurrent.Executor;
+import java.util.concurrent.ScheduledExecutorService;
+import java.util.concurrent.ScheduledFuture;
+import java.util.concurrent.TimeUnit;
+import javax.net.ssl.X509TrustManager;
+import okhttp3.HttpUrl;
+
+/**
+ * One simulated VM: the agent's real {@link Reporter} (its own thread, its own OkHttp client and TLS context, its
+ * own heartbeat jitter and backoff) and the real bundle fetch ({@link HttpsSource} with a conditional GET, then
+ * {@link RefreshPolicy} after a success and the token-aware {@link Backoff} after a failure, classified by
+ * {@link FailureClass}). What is not real: the glue of {@code daemon.BundleKeeper.fetch/failed}, copied below line
+ * for line minus the installing (no files are written), and the daemon's status snapshot, built here the way
+ * {@code AgentDaemon.snapshot} builds it for a managed, running, ready sidecar.
+ */
+final class FleetAgent {
+  /** What every agent of the fleet shares: the process-wide settings of one simulated VM image. */
+  record Shared(HttpUrl bundleUrl, HttpUrl reportUrl, X509TrustManager trust, BearerToken credential,
+      Duration timeout, Duration reportInterval, Duration backoffCap, RefreshPolicy refresh, Verifier verifier,
+      Clock clock, ScheduledExecutorService scheduler, Executor blocking, CallRecorder recorder, FleetStats stats,
+      String userAgent) {}
+
+  /**
+   * {@link BundleVerifier} once per distinct bundle in a fleet JVM. The verifier is pure (files, policy and clock in,
+   * verdict out) and every agent is served the same bytes, so the 10,000 verifications of the ramp would give the
+   * same answer 10,000 times; they cost this machine's CPU, which the endpoint needs, and nothing of the endpoint's.
+   * A refusal is not cached.
+   */
+  static final class Verifier {
+    private final BundleVerifier verifier;
+    private final java.util.concurrent.ConcurrentHashMap<String, VerifiedBundle> verified =
+        new java.util.concurrent.ConcurrentHashMap<>();
+
+    Verifier(BundleVerifier verifier) {
+      this.verifier = verifier;
+    }
+
+    VerifiedBundle verify(io.istiovmagent.bundle.RawBundle raw) throws BadBundleException {
+      VerifiedBundle v = verified.get(raw.revision());
+      if (v == null) {
+        v = verifier.verify(raw);
+        verified.putIfAbsent(raw.revision(), v);
+      }
+      return v;
+    }
+  }
+
+  private static final Log QUIET = new Log(new PrintStream(OutputStream.nullOutputStream()), false);
+
+  private final int id;
+  private final Shared shared;
+  private final SplittableRandom fetchRandom;
+  private final SplittableRandom reportRandom;
+  private final SplittableRandom backoffRandom;
+  private final Instant startedAt;
+  private final HealthReport.Host host;
+  private HttpsSource source;
+  private volatile Reporter reporter;
+
+  // BundleKeeper's state; guarded by this.
+  private VerifiedBundle current;
+  private Optional<String> etag = Optional.empty();
+  private Instant fetchedAt;
+  private Instant lastCheckedAt;
+  private int failures;
+  private AgentStatus.LastError lastError;
+  private Instant nextFetchAt;
+  private ScheduledFuture<?> pending;
+  private boolean warmStart = true;
+  private boolean renewSource;
+
+  FleetAgent(int id, Shared shared, SplittableRandom random) {
+    this.id = id;
+    this.shared = shared;
+    this.fetchRandom = random.split();
+    this.reportRandom = random.split();
+    this.backoffRandom = random.split();
+    this.startedAt = shared.clock().instant();
+    byte[] machineId = new byte[16];
+    random.split().nextBytes(machineId);
+    this.host = new HealthReport.Host(String.format("vm-%05d", id), HexFormat.of().formatHex(machineId),
+        List.of("10." + (id >> 16 & 255) + "." + (id >> 8 & 255) + "." + (id & 255)));
+  }
+
+  /** Boots: the reporter's thread starts, the first fetch goes out at once (as after a first boot). */
+  void join() {
+    // Built outside the lock: making an OkHttp client takes OkHttp's process-wide task lock.
+    HttpsSource s = newSource();
+    Reporter r = new Reporter(shared.reportUrl(), shared.trust(), Optional.of(shared.credential()),
+        shared.reportInterval(), shared.timeout(), new Backoff(Backoff.DEFAULT_BASE, shared.backoffCap(),
+            backoffRandom), reportRandom, host, shared.clock(), QUIET, shared.userAgent(), this::fetchNow,
+        shared.recorder());
+    synchronized (this) {
+      source = s;
+      reporter = r;
+    }
+    r.start();
+    fetch();
+  }
+
+  private HttpsSource newSource() {
+    return new HttpsSource(shared.bundleUrl(), shared.trust(), Optional.of(shared.credential()), shared.timeout(),
+        shared.userAgent(), shared.clock(), shared.recorder());
+  }
+
+  /** The reporter's fetchBundleNow hint, as the daemon's FETCH_NOW event. */
+  private synchronized void fetchNow() {
+    nextFetchAt = shared.clock().instant();
+    schedule();
+  }
+
+  /** Whether a report was delivered at or after {@code t}; never waits for the agent. */
+  boolean deliveredSince(Instant t) {
+    Reporter r = reporter;
+    if (r == null) {
+      return false;
+    }
+    Instant last = r.state().lastDeliveredAt();
+    return last != null && !last.isBefore(t);
+  }
+
+  // ---- BundleKeeper.fetch and .failed, minus the installing ----
+
+  private void fetch() {
+    Instant now = shared.clock().instant();
+    HttpsSource s;
+    Optional<String> ifNoneMatch;
+    synchronized (this) {
+      if (nextFetchAt != null) {
+        shared.stats().fetchLag(Math.max(0, Duration.between(nextFetchAt, now).toMillis()));
+      }
+      if (renewSource) {
+        // The first refresh, brought forward by the warm start below: an agent that has run for a while has no
+        // pooled connection left by then (OkHttp drops one idle for 5 minutes; refreshes are 10 apart), so a new
+        // client, as after a restart. Reusing the first fetch's connection instead would trip on the endpoint
+        // having closed it (docs/performance.md, P5), which a running fleet does not see.
+        source = newSource();
+        renewSource = false;
+      }
+      s = source;
+      ifNoneMatch = current != null ? etag : Optional.empty();
+    }
+    try {
+      FetchResult r = s.fetch(ifNoneMatch); // blocking, outside the lock: the hint may arrive meanwhile
+      synchronized (this) {
+        lastCheckedAt = shared.clock().instant();
+        if (r instanceof FetchResult.Fetched f) {
+          current = shared.verifier().verify(f.bundle());
+          etag = f.etag();
+          fetchedAt = lastCheckedAt;
+        }
+        failures = 0;
+        lastError = null;
+        Optional<RefreshPolicy.TokenWindow> token = RefreshPolicy.TokenWindow.of(current.token(), lastCheckedAt);
+        // A fleet that has run for a while has its refreshes spread over the interval; one that booted within the
+        // ramp has not. The first schedule is therefore computed from a last success drawn uniformly from the past
+        // refresh interval (the policy is the real one; only its input is shifted). Later ones are the daemon's.
+        Instant from = lastCheckedAt;
+        if (warmStart) {
+          warmStart = false;
+          renewSource = true;
+          from = lastCheckedAt.minusMillis(fetchRandom.nextLong(shared.refresh().refreshInterval().toMillis()));
+        }
+        nextFetchAt = shared.refresh().next(from, token).at();
+      }
+    } catch (SourceException e) {
+      failed(now, FailureClass.of(e), e.retryAfter(), "cannot fetch the bundle: " + e.getMessage());
+    } catch (BadBundleException e) {
+      failed(now, FailureClass.of(e), Optional.empty(), "bundle refused: " + e.problems().get(0).format()
+          + "; the installed bundle stays in force");
+    } catch (RuntimeException e) {
+      failed(now, FailureClass.TRANSIENT, Optional.empty(), "cannot fetch the bundle: " + e);
+    }
+    synchronized (this) {
+      publish();
+      schedule();
+    }
+  }
+
+  private synchronized void failed(Instant now, FailureClass kind, Optional<Duration> retryAfter, String message) {
+    failures++;
+    lastError = new AgentStatus.LastError(now, message);
+    Optional<Duration> tokenLeft = current == null ? Optional.empty()
+        : Optional.of(Duration.between(now, current.token().expiresAt()));
+    Duration delay = new Backoff(Backoff.DEFAULT_BASE, shared.backoffCap(), fetchRandom)
+        .delay(failures, kind, retryAfter, tokenLeft);
+    nextFetchAt = shared.clock().instant().plus(delay);
+  }
+
+  private void schedule() {
+    if (pending != null) {
+      pending.cancel(false);
+    }
+    long ms = Math.max(0, Duration.between(shared.clock().instant(), nextFetchAt).toMillis());
+    // The timer only hands the fetch over: a fetch blocks (up to the 30 s timeout, twice) as in the daemon's fetch
+    // thread, and must not hold up other agents' fetches. The blocking pool grows with the fetches in flight.
+    pending = shared.scheduler().schedule(() -> shared.blocking().execute(this::fetch), ms, TimeUnit.MILLISECONDS);
+  }
+
+  // ---- AgentDaemon.publish / snapshot: a VM reports once it holds a bundle ----
+
+  private void publish() {
+    if (current == null || reporter == null) {
+      return;
+    }
+    Instant now = shared.clock().instant();
+    AgentStatus.Bundle b = new AgentStatus.Bundle(source.describe(), current.revision(), fetchedAt, lastCheckedAt,
+        false, current.token().expiresAt(), current.rootCertificates().stream().map(RootCertificate::notAfter)
+            .min(Instant::compareTo).orElse(null), current.namespace(), current.serviceAccount(),
+        current.workloadGroup(), current.clusterEnv().nonEmpty("ISTIO_META_CLUSTER_ID"),
+        current.clusterEnv().nonEmpty("ISTIO_META_NETWORK"));
+    AgentStatus.Sidecar sc = new AgentStatus.Sidecar(true, "active/running", 1000 + id, 0, true, "HTTP 200", false,
+        List.of());
+    Reporter.State st = reporter.state();
+    AgentStatus.Report rep = new AgentStatus.Report(st.url(), st.lastDeliveredAt(), st.delivered(), st.lastError());
+    AgentStatus draft = new AgentStatus(AgentStatus.FORMAT, 1000 + id, "bench", startedAt, now,
+        AgentStatus.Phase.RUNNING, AgentStatus.Health.DEGRADED, List.of(), b,
+        new AgentStatus.Hosts(current.hosts().size(), 0, null, null), sc, lastError, nextFetchAt, rep);
+    HealthAssessor.Assessment a = HealthAssessor.assess(draft, now);
+    reporter.offer(new AgentStatus(draft.format(), draft.pid(), draft.version(), startedAt, now, draft.phase(),
+        a.health(), a.reasons(), b, draft.hosts(), sc, lastError, nextFetchAt, rep));
+  }
+}
