@@ -36,9 +36,12 @@ import okhttp3.HttpUrl;
  * One simulated VM: the agent's real {@link Reporter} (its own thread, its own OkHttp client and TLS context, its
  * own heartbeat jitter and backoff) and the real bundle fetch ({@link HttpsSource} with a conditional GET, then
  * {@link RefreshPolicy} after a success and the token-aware {@link Backoff} after a failure, classified by
- * {@link FailureClass}). What is not real: the glue of {@code daemon.BundleKeeper.fetch/failed}, copied below line
- * for line minus the installing (no files are written), and the daemon's status snapshot, built here the way
- * {@code AgentDaemon.snapshot} builds it for a managed, running, ready sidecar.
+ * {@link FailureClass}). What is not real: the glue of {@code daemon.BundleKeeper} around the fetch (its
+ * {@code completed} and {@code failed}), copied below minus the installing (no files are written) and minus its
+ * "fetch again when a hint came during a fetch" (the endpoint gives that hint only for a changed bundle, which this
+ * fleet never sees); and the daemon's status snapshot, built here the way {@code AgentDaemon.snapshot} builds it
+ * for a managed, running, ready sidecar. A change to that glue in BundleKeeper (a new refresh rule, say) must be
+ * copied here to be measured; a change to the policies, the Reporter or the HTTP client is picked up as it is.
  */
 final class FleetAgent {
   /** What every agent of the fleet shares: the process-wide settings of one simulated VM image. */

@@ -47,7 +47,7 @@ public final class FleetBench {
   private FleetBench() {}
 
   static Options parse(String[] args) {
-    Map<String, String> a = new LinkedHashMap<>(Map.of("agents", "10000", "ramp", "60", "settle", "30", "steady",
+    Map<String, String> a = new LinkedHashMap<>(Map.of("agents", "10000", "ramp", "180", "settle", "60", "steady",
         "120", "outage", "300", "recovery", "300", "seed", "1", "endpoint-java-opts", ""));
     List<String> required = List.of("launcher", "work", "results");
     for (int i = 0; i < args.length; i += 2) {
