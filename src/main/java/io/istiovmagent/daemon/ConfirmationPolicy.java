@@ -18,14 +18,16 @@ import okhttp3.HttpUrl;
  * nothing while fetches fail (the backoff is in charge), while a fetch is under way or due, for another revision
  * than the one installed, for a confirmation older than the last check, or when the report endpoint is not the
  * bundle source's origin (its word says nothing about another server's bundle).
+ *
+ * <p>Public for the fleet benchmark (bench/p5-fleet), whose simulated agents take the same decision.
  */
-final class ConfirmationPolicy {
+public final class ConfirmationPolicy {
   private ConfirmationPolicy() {}
 
   /** The keeper at the moment a confirmation is taken. */
-  record Keeper(Instant now, String installedRevision, Instant lastCheckedAt, Next scheduled,
+  public record Keeper(Instant now, String installedRevision, Instant lastCheckedAt, Next scheduled,
       Optional<TokenWindow> token, boolean failing, boolean fetchUnderWay) {
-    Keeper {
+    public Keeper {
       Objects.requireNonNull(now, "now == null");
       Objects.requireNonNull(token, "token == null");
     }
@@ -36,14 +38,14 @@ final class ConfirmationPolicy {
    * (the endpoint compared it with its bundle at some moment after that), and whether the report URL has the same
    * origin (scheme, host, port) as the bundle source.
    */
-  record Confirmation(String revision, Instant sentAt, boolean sameOrigin) {
-    Confirmation {
+  public record Confirmation(String revision, Instant sentAt, boolean sameOrigin) {
+    public Confirmation {
       Objects.requireNonNull(sentAt, "sentAt == null");
     }
   }
 
   /** The next fetch after {@code c}; empty when it changes nothing. */
-  static Optional<Next> postpone(RefreshPolicy policy, Keeper k, Confirmation c) {
+  public static Optional<Next> postpone(RefreshPolicy policy, Keeper k, Confirmation c) {
     if (!c.sameOrigin() || c.revision() == null || !c.revision().equals(k.installedRevision())) {
       return Optional.empty();
     }

@@ -6,6 +6,7 @@ import io.istiovmagent.bundle.FetchResult;
 import io.istiovmagent.bundle.HttpsSource;
 import io.istiovmagent.bundle.SourceException;
 import io.istiovmagent.daemon.Backoff;
+import io.istiovmagent.daemon.ConfirmationPolicy;
 import io.istiovmagent.daemon.FailureClass;
 import io.istiovmagent.daemon.RefreshPolicy;
 import io.istiovmagent.report.HealthReport;
@@ -37,7 +38,7 @@ import okhttp3.HttpUrl;
  * own heartbeat jitter and backoff) and the real bundle fetch ({@link HttpsSource} with a conditional GET, then
  * {@link RefreshPolicy} after a success and the token-aware {@link Backoff} after a failure, classified by
  * {@link FailureClass}). What is not real: the glue of {@code daemon.BundleKeeper} around the fetch (its
- * {@code completed} and {@code failed}), copied below minus the installing (no files are written) and minus its
+ * {@code completed}, {@code failed} and {@code confirmed}), copied below minus the installing (no files are written) and minus its
  * "fetch again when a hint came during a fetch" (the endpoint gives that hint only for a changed bundle, which this
  * fleet never sees); and the daemon's status snapshot, built here the way {@code AgentDaemon.snapshot} builds it
  * for a managed, running, ready sidecar. A change to that glue in BundleKeeper (a new refresh rule, say) must be
@@ -95,6 +96,10 @@ final class FleetAgent {
   private int failures;
   private AgentStatus.LastError lastError;
   private Instant nextFetchAt;
+  private RefreshPolicy.Next scheduled;
+  private Optional<RefreshPolicy.TokenWindow> scheduledToken = Optional.empty();
+  private boolean fetching;
+  private Instant confirmedAt;
   private ScheduledFuture<?> pending;
   private boolean warmStart = true;
   private boolean renewSource;
@@ -118,8 +123,17 @@ final class FleetAgent {
     HttpsSource s = newSource();
     Reporter r = new Reporter(shared.reportUrl(), shared.trust(), Optional.of(shared.credential()),
         shared.reportInterval(), shared.timeout(), new Backoff(Backoff.DEFAULT_BASE, shared.backoffCap(),
-            backoffRandom), reportRandom, host, shared.clock(), QUIET, shared.userAgent(), this::fetchNow,
-        shared.recorder());
+            backoffRandom), reportRandom, host, shared.clock(), QUIET, shared.userAgent(), new Reporter.Hints() {
+          @Override
+          public void fetchBundleNow() {
+            fetchNow();
+          }
+
+          @Override
+          public void bundleConfirmed(String revision, Instant sentAt) {
+            confirmed(revision, sentAt);
+          }
+        }, shared.recorder());
     synchronized (this) {
       source = s;
       reporter = r;
@@ -137,6 +151,26 @@ final class FleetAgent {
   private synchronized void fetchNow() {
     nextFetchAt = shared.clock().instant();
     schedule();
+  }
+
+  /**
+   * A report answer confirmed the bundle, as the daemon's CONFIRMED event and BundleKeeper.confirmed: the real
+   * {@link ConfirmationPolicy} may move the interval refresh (the report URL is the bundle source's origin here).
+   */
+  private synchronized void confirmed(String revision, Instant sentAt) {
+    if (current == null) {
+      return;
+    }
+    Optional<RefreshPolicy.Next> next = ConfirmationPolicy.postpone(shared.refresh(),
+        new ConfirmationPolicy.Keeper(shared.clock().instant(), current.revision(), lastCheckedAt, scheduled,
+            scheduledToken, failures > 0, fetching),
+        new ConfirmationPolicy.Confirmation(revision, sentAt, true));
+    if (next.isPresent()) {
+      scheduled = next.get();
+      nextFetchAt = scheduled.at();
+      confirmedAt = sentAt;
+      schedule();
+    }
   }
 
   /** Whether a report was delivered at or after {@code t}; never waits for the agent. */
@@ -169,6 +203,7 @@ final class FleetAgent {
       }
       s = source;
       ifNoneMatch = current != null ? etag : Optional.empty();
+      fetching = true;
     }
     try {
       FetchResult r = s.fetch(ifNoneMatch); // blocking, outside the lock: the hint may arrive meanwhile
@@ -191,7 +226,9 @@ final class FleetAgent {
           renewSource = true;
           from = lastCheckedAt.minusMillis(fetchRandom.nextLong(shared.refresh().refreshInterval().toMillis()));
         }
-        nextFetchAt = shared.refresh().next(from, token).at();
+        scheduled = shared.refresh().next(from, token);
+        scheduledToken = token;
+        nextFetchAt = scheduled.at();
       }
     } catch (SourceException e) {
       failed(now, FailureClass.of(e), e.retryAfter(), "cannot fetch the bundle: " + e.getMessage());
@@ -202,6 +239,7 @@ final class FleetAgent {
       failed(now, FailureClass.TRANSIENT, Optional.empty(), "cannot fetch the bundle: " + e);
     }
     synchronized (this) {
+      fetching = false;
       publish();
       schedule();
     }
@@ -209,6 +247,7 @@ final class FleetAgent {
 
   private synchronized void failed(Instant now, FailureClass kind, Optional<Duration> retryAfter, String message) {
     failures++;
+    scheduled = null;
     lastError = new AgentStatus.LastError(now, message);
     Optional<Duration> tokenLeft = current == null ? Optional.empty()
         : Optional.of(Duration.between(now, current.token().expiresAt()));
@@ -238,7 +277,7 @@ final class FleetAgent {
         false, current.token().expiresAt(), current.rootCertificates().stream().map(RootCertificate::notAfter)
             .min(Instant::compareTo).orElse(null), current.namespace(), current.serviceAccount(),
         current.workloadGroup(), current.clusterEnv().nonEmpty("ISTIO_META_CLUSTER_ID"),
-        current.clusterEnv().nonEmpty("ISTIO_META_NETWORK"));
+        current.clusterEnv().nonEmpty("ISTIO_META_NETWORK"), confirmedAt);
     AgentStatus.Sidecar sc = new AgentStatus.Sidecar(true, "active/running", 1000 + id, 0, true, "HTTP 200", false,
         List.of());
     Reporter.State st = reporter.state();
