@@ -154,7 +154,11 @@ public final class OnboardingServer {
     private Duration maxAge = Duration.ofSeconds(300);
     private Clock clock = Clock.systemUTC();
     private Log log = new Log(System.out, false);
-    private int threads = 8;
+    // 32, not a core count: the JDK's HTTPS server runs a new connection's TLS handshake on the worker thread, which
+    // mostly waits for the client's half of it; with a new connection for nearly every request (a heartbeat a
+    // minute per VM), 8 workers and clients 50 ms away capped the endpoint at ~160 handshakes a second while its CPU
+    // was half idle, and the overflow (503s, resets) fed a retry storm (docs/performance.md, P5).
+    private int threads = 32;
     private int queueCapacity = 64;
     private int maxVms = 100_000;
     private int historyPerVm = 50;
@@ -208,7 +212,7 @@ public final class OnboardingServer {
       return this;
     }
 
-    /** Worker threads (default 8) and requests that may wait for one (default 64); beyond that, 503. */
+    /** Worker threads (default 32) and requests that may wait for one (default 64); beyond that, 503. */
     public Builder concurrency(int threads, int queueCapacity) {
       this.threads = threads;
       this.queueCapacity = queueCapacity;
