@@ -147,6 +147,15 @@ public final class HttpsSource implements BundleSource {
 
   /** Seconds or an HTTP-date; absent, negative or unparsable values are ignored. */
   Optional<Duration> retryAfter(String value) {
+    return retryAfter(value, clock);
+  }
+
+  /**
+   * A Retry-After header's value, seconds or an HTTP-date (against {@code clock}), between zero (a date in the past)
+   * and {@link #MAX_RETRY_AFTER}; absent, negative or unparsable values are ignored. The report endpoint's answers
+   * are read with it too.
+   */
+  public static Optional<Duration> retryAfter(String value, Clock clock) {
     if (value == null || value.isBlank()) {
       return Optional.empty();
     }

@@ -6,6 +6,7 @@ import com.fasterxml.jackson.databind.SerializationFeature;
 import com.fasterxml.jackson.datatype.jsr310.JavaTimeModule;
 import io.istiovmagent.bundle.BearerToken;
 import io.istiovmagent.bundle.HttpsClients;
+import io.istiovmagent.bundle.HttpsSource;
 import io.istiovmagent.daemon.Backoff;
 import io.istiovmagent.daemon.FailureClass;
 import io.istiovmagent.status.AgentStatus;
@@ -81,6 +82,8 @@ public final class Reporter {
   private long looks;
   // Reporter thread only.
   private final Deque<HealthReport.Transition> transitions = new ArrayDeque<>();
+  /** The last failed answer's Retry-After (429, 5xx), if it had one. */
+  private Optional<Duration> retryAfter = Optional.empty();
   private ReportPolicy.Key deliveredKey;
   private ReportPolicy.Key pendingKey;
   private AgentStatus pendingStatus;
@@ -211,7 +214,9 @@ public final class Reporter {
         nextHeartbeat = clock.instant().plus(ReportPolicy.heartbeat(interval, random));
       } else {
         failures++;
-        nextRetry = clock.instant().plus(backoff.delay(failures, FailureClass.TRANSIENT, Optional.empty()));
+        // An overloaded endpoint's Retry-After is a floor on the wait, as for the bundle fetch: a fleet that retried
+        // within a second of a 503 kept an endpoint's burst going (docs/performance.md, P5).
+        nextRetry = clock.instant().plus(backoff.delay(failures, FailureClass.TRANSIENT, retryAfter));
       }
       if (last) {
         return;
@@ -242,6 +247,7 @@ public final class Reporter {
       throw new IllegalStateException("a report is plain data and always serialises", e);
     }
     Instant sentAt = clock.instant();
+    retryAfter = Optional.empty();
     try (Response r = client.newCall(rb.build()).execute()) {
       if (r.code() == 200) {
         transitions.clear();
@@ -256,6 +262,9 @@ public final class Reporter {
         }
         readHints(r, s.bundle() == null ? null : s.bundle().revision(), sentAt);
         return true;
+      }
+      if (r.code() == 429 || r.code() >= 500) {
+        retryAfter = HttpsSource.retryAfter(r.header("Retry-After"), clock);
       }
       String why = switch (r.code()) {
         case 401, 403 -> "credential rejected (HTTP " + r.code() + ") by " + url.host()

@@ -57,6 +57,10 @@ class ReporterTest {
   private final AtomicBoolean down = new AtomicBoolean();
   private final AtomicInteger attempts = new AtomicInteger();
   private volatile int code = 200;
+  /** A Retry-After header on the answers, when set. */
+  private volatile String retryAfterHeader;
+  /** When the server received each report, System.nanoTime(), in order. */
+  private final BlockingQueue<Long> receivedNanos = new LinkedBlockingQueue<>();
   private volatile String answer = "{\"accepted\":true,\"hints\":{}}";
   private final AtomicInteger fetchHints = new AtomicInteger();
   /** The revisions of bundleConfirmed hints, with the time each report was sent. */
@@ -88,13 +92,19 @@ class ReporterTest {
         // Read before the report is handed to the test, which may change the answer for the next one.
         int status = code;
         String body = answer;
+        String retryAfter = retryAfterHeader;
+        receivedNanos.add(System.nanoTime());
         try {
           assertEquals("Bearer " + JOIN, r.getHeaders().get("Authorization"));
           received.add(Reporter.JSON.readTree(r.getBody().utf8()));
         } catch (Exception e) {
           throw new AssertionError(e);
         }
-        return new MockResponse.Builder().code(status).body(body).build();
+        MockResponse.Builder m = new MockResponse.Builder().code(status).body(body);
+        if (retryAfter != null) {
+          m.setHeader("Retry-After", retryAfter);
+        }
+        return m.build();
       }
     });
   }
@@ -194,6 +204,23 @@ class ReporterTest {
     for (int i = 1; i <= 4; i++) {
       assertEquals(i, next().get("sequence").asLong());
     }
+  }
+
+  @Test
+  void waitsAtLeastAnOverloadedEndpointsRetryAfter() throws Exception {
+    // This reporter's own backoff retries within 200 ms; the endpoint asks for 2 s.
+    code = 503;
+    retryAfterHeader = "2";
+    reporter(Duration.ofMinutes(10));
+    reporter.offer(status(AgentStatus.Health.HEALTHY, List.of(), "active/running"));
+    next();
+    long refusedAt = receivedNanos.take();
+    code = 200;
+    retryAfterHeader = null;
+    next();
+    long retriedAt = receivedNanos.take();
+    long waitedMs = TimeUnit.NANOSECONDS.toMillis(retriedAt - refusedAt);
+    assertTrue(waitedMs >= 2000, "retried " + waitedMs + " ms after a 503 with Retry-After: 2");
   }
 
   @Test
