@@ -10,6 +10,7 @@ import java.io.OutputStream;
 import java.util.Locale;
 import java.util.Map;
 import java.util.Optional;
+import java.util.concurrent.ThreadLocalRandom;
 
 /**
  * Every request's way through the endpoint: shed when overloaded, authenticate (401 on any path without a known
@@ -17,6 +18,9 @@ import java.util.Optional;
  * endpoint decides and the router writes the answer. Whatever goes wrong becomes a short JSON error.
  */
 final class Router implements HttpHandler {
+  /** The longest Retry-After, in seconds, of a request shed because every worker is busy. */
+  static final int BUSY_RETRY_AFTER_MAX = 10;
+
   /** The most a request body (a health report) may be. */
   static final int MAX_BODY_BYTES = 64 * 1024;
   /** How much of an oversized body is read past the limit so that its sender still sees the 400. */
@@ -51,8 +55,10 @@ final class Router implements HttpHandler {
     try {
       Response r;
       if (shed) {
-        r = Response.unavailable("the endpoint is busy; retry after the Retry-After seconds", 1)
-            .with("Connection", "close");
+        // 1 to 10 s, drawn: the clients a burst turned away come back spread over ten seconds, not all within the
+        // next one, where they would meet the same full pool (docs/performance.md, P5).
+        r = Response.unavailable("the endpoint is busy; retry after the Retry-After seconds",
+            ThreadLocalRandom.current().nextInt(1, BUSY_RETRY_AFTER_MAX + 1)).with("Connection", "close");
       } else if (!entered) {
         r = Response.unavailable("the endpoint is shutting down; retry shortly", 1).with("Connection", "close");
       } else {
