@@ -25,8 +25,12 @@ public final class SidecarPollPolicy {
   public static final Duration CATCH_UP = Duration.ofMillis(100);
   /** How long after an exit the agent asks every {@link #CATCH_UP}; then every {@link #FAST}. */
   public static final Duration CATCH_UP_WINDOW = Duration.ofSeconds(2);
-  /** Envoy said ready: ask again this often (a readiness change is not the death the one-second target is about). */
-  public static final Duration PROBE_STEADY = Duration.ofSeconds(5);
+  /**
+   * Envoy said ready: ask again this often. A readiness change is not the death the one-second target is about (a
+   * dead Envoy wakes the agent through the exit watcher), and each probe is a new loopback connection: at 5 s the
+   * probes were most of the agent's idle CPU with the sidecar managed (P2, docs/performance.md).
+   */
+  public static final Duration PROBE_STEADY = Duration.ofSeconds(15);
   /** Envoy not ready yet, or no answer: ask every second, so that "ready" is seen and reported promptly. */
   public static final Duration PROBE_UNSETTLED = Duration.ofSeconds(1);
 

@@ -63,7 +63,7 @@ class SidecarPollPolicyTest {
   @CsvSource(delimiter = '|', nullValues = "-", value = {
       // case                                            lastProbe | readiness | next
       "never probed (this main process): at once         | -         | -         | now",
-      "ready: every 5 s                                  | 10s       | ready     | 15s",
+      "ready: every 15 s                                 | 10s       | ready     | 25s",
       "not ready: every second, to report ready promptly | 10s       | not-ready | 11s",
   })
   void schedulesTheNextProbe(String name, String lastProbe, String readiness, String next) {
