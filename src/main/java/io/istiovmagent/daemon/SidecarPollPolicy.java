@@ -19,8 +19,11 @@ import java.time.Instant;
 public final class SidecarPollPolicy {
   /** Not running, not watchable, or the last look failed: the cadence the agent always had. */
   public static final Duration FAST = Duration.ofSeconds(1);
-  /** Running and watched: changes that do not end the main process. */
-  public static final Duration SAFETY = Duration.ofSeconds(30);
+  /**
+   * Running and watched: changes that do not end the main process (`systemctl disable`, a unit edited). Each look
+   * spawns `systemctl show` and has systemd answer it, the largest idle cost left with the sidecar managed (P2).
+   */
+  public static final Duration SAFETY = Duration.ofSeconds(60);
   /** The main process exited but systemd still names it: systemd has not handled the exit yet; ask again soon. */
   public static final Duration CATCH_UP = Duration.ofMillis(100);
   /** How long after an exit the agent asks every {@link #CATCH_UP}; then every {@link #FAST}. */

@@ -35,7 +35,7 @@ class SidecarPollPolicyTest {
   @CsvSource(delimiter = '|', nullValues = "-", value = {
       // case                                                      lastLook | unit          | watch    | exitAt | asked | next
       "never looked: at once                                       | -        | -             | NONE     | -      | false | now",
-      "running and watched: the safety poll only                   | 10s      | running       | WATCHING | -      | false | 40s",
+      "running and watched: the safety poll only                   | 10s      | running       | WATCHING | -      | false | 70s",
       "running, cannot be watched: every second, as before         | 10s      | running       | NONE     | -      | false | 11s",
       "the watched process exited: at once                         | 10s      | running       | EXITED   | -      | false | now",
       "an exit while the unit was seen stopping: at once           | 10s      | stopping      | EXITED   | -      | false | now",
@@ -48,7 +48,7 @@ class SidecarPollPolicyTest {
       "stopping: every second                                      | 10s      | stopping      | WATCHING | -      | false | 11s",
       "inactive: every second                                      | 10s      | inactive      | NONE     | -      | false | 11s",
       "the look failed: again in a second                          | 10s      | failed-look   | WATCHING | -      | false | 11s",
-      "istio-sidecar not installed: steady, the safety poll        | 10s      | not-installed | NONE     | -      | false | 40s",
+      "istio-sidecar not installed: steady, the safety poll        | 10s      | not-installed | NONE     | -      | false | 70s",
       "a start or restart to make: at once                         | 10s      | running       | WATCHING | -      | true  | now",
       "the service manager signalled a change: at once             | 10s      | not-installed | NONE     | -      | true  | now",
   })
