@@ -10,6 +10,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import io.istiovmagent.sample.SampleBundle;
 import io.istiovmagent.sample.TarGzWriter;
+import io.istiovmagent.testing.Bodies;
 import java.io.IOException;
 import java.io.PrintWriter;
 import java.io.StringWriter;
@@ -376,7 +377,7 @@ class HttpsSourceTest {
   @Test
   void http2BodyWithoutLengthOverTheLimitIsRefusedWhileReading() throws Exception {
     MockWebServer server = https(); // HTTP/2: DATA frames with no content-length header
-    server.enqueue(status(200).body(unknownLength(BundleLimits.MAX_TOTAL_BYTES + 1)).build());
+    server.enqueue(status(200).body(Bodies.unknownLength(BundleLimits.MAX_TOTAL_BYTES + 1)).build());
 
     Problem p = badBundle(open(urlOf(server)));
 
@@ -572,21 +573,6 @@ class HttpsSourceTest {
 
   private static Buffer zeros(int n) {
     return new Buffer().write(new byte[n]);
-  }
-
-  /** A body that declares no length, so the client can only count while reading. */
-  private static MockResponseBody unknownLength(int n) {
-    return new MockResponseBody() {
-      @Override
-      public long getContentLength() {
-        return -1;
-      }
-
-      @Override
-      public void writeTo(BufferedSink sink) throws IOException {
-        sink.write(new byte[n]);
-      }
-    };
   }
 
   private static Path writeFile(Path file, String content, String perms) throws IOException {

@@ -17,6 +17,7 @@ import io.istiovmagent.sidecar.SidecarDiagnosis;
 import io.istiovmagent.sidecar.SystemctlServiceManager;
 import io.istiovmagent.status.AgentStatus;
 import io.istiovmagent.systemd.WatchdogSettings;
+import io.istiovmagent.testing.Bodies;
 import io.istiovmagent.testing.ProofSummary;
 import io.istiovmagent.testing.TcpFront;
 import io.istiovmagent.testing.TreeSnapshot;
@@ -51,13 +52,11 @@ import java.util.function.IntSupplier;
 import java.util.function.Supplier;
 import mockwebserver3.Dispatcher;
 import mockwebserver3.MockResponse;
-import mockwebserver3.MockResponseBody;
 import mockwebserver3.MockWebServer;
 import mockwebserver3.RecordedRequest;
 import mockwebserver3.SocketEffect;
 import okhttp3.tls.HeldCertificate;
 import okio.Buffer;
-import okio.BufferedSink;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.Assumptions;
 import org.junit.jupiter.api.BeforeAll;
@@ -134,7 +133,7 @@ class ControlPlaneFaultTest {
     TRUNCATED_GZIP(Retry.SLOW, "truncated download",
         rig -> rig.answer(() -> gzip(Arrays.copyOf(rig.served().archive(), rig.served().archive().length / 2)))),
     BODY_OVER_SIZE_LIMIT(Retry.SLOW, "larger than " + BundleLimits.MAX_TOTAL_BYTES + " bytes",
-        rig -> rig.answer(() -> status(200).body(zeros(BundleLimits.MAX_TOTAL_BYTES + 1)))),
+        rig -> rig.answer(() -> status(200).body(Bodies.unknownLength(BundleLimits.MAX_TOTAL_BYTES + 1)))),
     HTML_ERROR_PAGE(Retry.SLOW, "got an HTML page", rig -> rig.answer(() -> status(200)
         .addHeader("Content-Type", "text/html").body("<!DOCTYPE html><html><body>Bad Gateway</body></html>\n"))),
     UNTRUSTED_CA(Retry.SLOW, "certificate is not signed by a trusted CA",
@@ -665,21 +664,6 @@ class ControlPlaneFaultTest {
 
   static MockResponse.Builder gzip(byte[] bytes) {
     return status(200).addHeader("Content-Type", "application/gzip").body(new Buffer().write(bytes));
-  }
-
-  /** A body of {@code n} zero bytes with no declared length: the client can only count while reading. */
-  static MockResponseBody zeros(int n) {
-    return new MockResponseBody() {
-      @Override
-      public long getContentLength() {
-        return -1;
-      }
-
-      @Override
-      public void writeTo(BufferedSink sink) throws IOException {
-        sink.write(new byte[n]);
-      }
-    };
   }
 
   static int count(String haystack, String needle) {
