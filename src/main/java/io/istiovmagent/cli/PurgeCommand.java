@@ -3,8 +3,10 @@ package io.istiovmagent.cli;
 import io.istiovmagent.config.AgentConfig;
 import io.istiovmagent.config.ConfigException;
 import io.istiovmagent.install.AtomicFile;
+import io.istiovmagent.install.DirHandle;
 import io.istiovmagent.install.FileOwner;
 import io.istiovmagent.install.HostsBlock;
+import io.istiovmagent.install.Installer;
 import io.istiovmagent.install.RootFs;
 import io.istiovmagent.status.AgentStatus;
 import io.istiovmagent.status.StatusFile;
@@ -14,6 +16,7 @@ import java.nio.charset.StandardCharsets;
 import java.nio.file.FileVisitResult;
 import java.nio.file.Files;
 import java.nio.file.LinkOption;
+import java.nio.file.NoSuchFileException;
 import java.nio.file.Path;
 import java.nio.file.SimpleFileVisitor;
 import java.nio.file.attribute.BasicFileAttributes;
@@ -78,27 +81,33 @@ final class PurgeCommand implements Callable<Integer> {
 
   /** Removes the managed block and restores disabled lines, keeping the file's own owner and mode. */
   static String purgeHosts(RootFs fs) throws IOException {
-    Path p = fs.resolve("/etc/hosts");
-    if (!Files.isRegularFile(p)) {
+    DirHandle etc;
+    try {
+      etc = fs.openDirectory("/etc", false);
+    } catch (NoSuchFileException e) {
       return "/etc/hosts: not there, nothing to do";
     }
-    // ISO-8859-1 maps every byte to one char and back: foreign lines survive byte for byte, as in Installer.
-    String current = new String(Files.readAllBytes(p), StandardCharsets.ISO_8859_1);
-    String restored = HostsBlock.remove(current);
-    if (restored.equals(current)) {
-      return "/etc/hosts: no istio-vm-agent block, left as it is";
+    try (etc) {
+      Optional<String> read = Installer.readHosts(etc);
+      if (read.isEmpty()) {
+        return "/etc/hosts: not there, nothing to do";
+      }
+      String current = read.get();
+      String restored = HostsBlock.remove(current);
+      if (restored.equals(current)) {
+        return "/etc/hosts: no istio-vm-agent block, left as it is";
+      }
+      long reenabled = current.lines().filter(l -> l.startsWith(HostsBlock.DISABLED)).count();
+      FileOwner owner = etc.ownerOf("hosts");
+      Set<PosixFilePermission> mode = etc.attributes("hosts").orElseThrow().permissions();
+      AtomicFile.Outcome outcome = AtomicFile.writeHosts(etc, "hosts",
+          restored.getBytes(StandardCharsets.ISO_8859_1), owner, mode);
+      return "/etc/hosts: removed the istio-vm-agent block"
+          + (reenabled == 0 ? "" : ", restored " + reenabled + " line" + (reenabled == 1 ? "" : "s")
+              + " it had commented out")
+          + (outcome == AtomicFile.Outcome.REWRITTEN_IN_PLACE ? " (rewritten in place: it cannot be renamed over here)"
+              : "");
     }
-    long reenabled = current.lines().filter(l -> l.startsWith(HostsBlock.DISABLED)).count();
-    FileOwner owner = new FileOwner("(as before)", (Integer) Files.getAttribute(p, "unix:uid"),
-        (Integer) Files.getAttribute(p, "unix:gid"));
-    Set<PosixFilePermission> mode = Files.getPosixFilePermissions(p);
-    AtomicFile.Outcome outcome = AtomicFile.writeAllowingInPlace(p, restored.getBytes(StandardCharsets.ISO_8859_1),
-        owner, mode);
-    return "/etc/hosts: removed the istio-vm-agent block"
-        + (reenabled == 0 ? "" : ", restored " + reenabled + " line" + (reenabled == 1 ? "" : "s")
-            + " it had commented out")
-        + (outcome == AtomicFile.Outcome.REWRITTEN_IN_PLACE ? " (rewritten in place: it cannot be renamed over here)"
-            : "");
   }
 
   /** Deletes a directory tree without following links out of it: a link inside is removed, not its target. */

@@ -6,15 +6,15 @@ import java.nio.channels.FileChannel;
 import java.nio.file.AccessDeniedException;
 import java.nio.file.FileSystemException;
 import java.nio.file.Files;
-import java.nio.file.LinkOption;
+import java.nio.file.AtomicMoveNotSupportedException;
 import java.nio.file.Path;
-import java.nio.file.StandardCopyOption;
-import java.nio.file.StandardOpenOption;
 import java.nio.file.attribute.FileAttribute;
+import java.nio.file.attribute.PosixFileAttributes;
 import java.nio.file.attribute.PosixFilePermission;
 import java.nio.file.attribute.PosixFilePermissions;
 import java.security.SecureRandom;
 import java.util.HexFormat;
+import java.util.Optional;
 import java.util.Set;
 
 /**
@@ -22,11 +22,15 @@ import java.util.Set;
  * (whatever the umask), fsync, rename over the target, fsync the directory. A reader, or the machine after a
  * crash, sees the old content or the new, never a mix.
  *
- * <p>Two cases cannot be renamed over and fall back to rewriting the file in place, which is not atomic: a target
- * that is a mount point or on another file system (EBUSY, EXDEV: Docker's bind-mounted /etc/hosts), for every
- * caller; and, only for a caller that opts in with {@link #writeAllowingInPlace}, a directory that refuses new
- * entries (EROFS, EACCES, EPERM) while the file itself stays writable: /etc/hosts under the unit's
- * ProtectSystem=strict with ReadWritePaths=/etc/hosts, which keeps the rest of /etc read-only.
+ * <p>Everything happens relative to an open {@link DirHandle}: the temporary file is created with
+ * O_CREAT|O_EXCL|O_NOFOLLOW, chowned and chmodded through an O_NOFOLLOW descriptor, and renamed with renameat. A
+ * symbolic link at the target is never followed: the rename replaces the link itself and its target stays as it
+ * was.
+ *
+ * <p>Only /etc/hosts ({@link #writeHosts}) may fall back to rewriting the file in place, which is not atomic, when
+ * its directory cannot take the rename: a bind-mounted /etc/hosts (Docker), or /etc read-only around a writable
+ * /etc/hosts (the unit's ProtectSystem=strict with ReadWritePaths=/etc/hosts). That is decided from facts the
+ * agent can query, never from the error's text, which the JVM translates with the process locale.
  */
 public final class AtomicFile {
   /** How a write ended up on disk. */
@@ -45,61 +49,77 @@ public final class AtomicFile {
 
   private AtomicFile() {}
 
+  /**
+   * Writes a file the agent names by host path (its own status.json and last-known-good, in directories only
+   * root can write); the directories on the way are opened as {@link RootFs#openDirectory} opens them.
+   */
   public static Outcome write(Path target, byte[] content, FileOwner owner, Set<PosixFilePermission> mode)
       throws IOException {
-    return write(target, content, owner, mode, false);
+    try (DirHandle dir = RootFs.HOST.openDirectory(target.toAbsolutePath().getParent().toString(), false)) {
+      return write(dir, target.getFileName().toString(), content, owner, mode, false);
+    }
+  }
+
+  /** Writes {@code name} in {@code dir}. */
+  public static Outcome write(DirHandle dir, String name, byte[] content, FileOwner owner,
+      Set<PosixFilePermission> mode) throws IOException {
+    return write(dir, name, content, owner, mode, false);
   }
 
   /**
-   * Like {@link #write}, and also rewrites an existing regular file in place when its directory refuses the
-   * temporary file or the rename (read-only, or not permitted). Only for a file whose every reader tolerates that
-   * (the agent's /etc/hosts block, which it checks and repairs every second); never for a secret or for state.
+   * Like {@link #write}, and also rewrites an existing regular file in place when the directory cannot take the
+   * rename. Only for /etc/hosts, whose every reader tolerates that (and which the agent checks and repairs every
+   * second); never for a secret or for state, and never through a symbolic link.
    */
-  public static Outcome writeAllowingInPlace(Path target, byte[] content, FileOwner owner,
+  public static Outcome writeHosts(DirHandle etc, String name, byte[] content, FileOwner owner,
       Set<PosixFilePermission> mode) throws IOException {
-    return write(target, content, owner, mode, true);
+    return write(etc, name, content, owner, mode, true);
   }
 
-  private static Outcome write(Path target, byte[] content, FileOwner owner, Set<PosixFilePermission> mode,
-      boolean inPlaceWhenDirectoryRefuses) throws IOException {
-    Path dir = target.getParent();
+  private static Outcome write(DirHandle dir, String name, byte[] content, FileOwner owner,
+      Set<PosixFilePermission> mode, boolean inPlaceAllowed) throws IOException {
     byte[] suffix = new byte[6];
     RANDOM.nextBytes(suffix);
-    Path tmp = dir.resolve("." + target.getFileName() + ".tmp-" + HexFormat.of().formatHex(suffix));
+    String tmp = "." + name + ".tmp-" + HexFormat.of().formatHex(suffix);
+    boolean created = false;
     boolean moved = false;
     try {
-      FileChannel created;
+      FileChannel ch;
       try {
-        created = FileChannel.open(tmp, Set.of(StandardOpenOption.CREATE_NEW, StandardOpenOption.WRITE), PRIVATE);
+        ch = dir.createNew(tmp, PRIVATE);
+        created = true;
       } catch (FileSystemException e) {
-        if (!inPlaceWhenDirectoryRefuses || !refusesNewEntries(e) || !Files.isRegularFile(target)) {
+        if (!inPlaceAllowed || !cannotRenameOver(dir, name, e)) {
           throw e;
         }
-        rewriteInPlace(target, content, owner, mode);
+        rewriteInPlace(dir, name, content, owner, mode);
         return Outcome.REWRITTEN_IN_PLACE;
       }
-      try (FileChannel ch = created) {
+      try (ch) {
         writeFully(ch, content);
-        chown(tmp, owner);
-        Files.setPosixFilePermissions(tmp, mode);
+        dir.chown(tmp, owner);
+        dir.chmod(tmp, mode);
         ch.force(true);
       }
       try {
-        Files.move(tmp, target, StandardCopyOption.ATOMIC_MOVE, StandardCopyOption.REPLACE_EXISTING);
+        dir.rename(tmp, name);
         moved = true;
       } catch (FileSystemException e) {
-        boolean inPlace = isBusy(e) || inPlaceWhenDirectoryRefuses && refusesNewEntries(e);
-        if (!inPlace || !Files.isRegularFile(target)) {
+        if (!inPlaceAllowed || !cannotRenameOver(dir, name, e)) {
           throw e;
         }
-        rewriteInPlace(target, content, owner, mode);
+        rewriteInPlace(dir, name, content, owner, mode);
         return Outcome.REWRITTEN_IN_PLACE;
       }
-      fsyncDirectory(dir);
+      dir.fsync();
       return Outcome.RENAMED;
     } finally {
-      if (!moved) {
-        Files.deleteIfExists(tmp);
+      if (created && !moved) {
+        try {
+          dir.delete(tmp);
+        } catch (IOException e) {
+          // The failure that got us here is the one to report; a directory that refuses the delete refuses more.
+        }
       }
     }
   }
@@ -109,64 +129,38 @@ public final class AtomicFile {
    * write, or the file after a crash, holds the new text followed at worst by the old text's tail, never an empty
    * or cut-short file (for /etc/hosts: never a file without its localhost lines).
    */
-  private static void rewriteInPlace(Path target, byte[] content, FileOwner owner, Set<PosixFilePermission> mode)
-      throws IOException {
-    try (FileChannel ch = FileChannel.open(target, StandardOpenOption.WRITE)) {
+  private static void rewriteInPlace(DirHandle dir, String name, byte[] content, FileOwner owner,
+      Set<PosixFilePermission> mode) throws IOException {
+    try (FileChannel ch = dir.openForWriting(name)) {
       writeFully(ch, content);
       ch.truncate(content.length);
       ch.force(true);
     }
-    chown(target, owner);
-    if (!Files.getPosixFilePermissions(target, LinkOption.NOFOLLOW_LINKS).equals(mode)) {
-      Files.setPosixFilePermissions(target, mode);
-    }
-  }
-
-  /** EBUSY (bind-mounted target) and EXDEV (target on another file system) cannot be renamed over. */
-  static boolean isBusy(FileSystemException e) {
-    String reason = String.valueOf(e.getReason());
-    return reason.contains("Device or resource busy") || reason.contains("Invalid cross-device link");
+    dir.chown(name, owner);
+    dir.chmod(name, mode);
   }
 
   /**
-   * EROFS (a read-only mount, such as /etc under ProtectSystem=strict), EACCES and EPERM (not permitted: no write
-   * permission, an immutable directory): the directory takes no new entry, though the file in it may be writable.
+   * Whether the failed temporary file or rename means that this directory cannot replace the existing regular file
+   * {@code name}, though the file itself may be written. Decided from the exception's type and from facts about
+   * the directory and the file, not from the message: the JVM translates it ("Das Dateisystem ist nur lesbar").
+   * EACCES is an {@link AccessDeniedException}, EXDEV an {@link AtomicMoveNotSupportedException}; EROFS (/etc
+   * mounted read-only) and EPERM (an immutable directory) show as a directory that access(2) says is not writable;
+   * EBUSY as a target that is a mount point. Never for a symbolic link or a missing file.
    */
-  static boolean refusesNewEntries(FileSystemException e) {
-    if (e instanceof AccessDeniedException) {
-      return true;
+  static boolean cannotRenameOver(DirHandle dir, String name, FileSystemException e) throws IOException {
+    Optional<PosixFileAttributes> target = dir.attributes(name);
+    if (target.isEmpty() || !target.get().isRegularFile()) {
+      return false;
     }
-    String reason = String.valueOf(e.getReason());
-    return reason.contains("Read-only file system") || reason.contains("Permission denied")
-        || reason.contains("Operation not permitted");
+    return e instanceof AccessDeniedException || e instanceof AtomicMoveNotSupportedException
+        || !Files.isWritable(dir.path()) || dir.isMountPoint(name);
   }
 
   private static void writeFully(FileChannel ch, byte[] content) throws IOException {
     ByteBuffer buf = ByteBuffer.wrap(content);
     while (buf.hasRemaining()) {
       ch.write(buf);
-    }
-  }
-
-  /** Sets owner and group when they differ; changing nothing keeps ctime as it was. */
-  public static boolean chown(Path p, FileOwner owner) throws IOException {
-    int uid = (Integer) Files.getAttribute(p, "unix:uid", LinkOption.NOFOLLOW_LINKS);
-    int gid = (Integer) Files.getAttribute(p, "unix:gid", LinkOption.NOFOLLOW_LINKS);
-    boolean changed = false;
-    if (uid != owner.uid()) {
-      Files.setAttribute(p, "unix:uid", owner.uid(), LinkOption.NOFOLLOW_LINKS);
-      changed = true;
-    }
-    if (gid != owner.gid()) {
-      Files.setAttribute(p, "unix:gid", owner.gid(), LinkOption.NOFOLLOW_LINKS);
-      changed = true;
-    }
-    return changed;
-  }
-
-  public static void fsyncDirectory(Path dir) throws IOException {
-    try (FileChannel ch = FileChannel.open(dir, StandardOpenOption.READ)) {
-      ch.force(true);
     }
   }
 }

@@ -75,6 +75,11 @@ public final class LastKnownGood {
   /** The stored record; empty when there is none. A damaged file is an error, not silently ignored. */
   public Optional<Record> load() throws IOException {
     Path f = file();
+    if (Files.isSymbolicLink(f)) {
+      // Never read (or later write) through a link here; the next save replaces the link itself.
+      throw new IOException(f + " is a symbolic link, not a record the agent wrote; the link's target is left "
+          + "untouched and the link is replaced by the next verified bundle");
+    }
     if (!Files.exists(f)) {
       return Optional.empty();
     }
@@ -97,7 +102,8 @@ public final class LastKnownGood {
   }
 
   private void ensureDir() throws IOException {
-    Dirs.mkdirs(dir);
-    Files.setPosixFilePermissions(dir, PosixFilePermissions.fromString("rwx------"));
+    try (DirHandle d = RootFs.HOST.openDirectory(dir.toAbsolutePath().toString(), true)) {
+      d.chmodSelf(PosixFilePermissions.fromString("rwx------"));
+    }
   }
 }

@@ -4,7 +4,10 @@ import java.io.IOException;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.LinkOption;
+import java.nio.file.NoSuchFileException;
+import java.nio.file.NotDirectoryException;
 import java.nio.file.Path;
+import java.nio.file.attribute.PosixFileAttributes;
 import java.util.ArrayDeque;
 import java.util.ArrayList;
 import java.util.Deque;
@@ -13,11 +16,13 @@ import java.util.Optional;
 
 /**
  * The system seen from a root prefix: `/` in production, a temporary directory in tests and the demo. Absolute
- * paths resolve under the root and symlinks are followed the way they would be after chroot: an absolute link
- * target means root-relative, and {@code ..} never climbs above the root.
+ * paths resolve under the root and the symlinks the agent follows at all are followed the way they would be after
+ * chroot: an absolute link target means root-relative, and {@code ..} never climbs above the root.
  */
 public final class RootFs {
   private static final int MAX_LINKS = 40;
+  /** The machine itself: for the agent's own state and runtime files, which it names by host path. */
+  public static final RootFs HOST = new RootFs(Path.of("/"));
   private final Path root;
 
   public RootFs(Path root) {
@@ -40,38 +45,107 @@ public final class RootFs {
     return p;
   }
 
-  /** Where an absolute system path really is under the root, following every symlink that exists on the way. */
+  /**
+   * Where an absolute system path really is under the root: the directories on the way resolved the way {@link
+   * #openDirectory} resolves them (only symbolic links root made in root's own directories are followed), the last
+   * component never followed. For looking (stat, stamps); a write goes through a {@link DirHandle}.
+   */
   public Path resolve(String absolute) throws IOException {
     requireAbsolute(absolute);
-    Deque<String> todo = new ArrayDeque<>(parts(absolute));
-    List<String> done = new ArrayList<>();
-    int links = 0;
-    while (!todo.isEmpty()) {
-      String part = todo.pollFirst();
-      if (part.equals("..")) {
-        if (!done.isEmpty()) {
-          done.remove(done.size() - 1);
-        }
-        continue;
-      }
-      Path candidate = toPath(done).resolve(part);
-      if (Files.isSymbolicLink(candidate)) {
-        if (++links > MAX_LINKS) {
-          throw new IOException("too many levels of symbolic links resolving " + absolute + " under " + root);
-        }
-        String target = Files.readSymbolicLink(candidate).toString();
-        List<String> targetParts = parts(target);
-        for (int i = targetParts.size() - 1; i >= 0; i--) {
-          todo.addFirst(targetParts.get(i));
-        }
-        if (target.startsWith("/")) {
-          done.clear();
-        }
-        continue;
-      }
-      done.add(part);
+    List<String> parts = parts(absolute);
+    if (parts.isEmpty()) {
+      return root;
     }
-    return toPath(done);
+    String name = parts.get(parts.size() - 1);
+    if (name.equals("..")) {
+      try (DirHandle dir = openDirectory(absolute, false)) {
+        return dir.path();
+      }
+    }
+    String parent = "/" + String.join("/", parts.subList(0, parts.size() - 1));
+    try (DirHandle dir = openDirectory(parent, false)) {
+      return dir.path().resolve(name);
+    } catch (NoSuchFileException e) {
+      return resolve(parent).resolve(name);
+    }
+  }
+
+  /**
+   * Opens the directory at an absolute system path, from the root prefix down, each component without following
+   * links (O_NOFOLLOW), so that nothing swapped in later can redirect what is done through the handle. A symbolic
+   * link on the way is followed only when nobody but root (or the agent's own user) could have made it: the link is
+   * theirs and sits in a directory that is theirs, writable by neither group nor others, all the way up. That is
+   * {@code /etc/istio -> /var/lib/istio} (istio-sidecar's postinst) and Debian's {@code /var/run -> /run}; a link in
+   * a directory istio-proxy owns is refused with an {@link UnsafePathException} naming it.
+   *
+   * @param create whether to create missing directories (root's, 0755) on the way
+   */
+  public DirHandle openDirectory(String absolute, boolean create) throws IOException {
+    requireAbsolute(absolute);
+    Deque<String> todo = new ArrayDeque<>(parts(absolute));
+    Deque<DirHandle> open = new ArrayDeque<>();
+    open.push(DirHandle.openRoot(root));
+    int links = 0;
+    try {
+      while (!todo.isEmpty()) {
+        String part = todo.pollFirst();
+        DirHandle cur = open.peek();
+        if (part.equals("..")) {
+          if (open.size() > 1) {
+            open.pop().close();
+          }
+          continue;
+        }
+        Optional<PosixFileAttributes> a = cur.attributes(part);
+        if (a.isEmpty()) {
+          if (!create) {
+            throw new NoSuchFileException(cur.child(part) + " under " + root);
+          }
+          cur.mkdir(part);
+        } else if (a.get().isSymbolicLink()) {
+          if (++links > MAX_LINKS) {
+            throw new IOException("too many levels of symbolic links resolving " + absolute + " under " + root);
+          }
+          String target = followable(cur, part, a.get(), absolute);
+          List<String> targetParts = parts(target);
+          for (int i = targetParts.size() - 1; i >= 0; i--) {
+            todo.addFirst(targetParts.get(i));
+          }
+          if (target.startsWith("/")) {
+            while (open.size() > 1) {
+              open.pop().close();
+            }
+          }
+          continue;
+        } else if (!a.get().isDirectory()) {
+          throw new NotDirectoryException(cur.child(part) + " under " + root + " is not a directory");
+        }
+        open.push(cur.openChild(part));
+      }
+      return open.pop();
+    } finally {
+      for (DirHandle d : open) {
+        d.close();
+      }
+    }
+  }
+
+  /** The target of the link {@code name} in {@code dir}, if the agent may follow it; else why not, as an error. */
+  private static String followable(DirHandle dir, String name, PosixFileAttributes link, String resolving)
+      throws IOException {
+    String what = dir.child(name) + (dir.child(name).equals(resolving) ? "" : " (on the way to " + resolving + ")");
+    if (!TrustedUsers.isTrusted(link.owner())) {
+      throw new UnsafePathException(what + " is a symbolic link owned by " + link.owner().getName()
+          + ", not root: the agent does not follow it. Remove it (a directory belongs there: rm " + dir.child(name)
+          + ") and apply again");
+    }
+    if (!dir.chainTrusted()) {
+      throw new UnsafePathException(what + " is a symbolic link in " + dir.systemPath()
+          + ", which a user other than root can change (" + dir.describeOwnership() + ", or a directory above it): "
+          + "the agent does not follow it. Remove it (a directory belongs there: rm " + dir.child(name) + ") and apply again");
+    }
+    // Path-based readlink (the JDK has no readlinkat) is sound here: only root can re-point this path.
+    return Files.readSymbolicLink(dir.path().resolve(name)).toString();
   }
 
   /** The system path a path under the root stands for, for messages: "/etc/hosts". */
@@ -101,14 +175,6 @@ public final class RootFs {
 
   public boolean exists(Path p) {
     return Files.exists(p, LinkOption.NOFOLLOW_LINKS);
-  }
-
-  private Path toPath(List<String> parts) {
-    Path p = root;
-    for (String s : parts) {
-      p = p.resolve(s);
-    }
-    return p;
   }
 
   private static List<String> parts(String path) {

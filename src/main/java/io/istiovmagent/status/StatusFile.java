@@ -5,7 +5,8 @@ import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.SerializationFeature;
 import com.fasterxml.jackson.datatype.jsr310.JavaTimeModule;
 import io.istiovmagent.install.AtomicFile;
-import io.istiovmagent.install.Dirs;
+import io.istiovmagent.install.DirHandle;
+import io.istiovmagent.install.RootFs;
 import io.istiovmagent.install.FileOwner;
 import java.io.IOException;
 import java.nio.charset.StandardCharsets;
@@ -41,9 +42,10 @@ public final class StatusFile {
 
   /** Replaces status.json atomically (0644: it holds no secret, and `status` may run unprivileged). */
   public void write(AgentStatus status) throws IOException {
-    Dirs.mkdirs(file.getParent());
-    AtomicFile.write(file, toJson(status).getBytes(StandardCharsets.UTF_8), FileOwner.ROOT,
-        PosixFilePermissions.fromString("rw-r--r--"));
+    try (DirHandle dir = RootFs.HOST.openDirectory(file.getParent().toAbsolutePath().toString(), true)) {
+      AtomicFile.write(dir, FILE_NAME, toJson(status).getBytes(StandardCharsets.UTF_8), FileOwner.ROOT,
+          PosixFilePermissions.fromString("rw-r--r--"));
+    }
   }
 
   public static String toJson(AgentStatus status) {

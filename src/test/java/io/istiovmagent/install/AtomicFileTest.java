@@ -6,7 +6,6 @@ import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import java.nio.charset.StandardCharsets;
-import java.nio.file.AccessDeniedException;
 import java.nio.file.FileSystemException;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -19,8 +18,6 @@ import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Assumptions;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
-import org.junit.jupiter.params.ParameterizedTest;
-import org.junit.jupiter.params.provider.CsvSource;
 
 /**
  * The in-place fallback for /etc/hosts under ProtectSystem=strict: the unit makes only the file writable, so the
@@ -68,7 +65,7 @@ class AtomicFileTest {
     Path hosts = lockedDirectoryWith("hosts", "127.0.0.1 localhost\n");
     long inode = inode(hosts);
 
-    AtomicFile.Outcome outcome = AtomicFile.writeAllowingInPlace(hosts, utf8("127.0.0.1 localhost\n# new\n"),
+    AtomicFile.Outcome outcome = writeHosts(hosts, utf8("127.0.0.1 localhost\n# new\n"),
         owner(hosts), MODE);
 
     assertEquals(AtomicFile.Outcome.REWRITTEN_IN_PLACE, outcome);
@@ -82,7 +79,7 @@ class AtomicFileTest {
   void aShorterInPlaceRewriteLeavesNoTailOfTheOldContent() throws Exception {
     Path hosts = lockedDirectoryWith("hosts", "127.0.0.1 localhost\n10.0.0.1 a-much-longer-line-than-the-new-one\n");
 
-    AtomicFile.writeAllowingInPlace(hosts, utf8("::1 localhost\n"), owner(hosts), MODE);
+    writeHosts(hosts, utf8("::1 localhost\n"), owner(hosts), MODE);
 
     assertEquals("::1 localhost\n", Files.readString(hosts));
   }
@@ -101,7 +98,7 @@ class AtomicFileTest {
     Path missing = present.resolveSibling("hosts");
 
     assertThrows(FileSystemException.class,
-        () -> AtomicFile.writeAllowingInPlace(missing, utf8("new"), FileOwner.ROOT, MODE));
+        () -> writeHosts(missing, utf8("new"), FileOwner.ROOT, MODE));
     assertFalse(Files.exists(missing));
   }
 
@@ -110,26 +107,17 @@ class AtomicFileTest {
     Path hosts = Files.writeString(Files.createDirectories(tmp.resolve("open")).resolve("hosts"), "old\n");
     long inode = inode(hosts);
 
-    assertEquals(AtomicFile.Outcome.RENAMED, AtomicFile.writeAllowingInPlace(hosts, utf8("new\n"), owner(hosts), MODE));
+    assertEquals(AtomicFile.Outcome.RENAMED, writeHosts(hosts, utf8("new\n"), owner(hosts), MODE));
     assertEquals("new\n", Files.readString(hosts));
     assertTrue(inode != inode(hosts), "replaced by a rename");
   }
 
-  @ParameterizedTest
-  @CsvSource({
-      "Read-only file system, true",
-      "Operation not permitted, true",
-      "Permission denied, true",
-      "Device or resource busy, false",
-      "No space left on device, false",
-      "Disk quota exceeded, false"})
-  void aDirectoryRefusesNewEntriesForTheseErrors(String reason, boolean refuses) {
-    assertEquals(refuses, AtomicFile.refusesNewEntries(new FileSystemException("/etc/.hosts.tmp", null, reason)));
-  }
-
-  @Test
-  void accessDeniedAlwaysMeansTheDirectoryRefuses() {
-    assertTrue(AtomicFile.refusesNewEntries(new AccessDeniedException("/etc/.hosts.tmp")));
+  /** The hosts write as the Installer does it: relative to an open /etc. */
+  private static AtomicFile.Outcome writeHosts(Path target, byte[] content, FileOwner owner,
+      Set<PosixFilePermission> mode) throws Exception {
+    try (DirHandle dir = RootFs.HOST.openDirectory(target.getParent().toString(), false)) {
+      return AtomicFile.writeHosts(dir, target.getFileName().toString(), content, owner, mode);
+    }
   }
 
   private static FileOwner owner(Path p) throws Exception {
