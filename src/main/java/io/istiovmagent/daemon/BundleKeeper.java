@@ -475,6 +475,8 @@ final class BundleKeeper {
     } catch (IOException e) {
       lastError = new AgentStatus.LastError(now, "cannot check installed files: " + e.getMessage());
       log.error(lastError.message());
+      // Try again on the next change or full check, not every pass: a refused link stays until someone removes it.
+      installedStamps = installedStamps();
     }
     return true;
   }
@@ -489,15 +491,24 @@ final class BundleKeeper {
     return !installedStamps.isEmpty();
   }
 
-  private Map<Path, FileStamp> installedStamps() throws IOException {
+  private Map<Path, FileStamp> installedStamps() {
     Map<Path, FileStamp> out = new HashMap<>();
     for (Destination d : Destination.values()) {
-      Path p = fs.resolve(d.path());
+      Path p = stamped(d.path());
       out.put(p, FileStamp.orAbsent(p));
     }
-    Path hosts = fs.resolve(Destination.HOSTS);
+    Path hosts = stamped(Destination.HOSTS);
     out.put(hosts, FileStamp.orAbsent(hosts));
     return out;
+  }
+
+  /** Where to stat a destination: as resolved, or as written when a link on the way is refused (stat only). */
+  private Path stamped(String systemPath) {
+    try {
+      return fs.resolve(systemPath);
+    } catch (IOException e) {
+      return fs.lexical(systemPath);
+    }
   }
 
   // --- what the status says ---

@@ -51,6 +51,7 @@ public final class PlantedLink {
     }
     String parent = systemPath.substring(0, systemPath.lastIndexOf('/'));
     Path link = new RootFs(root).resolve(parent).resolve(systemPath.substring(systemPath.lastIndexOf('/') + 1));
+    Files.createDirectories(link.getParent());
     deleteTree(link);
     Path target = directory ? evilDir : evilFile;
     Files.createSymbolicLink(link, link.getParent().relativize(target));
