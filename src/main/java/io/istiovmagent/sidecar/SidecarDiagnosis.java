@@ -6,6 +6,7 @@ import java.nio.ByteBuffer;
 import java.nio.channels.FileChannel;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
+import java.nio.file.LinkOption;
 import java.nio.file.NoSuchFileException;
 import java.nio.file.Path;
 import java.nio.file.StandardOpenOption;
@@ -80,12 +81,17 @@ public final class SidecarDiagnosis {
     } catch (IOException e) {
       return new Result.Unreadable("cannot find " + ERR_LOG + ": " + e.getMessage());
     }
+    if (Files.isSymbolicLink(log)) {
+      // istio-proxy owns /var/log/istio: a link there could make root copy /etc/shadow into the world-readable status.
+      return new Result.Unreadable(ERR_LOG + " is a symbolic link; the agent does not read through it (istio-start.sh "
+          + "writes a regular file there: remove the link)");
+    }
     if (Files.isDirectory(log)) {
       return new Result.Unreadable(ERR_LOG + " is a directory, not a log file; remove it so istio-start.sh can log");
     }
     byte[] bytes;
     boolean cut;
-    try (FileChannel ch = FileChannel.open(log, StandardOpenOption.READ)) {
+    try (FileChannel ch = FileChannel.open(log, StandardOpenOption.READ, LinkOption.NOFOLLOW_LINKS)) {
       long size = ch.size();
       long from = Math.max(0, size - maxBytes);
       ByteBuffer buf = ByteBuffer.allocate((int) (size - from));

@@ -54,6 +54,20 @@ class SidecarDiagnosisTest {
     return IntStream.rangeClosed(from, to).mapToObj(i -> "line " + i).toList();
   }
 
+  /** istio-proxy owns /var/log/istio: a link planted there must not make root copy a secret file into the status. */
+  @Test
+  void neverReadsThroughALinkAtTheLog() throws IOException {
+    Path shadow = Files.writeString(Files.createDirectories(root.resolve("etc")).resolve("shadow"),
+        "root:$6$secret-hash:19000:0:99999:7:::\n");
+    Files.createSymbolicLink(log, log.getParent().relativize(shadow));
+
+    SidecarDiagnosis.Result r = read();
+
+    assertInstanceOf(SidecarDiagnosis.Result.Unreadable.class, r, r.toString());
+    assertFalse(r.toString().contains("secret-hash"), r.toString());
+    assertTrue(r.toString().contains("symbolic link"), r.toString());
+  }
+
   @Test
   void missingLogIsAResultThatSaysSoNotAnException() {
     SidecarDiagnosis.Result r = read();
