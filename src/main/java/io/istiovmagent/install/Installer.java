@@ -160,7 +160,7 @@ public final class Installer {
 
   /**
    * The warning for a symbolic link found where a file belongs. Root never writes through it: the rename replaced
-   * the link itself. Only istio-proxy (or root) can create entries there, so someone should look.
+   * the link itself. Only istio-proxy (or root) can create entries in these directories: someone should look.
    */
   private static String replacedLink(DirHandle dir, String name, String systemPath) {
     String target;
@@ -170,8 +170,7 @@ public final class Installer {
       target = "";
     }
     return systemPath + " was a symbolic link" + target + ": replaced by the file itself, the link's target left "
-        + "untouched. The agent never writes through a link there; find out who made it (owner of "
-        + dir.systemPath() + ": istio-proxy)";
+        + "untouched. The agent never writes through a link here; find out who made it";
   }
 
   private void removeStaleSidecarEnv(Optional<LastKnownGood.Record> previous, List<Change> changes)
