@@ -112,6 +112,37 @@ class AtomicFileTest {
     assertTrue(inode != inode(hosts), "replaced by a rename");
   }
 
+  /**
+   * Only /etc/hosts may be rewritten in place. Every write used to fall back in place on EBUSY: a token made a
+   * bind mount (or, inside the unit, a link to /etc/hosts) was written through rather than replaced.
+   */
+  @Test
+  void anOrdinaryWriteNeverRewritesABindMountedFileInPlace() throws Exception {
+    Assumptions.assumeTrue(ROOT, "bind-mounting a file needs root (CAP_SYS_ADMIN); CI runs as root");
+    Path token = Files.writeString(Files.createDirectories(tmp.resolve("tokens")).resolve("istio-token"), "old");
+    Path outside = Files.writeString(tmp.resolve("outside"), "not the agent's");
+    assertEquals(0, run("mount", "--bind", outside.toString(), token.toString()));
+    try {
+      assertThrows(FileSystemException.class, () -> AtomicFile.write(token, utf8("new"), owner(token), MODE));
+      assertEquals("not the agent's", Files.readString(outside));
+      assertEquals(List.of(token), list(token.getParent()), "no temporary file left behind");
+    } finally {
+      assertEquals(0, run("umount", token.toString()));
+    }
+  }
+
+  @Test
+  void aLinkAtHostsIsNeverRewrittenInPlace() throws Exception {
+    Path target = Files.writeString(tmp.resolve("elsewhere"), "127.0.0.1 localhost\n");
+    Files.createSymbolicLink(Files.createDirectories(tmp.resolve("etc")).resolve("hosts"), Path.of("../elsewhere"));
+    Path hosts = lockedDirectoryWith("present", "x").resolveSibling("hosts");
+
+    assertThrows(FileSystemException.class,
+        () -> writeHosts(hosts, utf8("127.0.0.1 localhost\n# new\n"), FileOwner.ROOT, MODE));
+    assertEquals("127.0.0.1 localhost\n", Files.readString(target));
+    assertTrue(Files.isSymbolicLink(hosts));
+  }
+
   /** The hosts write as the Installer does it: relative to an open /etc. */
   private static AtomicFile.Outcome writeHosts(Path target, byte[] content, FileOwner owner,
       Set<PosixFilePermission> mode) throws Exception {
