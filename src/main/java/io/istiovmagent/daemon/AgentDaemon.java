@@ -83,6 +83,8 @@ public final class AgentDaemon {
   private final CountDownLatch stopped = new CountDownLatch(1);
   private final Instant startedAt;
   private final BundleKeeper bundle;
+  private final StepGuard guard;
+  private final LastGoodConfig lastGoodConfig;
   private volatile Runnable iterationHook = () -> {};
 
   private AgentConfig config;
@@ -115,6 +117,8 @@ public final class AgentDaemon {
       }
     });
     this.bundle.setWake(() -> events.add(Event.WAKE));
+    this.guard = new StepGuard(log, options.clock());
+    this.lastGoodConfig = new LastGoodConfig(options.fs());
   }
 
   /** Asks the loop to stop (SIGTERM); safe from any thread. */
@@ -142,29 +146,56 @@ public final class AgentDaemon {
     this.iterationHook = hook;
   }
 
-  /** Runs until {@link #requestStop()}; returns the exit code. Never returns just because the source is down. */
+  /**
+   * Runs until {@link #requestStop()}; returns the exit code. Never returns just because the source is down, the
+   * configuration is broken or a step of the loop has a bug; only an {@link Error} ends it early.
+   */
   public int run() {
     try {
       log.info("istio-vm-agent " + o.version() + " starting (root " + o.fs().root() + ")");
-      try {
-        config = ConfigLoader.load(o.configPath());
-      } catch (ConfigException e) {
-        log.error("configuration error: " + e.getMessage());
-        o.notifier().send(Notifications.status("configuration error: " + e.getMessage()));
-        return 78;
-      }
       configStamp = FileStamp.orAbsent(o.configPath());
-      applyConfig();
-      bundle.restoreLastKnownGood();
+      config = startupConfig();
+      guard.run("applying the configuration", this::applyConfig);
+      // Whatever the configuration says: after a reboot the token in tmpfs is gone, and istio.service needs it.
+      guard.run("restoring the last-known-good", bundle::restoreLastKnownGood);
       // A restored bundle is announced before the network is touched: the source may take a timeout to answer,
       // and istio.service, ordered after the agent, can start on the restored files meanwhile. The sidecar is looked
       // at first, so that the first status and report say how it is rather than "unknown" (UNHEALTHY): after an
       // upgrade's restart it is running and healthy.
-      superviseSidecar(o.clock().instant());
-      publish(o.clock().instant());
+      guard.run("sidecar supervision", () -> superviseSidecar(o.clock().instant()));
+      guard.run("publishing the status", () -> publish(o.clock().instant()));
       return loop();
     } finally {
       stopped.countDown();
+    }
+  }
+
+  /**
+   * The configuration to start on. A broken config.yaml does not stop the agent (that left istio.service without its
+   * token after a reboot): it runs on the last configuration that loaded, else on the defaults (whose paths find
+   * the last-known-good), says what is wrong, and picks up the fixed file as it picks up any change.
+   */
+  private AgentConfig startupConfig() {
+    try {
+      ConfigLoader.Loaded loaded = ConfigLoader.loadWithText(o.configPath());
+      keep(loaded);
+      return loaded.config();
+    } catch (ConfigException e) {
+      Optional<AgentConfig> last = lastGoodConfig.load();
+      configError = new AgentStatus.LastError(o.clock().instant(), "configuration error: " + e.getMessage()
+          + (last.isPresent() ? "; running on the last configuration that loaded" : "; running on the defaults")
+          + " until it is fixed (the agent picks up the fixed file when it changes, or on SIGHUP)");
+      log.error(configError.message());
+      return last.orElse(AgentConfig.defaults());
+    }
+  }
+
+  private void keep(ConfigLoader.Loaded loaded) {
+    try {
+      lastGoodConfig.save(loaded.text());
+    } catch (IOException e) {
+      log.warn("cannot keep a copy of the configuration in " + lastGoodConfig.file() + " (a start with a broken "
+          + "config.yaml would run on the defaults): " + e.getMessage());
     }
   }
 
@@ -173,41 +204,61 @@ public final class AgentDaemon {
     while (true) {
       iterationHook.run();
       // What happened in this pass; the status is worked out again only then (or every PUBLISH_EVERY, for what
-      // changes with time alone: expiry thresholds), not on every idle tick.
+      // changes with time alone: expiry thresholds), not on every idle tick. Each step is guarded: a bug in one is
+      // reported, and the others still run.
       boolean happened = woken;
-      happened |= watchConfigFile();
-      happened |= bundle.fetchIfDue(o.clock().instant());
-      happened |= bundle.maintain(o.clock().instant());
-      happened |= superviseSidecar(o.clock().instant());
+      happened |= guard.run("watching the configuration file", this::watchConfigFile);
+      happened |= guard.run("fetching the bundle", () -> bundle.fetchIfDue(o.clock().instant()));
+      happened |= guard.run("checking the installed files", () -> bundle.maintain(o.clock().instant()));
+      happened |= guard.run("sidecar supervision", () -> superviseSidecar(o.clock().instant()));
       Instant now = o.clock().instant();
       if (happened || !now.isBefore(nextPublish) || (reporter != null && reporter.state() != publishedReport)) {
-        publish(now);
+        guard.run("publishing the status", () -> publish(now));
       }
-      pingWatchdog();
+      guard.run("pinging the watchdog", this::pingWatchdog);
       Event e;
       try {
-        e = events.poll(waitMillis(o.clock().instant()), TimeUnit.MILLISECONDS);
+        e = events.poll(nextWaitMillis(), TimeUnit.MILLISECONDS);
       } catch (InterruptedException ie) {
         Thread.currentThread().interrupt();
         e = Event.STOP;
       }
       woken = e != null;
       if (e == Event.STOP) {
-        stop();
+        guard.run("stopping", this::stop);
         return 0;
       }
-      if (e == Event.RELOAD) {
-        reload();
-      } else if (e == Event.FETCH_NOW) {
-        bundle.fetchNow();
-      } else if (e == Event.CONFIRMED) {
-        Confirmed c = confirmation.getAndSet(null);
-        if (c != null) {
-          bundle.confirmed(c.revision(), c.sentAt(),
-              ConfirmationPolicy.sameOrigin(c.reportUrl(), config.bundle().source().orElse(null)));
-        }
+      Event event = e;
+      guard.run("handling " + e, () -> handle(event));
+    }
+  }
+
+  private void handle(Event e) {
+    if (e == Event.RELOAD) {
+      reload();
+    } else if (e == Event.FETCH_NOW) {
+      bundle.fetchNow();
+    } else if (e == Event.CONFIRMED) {
+      Confirmed c = confirmation.getAndSet(null);
+      if (c != null) {
+        bundle.confirmed(c.revision(), c.sentAt(),
+            ConfirmationPolicy.sameOrigin(c.reportUrl(), config.bundle().source().orElse(null)));
       }
     }
+  }
+
+  /** How long to wait for an event; after a step failed, a tick at least, so a bug is not run into in a hot loop. */
+  private long nextWaitMillis() {
+    long[] wait = {TICK.toMillis()};
+    guard.run("scheduling", () -> {
+      wait[0] = waitMillis(o.clock().instant());
+    });
+    if (guard.takeFailedThisPass()) {
+      long watchdogLeft = o.watchdog().isPresent()
+          ? Math.max(0, (nextWatchdogNanos - System.nanoTime()) / 1_000_000) : Long.MAX_VALUE;
+      wait[0] = Math.max(wait[0], Math.min(TICK.toMillis(), watchdogLeft));
+    }
+    return wait[0];
   }
 
   // --- configuration ---
@@ -309,9 +360,11 @@ public final class AgentDaemon {
     }
     log.info("reloading configuration from " + o.configPath());
     try {
-      config = ConfigLoader.load(o.configPath());
+      ConfigLoader.Loaded loaded = ConfigLoader.loadWithText(o.configPath());
+      config = loaded.config();
       configStamp = FileStamp.orAbsent(o.configPath());
       configError = null;
+      keep(loaded);
       applyConfig();
     } catch (ConfigException e) {
       configError = new AgentStatus.LastError(o.clock().instant(), "configuration not reloaded: " + e.getMessage());
@@ -387,7 +440,9 @@ public final class AgentDaemon {
   AgentStatus snapshot(Instant now) {
     AgentStatus.Sidecar sc = sidecar == null ? new AgentStatus.Sidecar(false, "unmanaged", 0, 0, null, null, false,
         List.of()) : sidecar.status();
-    AgentStatus.LastError err = configError != null ? configError : bundle.lastError(now);
+    // A bug first (it may be why nothing else moves), then the configuration, then the bundle.
+    AgentStatus.LastError err = guard.current() != null ? guard.current()
+        : configError != null ? configError : bundle.lastError(now);
     AgentStatus.Report rep = null;
     if (reporter != null) {
       Reporter.State st = reporter.state();
@@ -403,7 +458,8 @@ public final class AgentDaemon {
 
   private String statusLine(AgentStatus s) {
     if (s.phase() == AgentStatus.Phase.WAITING_FOR_CONFIGURATION) {
-      return "waiting for configuration: set bundle.source in " + o.configPath();
+      return configError != null ? configError.message()
+          : "waiting for configuration: set bundle.source in " + o.configPath();
     }
     if (!bundle.installed()) {
       return "no bundle yet: " + (s.lastError() != null ? s.lastError().message()

@@ -317,7 +317,7 @@ final class BundleKeeper {
       return done;
     }
 
-    /** The source's answer, or what it threw; a bug in the source is rethrown on the loop, as before. */
+    /** The source's answer, or what it threw; a bug in the source (or an Error) is rethrown on the loop. */
     FetchResult get() throws SourceException, BadBundleException {
       if (error != null) {
         throw error;
@@ -370,6 +370,11 @@ final class BundleKeeper {
           + "; the installed bundle stays in force");
     } catch (IOException e) {
       failed(now, FailureClass.TRANSIENT, Optional.empty(), "cannot install the bundle: " + e.getMessage());
+    } catch (RuntimeException e) {
+      // A bug here or in the source: counted as a failed fetch, so the next one waits for the backoff instead of
+      // starting on the loop's next pass and hitting the same bug every second.
+      failed(now, FailureClass.TRANSIENT, Optional.empty(), "internal error: " + StepGuard.describe(e)
+          + " (fetching the bundle; please report this bug)");
     }
   }
 

@@ -65,6 +65,8 @@ public final class DaemonHarness implements AutoCloseable {
     throw new AssertionError("sidecar.manage is false in the harness's default config");
   };
   public Optional<WatchdogSettings> watchdog = Optional.empty();
+  /** Wraps the daemon's notifier, e.g. to count what it sends. */
+  public java.util.function.UnaryOperator<Notifier> notifier = n -> n;
   public AgentDaemon daemon;
   private Thread thread;
   private volatile Integer exitCode;
@@ -111,7 +113,8 @@ public final class DaemonHarness implements AutoCloseable {
   public void start() {
     messages.clear();
     daemon = new AgentDaemon(new AgentDaemon.Options(new RootFs(root), configPath, clock,
-        Notifier.fromEnvironment(Map.of("NOTIFY_SOCKET", dir.resolve("notify.sock").toString())), watchdog, sidecar,
+        notifier.apply(Notifier.fromEnvironment(Map.of("NOTIFY_SOCKET", dir.resolve("notify.sock").toString()))),
+        watchdog, sidecar,
         host -> List.of(InetAddress.getByName("192.0.2.77")), new SplittableRandom(SEED),
         new Log(new PrintStream(logs, true, StandardCharsets.UTF_8), true), "istio-vm-agent/test", "test"));
     exitCode = null;
