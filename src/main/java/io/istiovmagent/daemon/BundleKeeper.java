@@ -82,6 +82,11 @@ final class BundleKeeper {
   private Instant nextFetchAt;
   /** The fetch under way, if any: at most one at a time. */
   private Fetch inFlight;
+  /**
+   * A fetch for a configuration replaced while it was under way: its result is dropped, and no fetch starts until
+   * it has ended, so two never run at once (a reload in a loop would otherwise pile them up against the source).
+   */
+  private Fetch abandoned;
   /** A fetch was asked for (fetchNow) while one was under way: the next one is due as soon as it ends. */
   private boolean fetchAgain;
   private AgentStatus.LastError lastError;
@@ -129,8 +134,13 @@ final class BundleKeeper {
     failures = 0;
     nextFetchAt = clock.instant();
     scheduled = null;
-    // A fetch still under way was for the old configuration: it ends on its own (within twice its timeout) and
-    // nobody looks at its result.
+    // A fetch still under way was for the old configuration: it is interrupted (it ends within twice its timeout at
+    // the latest), and nobody looks at its result.
+    if (inFlight != null && !inFlight.done()) {
+      abandoned = inFlight;
+      abandoned.abandon();
+      log.debug("a fetch for the previous configuration is still under way; the next one starts when it has ended");
+    }
     inFlight = null;
     fetchAgain = false;
     if (config.bundle().source().isEmpty()) {
@@ -200,7 +210,7 @@ final class BundleKeeper {
    * while a fetch is under way (its end wakes the loop).
    */
   Instant wakeAt() {
-    return inFlight != null ? null : nextFetchAt();
+    return inFlight != null || abandoned != null ? null : nextFetchAt();
   }
 
   void fetchNow() {
@@ -253,6 +263,12 @@ final class BundleKeeper {
    * status may have changed).
    */
   boolean fetchIfDue(Instant now) {
+    if (abandoned != null) {
+      if (!abandoned.done()) {
+        return false;
+      }
+      abandoned = null; // its result is for a configuration no longer in force
+    }
     if (inFlight != null) {
       if (!inFlight.done()) {
         return false;
@@ -280,6 +296,7 @@ final class BundleKeeper {
    */
   private static final class Fetch {
     final Instant startedAt;
+    private Thread thread;
     private volatile boolean done;
     private FetchResult result;
     private Exception failure;
@@ -309,8 +326,14 @@ final class BundleKeeper {
         }
       }, "bundle-fetch");
       t.setDaemon(true);
+      f.thread = t;
       t.start();
       return f;
+    }
+
+    /** Asks the fetch to end early; it still wakes the loop when it has. */
+    void abandon() {
+      thread.interrupt();
     }
 
     boolean done() {
