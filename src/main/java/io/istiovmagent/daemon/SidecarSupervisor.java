@@ -21,6 +21,7 @@ import java.time.Instant;
 import java.util.List;
 import java.util.Objects;
 import java.util.Set;
+import java.util.concurrent.atomic.AtomicLong;
 
 /**
  * Watches istio.service and acts on it: starts it once the first bundle is in place, restarts it when the bundle's
@@ -58,8 +59,12 @@ public final class SidecarSupervisor implements AutoCloseable {
   private final ExitWatcher exits;
   private final Log log;
   private volatile Runnable wake = () -> {};
-  /** Set by the exit watcher's thread: the PID that exited; 0 when none is pending. */
-  private volatile long exitedPid;
+  /**
+   * Set by the exit watcher's thread: the PID that exited; 0 when none is pending. Taken with getAndSet: a read
+   * then a separate write of 0 would lose an exit that lands between them, hiding the sidecar's death until the
+   * safety look (60 s).
+   */
+  private final AtomicLong exitedPid = new AtomicLong();
   /** Set by the service manager's change hook. */
   private volatile boolean changeSignalled;
 
@@ -143,7 +148,7 @@ public final class SidecarSupervisor implements AutoCloseable {
   }
 
   private Instant nextLook() {
-    Watch w = exitedPid != 0 ? Watch.EXITED : watchState;
+    Watch w = exitedPid.get() != 0 ? Watch.EXITED : watchState;
     return SidecarPollPolicy.nextLook(lastLook, lastLookFailed ? null : state, w, exitSeenAt,
         lookRequested || changeSignalled);
   }
@@ -173,8 +178,7 @@ public final class SidecarSupervisor implements AutoCloseable {
   }
 
   private void look(Instant now) {
-    long exited = exitedPid;
-    exitedPid = 0;
+    long exited = exitedPid.getAndSet(0);
     changeSignalled = false;
     lookRequested = false;
     lastLook = now;
@@ -270,7 +274,7 @@ public final class SidecarSupervisor implements AutoCloseable {
 
   /** On the exit watcher's thread. */
   private void exited(long pid) {
-    exitedPid = pid;
+    exitedPid.set(pid);
     wake.run();
   }
 
