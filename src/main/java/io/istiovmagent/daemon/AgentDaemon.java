@@ -13,6 +13,7 @@ import io.istiovmagent.report.Reporter;
 import io.istiovmagent.status.AgentStatus;
 import io.istiovmagent.status.HealthAssessor;
 import io.istiovmagent.status.StatusFile;
+import io.istiovmagent.systemd.LoggingNotifier;
 import io.istiovmagent.systemd.Notifications;
 import io.istiovmagent.systemd.Notifier;
 import io.istiovmagent.systemd.WatchdogSettings;
@@ -84,6 +85,7 @@ public final class AgentDaemon {
   private final Instant startedAt;
   private final BundleKeeper bundle;
   private final StepGuard guard;
+  private final Notifier notifier;
   private final LastGoodConfig lastGoodConfig;
   private volatile Runnable iterationHook = () -> {};
 
@@ -118,6 +120,7 @@ public final class AgentDaemon {
     });
     this.bundle.setWake(() -> events.add(Event.WAKE));
     this.guard = new StepGuard(log, options.clock());
+    this.notifier = new LoggingNotifier(options.notifier(), log);
     this.lastGoodConfig = new LastGoodConfig(options.fs());
   }
 
@@ -356,7 +359,7 @@ public final class AgentDaemon {
   private void reload() {
     // RELOADING=1 ... READY=1 brackets a reload; before the first READY=1 there is no started state to reload.
     if (readySent) {
-      o.notifier().send(Notifications.reloading(Notifications.monotonicMicros()));
+      notifier.send(Notifications.reloading(Notifications.monotonicMicros()));
     }
     log.info("reloading configuration from " + o.configPath());
     try {
@@ -371,7 +374,7 @@ public final class AgentDaemon {
       log.error(configError.message() + " (the previous configuration stays in force)");
     }
     if (readySent) {
-      o.notifier().send(Notifications.ready());
+      notifier.send(Notifications.ready());
     }
   }
 
@@ -425,14 +428,14 @@ public final class AgentDaemon {
     // nothing to install and waits (dpkg -i starts it unconfigured; a start job pending forever would fail the
     // unit). An agent whose source is down on first boot is not: istio.service, ordered after it, must wait.
     if (!readySent && (bundle.installed() || s.phase() == AgentStatus.Phase.WAITING_FOR_CONFIGURATION)) {
-      o.notifier().send(Notifications.ready());
+      notifier.send(Notifications.ready());
       readySent = true;
       log.notice(bundle.installed() ? "ready: bundle " + Installer.shortRevision(bundle.current().revision())
           + " in place" : "ready: waiting for configuration");
     }
     String line = statusLine(s);
     if (!line.equals(lastStatusLine)) {
-      o.notifier().send(Notifications.status(line));
+      notifier.send(Notifications.status(line));
       lastStatusLine = line;
     }
   }
@@ -476,7 +479,7 @@ public final class AgentDaemon {
     }
     long now = System.nanoTime();
     if (now - nextWatchdogNanos >= 0) {
-      o.notifier().send(Notifications.watchdog());
+      notifier.send(Notifications.watchdog());
       nextWatchdogNanos = now + o.watchdog().get().pingEvery().toNanos();
     }
   }
@@ -505,7 +508,7 @@ public final class AgentDaemon {
     if (sidecar != null) {
       sidecar.close();
     }
-    o.notifier().send(Notifications.stopping());
+    notifier.send(Notifications.stopping());
     log.info("stopping (istio.service is left running)");
     AgentStatus last = snapshot(o.clock().instant());
     try {

@@ -53,7 +53,8 @@ public final class DaemonHarness implements AutoCloseable {
   public final Path root;
   public final Path configPath;
   public final MockWebServer server;
-  public final UnixDatagramReceiver notify;
+  /** systemd's notify socket; a test may close it and bind a new one at {@link #notifySocket()}. */
+  public volatile UnixDatagramReceiver notify;
   public final AtomicInteger bundleRequests = new AtomicInteger();
   /** What the server answers; by default a fresh valid bundle issued at the daemon's clock. */
   public final AtomicReference<Function<RecordedRequest, MockResponse>> respond = new AtomicReference<>();
@@ -87,6 +88,10 @@ public final class DaemonHarness implements AutoCloseable {
     this.notify = UnixDatagramReceiver.atPath(dir.resolve("notify.sock"));
     writeConfig("bundle:\n  source: " + url() + "\n  caFile: " + TestTls.writeCaPem(dir, CA)
         + "\nsidecar:\n  manage: false\n");
+  }
+
+  public Path notifySocket() {
+    return dir.resolve("notify.sock");
   }
 
   public String url() {

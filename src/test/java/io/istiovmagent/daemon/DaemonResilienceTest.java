@@ -14,6 +14,9 @@ import io.istiovmagent.sidecar.ServiceManager;
 import io.istiovmagent.sidecar.ServiceState;
 import io.istiovmagent.sidecar.SidecarDiagnosis;
 import io.istiovmagent.status.AgentStatus;
+import io.istiovmagent.systemd.Notifier;
+import io.istiovmagent.systemd.UnixDatagramReceiver;
+import io.istiovmagent.systemd.WatchdogSettings;
 import io.istiovmagent.testing.FakeSystemd;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
@@ -22,6 +25,8 @@ import java.time.Duration;
 import java.util.Base64;
 import java.util.EnumMap;
 import java.util.Map;
+import java.util.Optional;
+import java.util.OptionalInt;
 import java.util.concurrent.atomic.AtomicInteger;
 import java.util.concurrent.atomic.AtomicReference;
 import org.junit.jupiter.api.Test;
@@ -220,6 +225,54 @@ class DaemonResilienceTest {
       h.writeConfig(good);
       h.await("the fixed configuration in force", WAIT, () -> h.status().lastError() == null
           && h.status().health() == AgentStatus.Health.HEALTHY);
+    }
+  }
+
+  /** Regression: a failing WATCHDOG=1 was never logged; systemd's SIGABRT came with no line saying why. */
+  @Test
+  void aNotifySocketThatGoesAwayIsLoggedOnceAndItsReturnToo() throws Exception {
+    try (DaemonHarness h = new DaemonHarness(tmp)) {
+      h.watchdog = Optional.of(new WatchdogSettings(Duration.ofMillis(400)));
+      AtomicInteger failed = new AtomicInteger();
+      h.notifier = real -> new Notifier() {
+        @Override
+        public boolean enabled() {
+          return real.enabled();
+        }
+
+        @Override
+        public boolean send(String state) {
+          boolean sent = real.send(state);
+          if (!sent) {
+            failed.incrementAndGet();
+          }
+          return sent;
+        }
+
+        @Override
+        public Optional<String> lastError() {
+          return real.lastError();
+        }
+
+        @Override
+        public OptionalInt lastErrno() {
+          return real.lastErrno();
+        }
+      };
+      h.start();
+      h.awaitMessage("READY=1"::equals, WAIT);
+      h.awaitMessage("WATCHDOG=1"::equals, WAIT);
+      h.notify.close(); // systemd's socket goes away (the file stays: ECONNREFUSED)
+      h.await("five failed sends", WAIT, () -> failed.get() >= 5);
+      assertEquals(1, occurrences(h.logs(), "to systemd (errno 111)"), "logged once, not per ping\n" + h.logs());
+      assertTrue(h.logs().lines().anyMatch(l -> l.startsWith("<3>cannot send ") && l.contains("(errno 111)")),
+          h.logs());
+
+      Files.delete(h.notifySocket());
+      h.notify = UnixDatagramReceiver.atPath(h.notifySocket());
+      h.awaitMessage("WATCHDOG=1"::equals, WAIT);
+      h.await("the recovery logged", WAIT, () -> h.logs().contains("notifying systemd works again"));
+      assertTrue(h.running());
     }
   }
 }
