@@ -10,6 +10,7 @@ import java.io.IOException;
 import java.io.PrintWriter;
 import java.time.Duration;
 import java.time.Instant;
+import java.util.Locale;
 import java.util.Optional;
 import java.util.concurrent.Callable;
 import picocli.CommandLine.Command;
@@ -125,7 +126,7 @@ final class StatusCommand implements Callable<Integer> {
   }
 
   private static String phase(AgentStatus s) {
-    return s.phase().name().toLowerCase().replace('_', ' ');
+    return s.phase().name().toLowerCase(Locale.ROOT).replace('_', ' ');
   }
 
   private static void row(PrintWriter out, String label, String value) {
