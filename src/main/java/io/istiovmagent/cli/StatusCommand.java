@@ -103,7 +103,7 @@ final class StatusCommand implements Callable<Integer> {
     }
     AgentStatus.Sidecar sc = s.sidecar();
     if (sc != null) {
-      row(out, "sidecar", !sc.managed() ? "not managed (sidecar.manage: false)" : sc.state()
+      row(out, "sidecar", !sc.managed() ? "not managed (sidecar.manage: false)" : sc.state().label()
           + (sc.mainPid() > 0 ? ", pid " + sc.mainPid() : "") + ", restarts " + sc.restarts()
           + (sc.ready() == null ? "" : sc.ready() ? ", ready" : ", not ready (" + sc.readiness() + ")")
           + (sc.crashLoop() ? ", CRASH LOOP" : ""));

@@ -12,6 +12,7 @@ import io.istiovmagent.report.HostInfo;
 import io.istiovmagent.report.Reporter;
 import io.istiovmagent.status.AgentStatus;
 import io.istiovmagent.status.HealthAssessor;
+import io.istiovmagent.status.SidecarState;
 import io.istiovmagent.status.StatusFile;
 import io.istiovmagent.systemd.LoggingNotifier;
 import io.istiovmagent.systemd.Notifications;
@@ -441,7 +442,8 @@ public final class AgentDaemon {
   }
 
   AgentStatus snapshot(Instant now) {
-    AgentStatus.Sidecar sc = sidecar == null ? new AgentStatus.Sidecar(false, "unmanaged", 0, 0, null, null, false,
+    AgentStatus.Sidecar sc = sidecar == null ? new AgentStatus.Sidecar(false, SidecarState.Agent.UNMANAGED, 0, 0,
+        null, null, false,
         List.of()) : sidecar.status();
     // A bug first (it may be why nothing else moves), then the configuration, then the bundle.
     AgentStatus.LastError err = guard.current() != null ? guard.current()

@@ -15,6 +15,7 @@ import io.istiovmagent.sidecar.ServiceState;
 import io.istiovmagent.sidecar.SidecarDiagnosis;
 import io.istiovmagent.sidecar.SystemctlServiceManager;
 import io.istiovmagent.status.AgentStatus;
+import io.istiovmagent.status.SidecarState;
 import io.istiovmagent.util.Log;
 import java.time.Duration;
 import java.time.Instant;
@@ -72,7 +73,7 @@ public final class SidecarSupervisor implements AutoCloseable {
   private boolean restartPending;
   private String restartReason;
   private Set<String> secrets = Set.of();
-  private String label = "unknown";
+  private SidecarState label = SidecarState.Agent.UNKNOWN;
   private ServiceState state;
   private Readiness readiness;
   private boolean looping;
@@ -160,7 +161,7 @@ public final class SidecarSupervisor implements AutoCloseable {
    */
   boolean tick(Instant now) {
     if (!services.available()) {
-      return setLabel("no-systemd", "no systemd here: istio.service is not supervised");
+      return setLabel(SidecarState.Agent.NO_SYSTEMD, "no systemd here: istio.service is not supervised");
     }
     boolean did = false;
     if (!nextLook().isAfter(now)) {
@@ -192,7 +193,7 @@ public final class SidecarSupervisor implements AutoCloseable {
       state = services.state(unit);
       lastLookFailed = false;
       if (!state.installed()) {
-        setLabel("not-installed", unit + " is not installed (install istio-sidecar); the bundle is in place for it");
+        setLabel(SidecarState.Agent.NOT_INSTALLED, unit + " is not installed (install istio-sidecar); the bundle is in place for it");
         return;
       }
       if (ensureStarted) {
@@ -222,10 +223,10 @@ public final class SidecarSupervisor implements AutoCloseable {
       }
       looping = v.crashLooping();
       follow(state, now);
-      setLabel(state.activeState() + "/" + state.subState(), null);
+      setLabel(new SidecarState.Unit(state.activeState(), state.subState()), null);
     } catch (ServiceManagerException e) {
       lastLookFailed = true;
-      setLabel("unknown", "cannot ask systemd about " + unit + ": " + e.getMessage());
+      setLabel(SidecarState.Agent.UNKNOWN, "cannot ask systemd about " + unit + ": " + e.getMessage());
     }
   }
 
@@ -294,12 +295,12 @@ public final class SidecarSupervisor implements AutoCloseable {
   }
 
   /** Returns whether the label changed. */
-  private boolean setLabel(String newLabel, String message) {
+  private boolean setLabel(SidecarState newLabel, String message) {
     if (!newLabel.equals(label)) {
       if (message != null) {
         log.warn(message);
       } else {
-        log.info(unit + " is " + newLabel);
+        log.info(unit + " is " + newLabel.label());
       }
       label = newLabel;
       return true;

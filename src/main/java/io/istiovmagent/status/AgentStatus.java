@@ -53,7 +53,7 @@ public record AgentStatus(
   public record Hosts(int entries, int repairs, Instant lastRepairAt, String warning) {}
 
   /** istio.service as the agent sees it. */
-  public record Sidecar(boolean managed, String state, long mainPid, long restarts, Boolean ready, String readiness,
+  public record Sidecar(boolean managed, SidecarState state, long mainPid, long restarts, Boolean ready, String readiness,
       boolean crashLoop, List<String> diagnosis) {}
 
   /** Health reporting to the control plane; null when report.url is not set. */

@@ -135,7 +135,7 @@ class DaemonResilienceTest {
           new ReadinessProbe(config.readinessUrl(), Duration.ofMillis(200)), new SidecarDiagnosis(fs), log);
       h.start();
       h.awaitMessage("READY=1"::equals, WAIT);
-      h.await("the sidecar running", WAIT, () -> "active/running".equals(String.valueOf(h.status().sidecar().state())));
+      h.await("the sidecar running", WAIT, () -> "active/running".equals(h.status().sidecar().state().label()));
       // Looked at every second (no exit watcher here), the step now throws on every look.
       manager.fault.set(new IllegalStateException("a bug in the sidecar step"));
       h.await("the step thrown in three passes", WAIT, () -> manager.thrown.get() >= 3);
@@ -156,7 +156,7 @@ class DaemonResilienceTest {
       manager.fault.set(null);
       manager.systemd.set(manager.systemd.state("istio.service")); // wakes the supervisor to look again
       h.await("the error cleared", WAIT, () -> h.status().lastError() == null
-          && "active/running".equals(String.valueOf(h.status().sidecar().state())));
+          && "active/running".equals(h.status().sidecar().state().label()));
       assertTrue(h.logs().contains("works again"), h.logs());
       assertEquals(1, occurrences(h.logs(), "a bug in the sidecar step"), h.logs());
     }
