@@ -369,7 +369,8 @@ public final class AgentDaemon {
       configStamp = FileStamp.orAbsent(o.configPath());
       configError = null;
       keep(loaded);
-      applyConfig();
+      // The same step as at start: a reload that applies cleanly clears a bug met there.
+      guard.run("applying the configuration", this::applyConfig);
     } catch (ConfigException e) {
       configError = new AgentStatus.LastError(o.clock().instant(), "configuration not reloaded: " + e.getMessage());
       log.error(configError.message() + " (the previous configuration stays in force)");
