@@ -4,8 +4,6 @@ import io.istiovmagent.bundle.BearerToken;
 import io.istiovmagent.bundle.SourceConfigException;
 import io.istiovmagent.bundle.TlsTrust;
 import io.istiovmagent.config.AgentConfig;
-import io.istiovmagent.config.ConfigException;
-import io.istiovmagent.config.ConfigLoader;
 import io.istiovmagent.install.Installer;
 import io.istiovmagent.install.RootFs;
 import io.istiovmagent.report.HostInfo;
@@ -87,12 +85,10 @@ public final class AgentDaemon {
   private final BundleKeeper bundle;
   private final StepGuard guard;
   private final Notifier notifier;
-  private final LastGoodConfig lastGoodConfig;
+  private final ConfigKeeper configs;
   private volatile Runnable iterationHook = () -> {};
 
   private AgentConfig config;
-  private FileStamp configStamp;
-  private AgentStatus.LastError configError;
   private StatusFile statusFile;
   private SidecarSupervisor sidecar;
   private Reporter reporter;
@@ -122,7 +118,7 @@ public final class AgentDaemon {
     this.bundle.setWake(() -> events.add(Event.WAKE));
     this.guard = new StepGuard(log, options.clock());
     this.notifier = new LoggingNotifier(options.notifier(), log);
-    this.lastGoodConfig = new LastGoodConfig(options.fs());
+    this.configs = new ConfigKeeper(options.configPath(), options.fs(), options.clock(), log);
   }
 
   /** Asks the loop to stop (SIGTERM); safe from any thread. */
@@ -157,8 +153,7 @@ public final class AgentDaemon {
   public int run() {
     try {
       log.info("istio-vm-agent " + o.version() + " starting (root " + o.fs().root() + ")");
-      configStamp = FileStamp.orAbsent(o.configPath());
-      config = startupConfig();
+      config = configs.atStart();
       guard.run("applying the configuration", this::applyConfig);
       // Whatever the configuration says: after a reboot the token in tmpfs is gone, and istio.service needs it.
       guard.run("restoring the last-known-good", bundle::restoreLastKnownGood);
@@ -171,35 +166,6 @@ public final class AgentDaemon {
       return loop();
     } finally {
       stopped.countDown();
-    }
-  }
-
-  /**
-   * The configuration to start on. A broken config.yaml does not stop the agent (that left istio.service without its
-   * token after a reboot): it runs on the last configuration that loaded, else on the defaults (whose paths find
-   * the last-known-good), says what is wrong, and picks up the fixed file as it picks up any change.
-   */
-  private AgentConfig startupConfig() {
-    try {
-      ConfigLoader.Loaded loaded = ConfigLoader.loadWithText(o.configPath());
-      keep(loaded);
-      return loaded.config();
-    } catch (ConfigException e) {
-      Optional<AgentConfig> last = lastGoodConfig.load();
-      configError = new AgentStatus.LastError(o.clock().instant(), "configuration error: " + e.getMessage()
-          + (last.isPresent() ? "; running on the last configuration that loaded" : "; running on the defaults")
-          + " until it is fixed (the agent picks up the fixed file when it changes, or on SIGHUP)");
-      log.error(configError.message());
-      return last.orElse(AgentConfig.defaults());
-    }
-  }
-
-  private void keep(ConfigLoader.Loaded loaded) {
-    try {
-      lastGoodConfig.save(loaded.text());
-    } catch (IOException e) {
-      log.warn("cannot keep a copy of the configuration in " + lastGoodConfig.file() + " (a start with a broken "
-          + "config.yaml would run on the defaults): " + e.getMessage());
     }
   }
 
@@ -363,17 +329,11 @@ public final class AgentDaemon {
       notifier.send(Notifications.reloading(Notifications.monotonicMicros()));
     }
     log.info("reloading configuration from " + o.configPath());
-    try {
-      ConfigLoader.Loaded loaded = ConfigLoader.loadWithText(o.configPath());
-      config = loaded.config();
-      configStamp = FileStamp.orAbsent(o.configPath());
-      configError = null;
-      keep(loaded);
+    Optional<AgentConfig> reloaded = configs.reload();
+    if (reloaded.isPresent()) {
+      config = reloaded.get();
       // The same step as at start: a reload that applies cleanly clears a bug met there.
       guard.run("applying the configuration", this::applyConfig);
-    } catch (ConfigException e) {
-      configError = new AgentStatus.LastError(o.clock().instant(), "configuration not reloaded: " + e.getMessage());
-      log.error(configError.message() + " (the previous configuration stays in force)");
     }
     if (readySent) {
       notifier.send(Notifications.ready());
@@ -382,9 +342,7 @@ public final class AgentDaemon {
 
   /** Reloads when the file changed; returns whether it did. */
   private boolean watchConfigFile() {
-    FileStamp now = FileStamp.orAbsent(o.configPath());
-    if (!Objects.equals(now, configStamp)) {
-      configStamp = now;
+    if (configs.changed()) {
       log.info(o.configPath() + " changed");
       reload();
       return true;
@@ -448,7 +406,7 @@ public final class AgentDaemon {
         List.of()) : sidecar.status();
     // A bug first (it may be why nothing else moves), then the configuration, then the bundle.
     AgentStatus.LastError err = guard.current() != null ? guard.current()
-        : configError != null ? configError : bundle.lastError(now);
+        : configs.error() != null ? configs.error() : bundle.lastError(now);
     AgentStatus.Report rep = null;
     if (reporter != null) {
       Reporter.State st = reporter.state();
@@ -464,7 +422,7 @@ public final class AgentDaemon {
 
   private String statusLine(AgentStatus s) {
     if (s.phase() == AgentStatus.Phase.WAITING_FOR_CONFIGURATION) {
-      return configError != null ? configError.message()
+      return configs.error() != null ? configs.error().message()
           : "waiting for configuration: set bundle.source in " + o.configPath();
     }
     if (!bundle.installed()) {
