@@ -4,6 +4,7 @@ import java.io.ByteArrayInputStream;
 import java.io.IOException;
 import java.io.InputStream;
 import java.nio.charset.StandardCharsets;
+import java.util.Locale;
 import java.util.zip.GZIPInputStream;
 import java.util.zip.ZipException;
 
@@ -44,7 +45,7 @@ public final class TarGzReader {
   }
 
   private static String describeStart(byte[] b) {
-    String head = new String(b, 0, Math.min(b.length, 64), StandardCharsets.ISO_8859_1).trim().toLowerCase();
+    String head = new String(b, 0, Math.min(b.length, 64), StandardCharsets.ISO_8859_1).trim().toLowerCase(Locale.ROOT);
     if (head.startsWith("<!doctype html") || head.startsWith("<html")) {
       return "; got an HTML page";
     }

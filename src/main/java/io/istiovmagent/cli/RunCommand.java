@@ -23,8 +23,7 @@ import sun.misc.Signal;
         "",
         "SIGTERM stops the agent (never the sidecar); SIGHUP re-reads the configuration."},
     exitCodeListHeading = "%nExit codes:%n",
-    exitCodeList = {"0:stopped on request", "143:stopped by SIGTERM (a success for the unit)",
-        "78:configuration error at start"})
+    exitCodeList = {"0:stopped on request", "143:stopped by SIGTERM (a success for the unit)"})
 final class RunCommand implements Callable<Integer> {
   /** How long SIGTERM waits for the loop's last pass before the JVM exits anyway. */
   static final Duration STOP_GRACE = Duration.ofSeconds(5);

@@ -10,6 +10,7 @@ import java.io.IOException;
 import java.io.PrintWriter;
 import java.time.Duration;
 import java.time.Instant;
+import java.util.Locale;
 import java.util.Optional;
 import java.util.concurrent.Callable;
 import picocli.CommandLine.Command;
@@ -76,7 +77,8 @@ final class StatusCommand implements Callable<Integer> {
   }
 
   static void print(PrintWriter out, AgentStatus s, boolean alive, Instant now) {
-    out.println("istio-vm-agent " + (alive ? s.health() : "NOT RUNNING") + (alive ? " (" + phase(s) + ", pid "
+    // Any field may be null in a status.json written by another version: printed as unknown, never thrown on.
+    out.println("istio-vm-agent " + (alive ? (s.health() == null ? "UNKNOWN" : s.health()) : "NOT RUNNING") + (alive ? " (" + phase(s) + ", pid "
         + s.pid() + ")" : " (last status from pid " + s.pid() + ", " + ago(now, s.updatedAt()) + ")"));
     for (String r : s.reasons()) {
       out.println("  - " + r);
@@ -102,7 +104,8 @@ final class StatusCommand implements Callable<Integer> {
     }
     AgentStatus.Sidecar sc = s.sidecar();
     if (sc != null) {
-      row(out, "sidecar", !sc.managed() ? "not managed (sidecar.manage: false)" : sc.state()
+      row(out, "sidecar", !sc.managed() ? "not managed (sidecar.manage: false)"
+          : (sc.state() == null ? "unknown" : sc.state().label())
           + (sc.mainPid() > 0 ? ", pid " + sc.mainPid() : "") + ", restarts " + sc.restarts()
           + (sc.ready() == null ? "" : sc.ready() ? ", ready" : ", not ready (" + sc.readiness() + ")")
           + (sc.crashLoop() ? ", CRASH LOOP" : ""));
@@ -125,7 +128,7 @@ final class StatusCommand implements Callable<Integer> {
   }
 
   private static String phase(AgentStatus s) {
-    return s.phase().name().toLowerCase().replace('_', ' ');
+    return s.phase() == null ? "phase unknown" : s.phase().name().toLowerCase(Locale.ROOT).replace('_', ' ');
   }
 
   private static void row(PrintWriter out, String label, String value) {

@@ -22,7 +22,15 @@ public final class ConfigLoader {
 
   private ConfigLoader() {}
 
+  /** A configuration and the text it was parsed from (empty text for a missing file: all defaults). */
+  public record Loaded(AgentConfig config, String text) {}
+
   public static AgentConfig load(Path file) throws ConfigException {
+    return loadWithText(file).config();
+  }
+
+  /** As {@link #load}, with the text read: what was parsed, not what the file holds a moment later. */
+  public static Loaded loadWithText(Path file) throws ConfigException {
     String text;
     try {
       byte[] bytes = Files.readAllBytes(file);
@@ -31,11 +39,11 @@ public final class ConfigLoader {
       }
       text = new String(bytes, StandardCharsets.UTF_8);
     } catch (NoSuchFileException e) {
-      return AgentConfig.defaults();
+      return new Loaded(AgentConfig.defaults(), "");
     } catch (IOException e) {
       throw new ConfigException(file + ": cannot read: " + e.getMessage());
     }
-    return parse(file.toString(), text);
+    return new Loaded(parse(file.toString(), text), text);
   }
 
   public static AgentConfig parse(String name, String text) throws ConfigException {

@@ -4,15 +4,15 @@ import io.istiovmagent.bundle.BearerToken;
 import io.istiovmagent.bundle.SourceConfigException;
 import io.istiovmagent.bundle.TlsTrust;
 import io.istiovmagent.config.AgentConfig;
-import io.istiovmagent.config.ConfigException;
-import io.istiovmagent.config.ConfigLoader;
 import io.istiovmagent.install.Installer;
 import io.istiovmagent.install.RootFs;
 import io.istiovmagent.report.HostInfo;
 import io.istiovmagent.report.Reporter;
 import io.istiovmagent.status.AgentStatus;
 import io.istiovmagent.status.HealthAssessor;
+import io.istiovmagent.status.SidecarState;
 import io.istiovmagent.status.StatusFile;
+import io.istiovmagent.systemd.LoggingNotifier;
 import io.istiovmagent.systemd.Notifications;
 import io.istiovmagent.systemd.Notifier;
 import io.istiovmagent.systemd.WatchdogSettings;
@@ -83,11 +83,12 @@ public final class AgentDaemon {
   private final CountDownLatch stopped = new CountDownLatch(1);
   private final Instant startedAt;
   private final BundleKeeper bundle;
+  private final StepGuard guard;
+  private final Notifier notifier;
+  private final ConfigKeeper configs;
   private volatile Runnable iterationHook = () -> {};
 
   private AgentConfig config;
-  private FileStamp configStamp;
-  private AgentStatus.LastError configError;
   private StatusFile statusFile;
   private SidecarSupervisor sidecar;
   private Reporter reporter;
@@ -115,6 +116,9 @@ public final class AgentDaemon {
       }
     });
     this.bundle.setWake(() -> events.add(Event.WAKE));
+    this.guard = new StepGuard(log, options.clock());
+    this.notifier = new LoggingNotifier(options.notifier(), log);
+    this.configs = new ConfigKeeper(options.configPath(), options.fs(), options.clock(), log);
   }
 
   /** Asks the loop to stop (SIGTERM); safe from any thread. */
@@ -142,26 +146,23 @@ public final class AgentDaemon {
     this.iterationHook = hook;
   }
 
-  /** Runs until {@link #requestStop()}; returns the exit code. Never returns just because the source is down. */
+  /**
+   * Runs until {@link #requestStop()}; returns the exit code. Never returns just because the source is down, the
+   * configuration is broken or a step of the loop has a bug; only an {@link Error} ends it early.
+   */
   public int run() {
     try {
       log.info("istio-vm-agent " + o.version() + " starting (root " + o.fs().root() + ")");
-      try {
-        config = ConfigLoader.load(o.configPath());
-      } catch (ConfigException e) {
-        log.error("configuration error: " + e.getMessage());
-        o.notifier().send(Notifications.status("configuration error: " + e.getMessage()));
-        return 78;
-      }
-      configStamp = FileStamp.orAbsent(o.configPath());
-      applyConfig();
-      bundle.restoreLastKnownGood();
+      config = configs.atStart();
+      guard.run("applying the configuration", this::applyConfig);
+      // Whatever the configuration says: after a reboot the token in tmpfs is gone, and istio.service needs it.
+      guard.run("restoring the last-known-good", bundle::restoreLastKnownGood);
       // A restored bundle is announced before the network is touched: the source may take a timeout to answer,
       // and istio.service, ordered after the agent, can start on the restored files meanwhile. The sidecar is looked
       // at first, so that the first status and report say how it is rather than "unknown" (UNHEALTHY): after an
       // upgrade's restart it is running and healthy.
-      superviseSidecar(o.clock().instant());
-      publish(o.clock().instant());
+      guard.run("sidecar supervision", () -> superviseSidecar(o.clock().instant()));
+      guard.run("publishing the status", () -> publish(o.clock().instant()));
       return loop();
     } finally {
       stopped.countDown();
@@ -173,41 +174,61 @@ public final class AgentDaemon {
     while (true) {
       iterationHook.run();
       // What happened in this pass; the status is worked out again only then (or every PUBLISH_EVERY, for what
-      // changes with time alone: expiry thresholds), not on every idle tick.
+      // changes with time alone: expiry thresholds), not on every idle tick. Each step is guarded: a bug in one is
+      // reported, and the others still run.
       boolean happened = woken;
-      happened |= watchConfigFile();
-      happened |= bundle.fetchIfDue(o.clock().instant());
-      happened |= bundle.maintain(o.clock().instant());
-      happened |= superviseSidecar(o.clock().instant());
+      happened |= guard.run("watching the configuration file", this::watchConfigFile);
+      happened |= guard.run("fetching the bundle", () -> bundle.fetchIfDue(o.clock().instant()));
+      happened |= guard.run("checking the installed files", () -> bundle.maintain(o.clock().instant()));
+      happened |= guard.run("sidecar supervision", () -> superviseSidecar(o.clock().instant()));
       Instant now = o.clock().instant();
       if (happened || !now.isBefore(nextPublish) || (reporter != null && reporter.state() != publishedReport)) {
-        publish(now);
+        guard.run("publishing the status", () -> publish(now));
       }
-      pingWatchdog();
+      guard.run("pinging the watchdog", this::pingWatchdog);
       Event e;
       try {
-        e = events.poll(waitMillis(o.clock().instant()), TimeUnit.MILLISECONDS);
+        e = events.poll(nextWaitMillis(), TimeUnit.MILLISECONDS);
       } catch (InterruptedException ie) {
         Thread.currentThread().interrupt();
         e = Event.STOP;
       }
       woken = e != null;
       if (e == Event.STOP) {
-        stop();
+        guard.run("stopping", this::stop);
         return 0;
       }
-      if (e == Event.RELOAD) {
-        reload();
-      } else if (e == Event.FETCH_NOW) {
-        bundle.fetchNow();
-      } else if (e == Event.CONFIRMED) {
-        Confirmed c = confirmation.getAndSet(null);
-        if (c != null) {
-          bundle.confirmed(c.revision(), c.sentAt(),
-              ConfirmationPolicy.sameOrigin(c.reportUrl(), config.bundle().source().orElse(null)));
-        }
+      Event event = e;
+      guard.run("handling " + e, () -> handle(event));
+    }
+  }
+
+  private void handle(Event e) {
+    if (e == Event.RELOAD) {
+      reload();
+    } else if (e == Event.FETCH_NOW) {
+      bundle.fetchNow();
+    } else if (e == Event.CONFIRMED) {
+      Confirmed c = confirmation.getAndSet(null);
+      if (c != null) {
+        bundle.confirmed(c.revision(), c.sentAt(),
+            ConfirmationPolicy.sameOrigin(c.reportUrl(), config.bundle().source().orElse(null)));
       }
     }
+  }
+
+  /** How long to wait for an event; after a step failed, a tick at least, so a bug is not run into in a hot loop. */
+  private long nextWaitMillis() {
+    long[] wait = {TICK.toMillis()};
+    guard.run("scheduling", () -> {
+      wait[0] = waitMillis(o.clock().instant());
+    });
+    if (guard.takeFailedThisPass()) {
+      long watchdogLeft = o.watchdog().isPresent()
+          ? Math.max(0, (nextWatchdogNanos - System.nanoTime()) / 1_000_000) : Long.MAX_VALUE;
+      wait[0] = Math.max(wait[0], Math.min(TICK.toMillis(), watchdogLeft));
+    }
+    return wait[0];
   }
 
   // --- configuration ---
@@ -305,28 +326,23 @@ public final class AgentDaemon {
   private void reload() {
     // RELOADING=1 ... READY=1 brackets a reload; before the first READY=1 there is no started state to reload.
     if (readySent) {
-      o.notifier().send(Notifications.reloading(Notifications.monotonicMicros()));
+      notifier.send(Notifications.reloading(Notifications.monotonicMicros()));
     }
     log.info("reloading configuration from " + o.configPath());
-    try {
-      config = ConfigLoader.load(o.configPath());
-      configStamp = FileStamp.orAbsent(o.configPath());
-      configError = null;
-      applyConfig();
-    } catch (ConfigException e) {
-      configError = new AgentStatus.LastError(o.clock().instant(), "configuration not reloaded: " + e.getMessage());
-      log.error(configError.message() + " (the previous configuration stays in force)");
+    Optional<AgentConfig> reloaded = configs.reload();
+    if (reloaded.isPresent()) {
+      config = reloaded.get();
+      // The same step as at start: a reload that applies cleanly clears a bug met there.
+      guard.run("applying the configuration", this::applyConfig);
     }
     if (readySent) {
-      o.notifier().send(Notifications.ready());
+      notifier.send(Notifications.ready());
     }
   }
 
   /** Reloads when the file changed; returns whether it did. */
   private boolean watchConfigFile() {
-    FileStamp now = FileStamp.orAbsent(o.configPath());
-    if (!Objects.equals(now, configStamp)) {
-      configStamp = now;
+    if (configs.changed()) {
       log.info(o.configPath() + " changed");
       reload();
       return true;
@@ -372,22 +388,25 @@ public final class AgentDaemon {
     // nothing to install and waits (dpkg -i starts it unconfigured; a start job pending forever would fail the
     // unit). An agent whose source is down on first boot is not: istio.service, ordered after it, must wait.
     if (!readySent && (bundle.installed() || s.phase() == AgentStatus.Phase.WAITING_FOR_CONFIGURATION)) {
-      o.notifier().send(Notifications.ready());
+      notifier.send(Notifications.ready());
       readySent = true;
       log.notice(bundle.installed() ? "ready: bundle " + Installer.shortRevision(bundle.current().revision())
           + " in place" : "ready: waiting for configuration");
     }
     String line = statusLine(s);
     if (!line.equals(lastStatusLine)) {
-      o.notifier().send(Notifications.status(line));
+      notifier.send(Notifications.status(line));
       lastStatusLine = line;
     }
   }
 
   AgentStatus snapshot(Instant now) {
-    AgentStatus.Sidecar sc = sidecar == null ? new AgentStatus.Sidecar(false, "unmanaged", 0, 0, null, null, false,
+    AgentStatus.Sidecar sc = sidecar == null ? new AgentStatus.Sidecar(false, SidecarState.Agent.UNMANAGED, 0, 0,
+        null, null, false,
         List.of()) : sidecar.status();
-    AgentStatus.LastError err = configError != null ? configError : bundle.lastError(now);
+    // A bug first (it may be why nothing else moves), then the configuration, then the bundle.
+    AgentStatus.LastError err = guard.current() != null ? guard.current()
+        : configs.error() != null ? configs.error() : bundle.lastError(now);
     AgentStatus.Report rep = null;
     if (reporter != null) {
       Reporter.State st = reporter.state();
@@ -403,7 +422,8 @@ public final class AgentDaemon {
 
   private String statusLine(AgentStatus s) {
     if (s.phase() == AgentStatus.Phase.WAITING_FOR_CONFIGURATION) {
-      return "waiting for configuration: set bundle.source in " + o.configPath();
+      return configs.error() != null ? configs.error().message()
+          : "waiting for configuration: set bundle.source in " + o.configPath();
     }
     if (!bundle.installed()) {
       return "no bundle yet: " + (s.lastError() != null ? s.lastError().message()
@@ -420,7 +440,7 @@ public final class AgentDaemon {
     }
     long now = System.nanoTime();
     if (now - nextWatchdogNanos >= 0) {
-      o.notifier().send(Notifications.watchdog());
+      notifier.send(Notifications.watchdog());
       nextWatchdogNanos = now + o.watchdog().get().pingEvery().toNanos();
     }
   }
@@ -449,7 +469,7 @@ public final class AgentDaemon {
     if (sidecar != null) {
       sidecar.close();
     }
-    o.notifier().send(Notifications.stopping());
+    notifier.send(Notifications.stopping());
     log.info("stopping (istio.service is left running)");
     AgentStatus last = snapshot(o.clock().instant());
     try {

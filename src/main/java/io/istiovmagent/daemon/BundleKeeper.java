@@ -82,6 +82,11 @@ final class BundleKeeper {
   private Instant nextFetchAt;
   /** The fetch under way, if any: at most one at a time. */
   private Fetch inFlight;
+  /**
+   * A fetch for a configuration replaced while it was under way: its result is dropped, and no fetch starts until
+   * it has ended, so two never run at once (a reload in a loop would otherwise pile them up against the source).
+   */
+  private Fetch abandoned;
   /** A fetch was asked for (fetchNow) while one was under way: the next one is due as soon as it ends. */
   private boolean fetchAgain;
   private AgentStatus.LastError lastError;
@@ -129,8 +134,13 @@ final class BundleKeeper {
     failures = 0;
     nextFetchAt = clock.instant();
     scheduled = null;
-    // A fetch still under way was for the old configuration: it ends on its own (within twice its timeout) and
-    // nobody looks at its result.
+    // A fetch still under way was for the old configuration: it is interrupted (it ends within twice its timeout at
+    // the latest), and nobody looks at its result.
+    if (inFlight != null && !inFlight.done()) {
+      abandoned = inFlight;
+      abandoned.abandon();
+      log.debug("a fetch for the previous configuration is still under way; the next one starts when it has ended");
+    }
     inFlight = null;
     fetchAgain = false;
     if (config.bundle().source().isEmpty()) {
@@ -200,7 +210,7 @@ final class BundleKeeper {
    * while a fetch is under way (its end wakes the loop).
    */
   Instant wakeAt() {
-    return inFlight != null ? null : nextFetchAt();
+    return inFlight != null || abandoned != null ? null : nextFetchAt();
   }
 
   void fetchNow() {
@@ -253,6 +263,12 @@ final class BundleKeeper {
    * status may have changed).
    */
   boolean fetchIfDue(Instant now) {
+    if (abandoned != null) {
+      if (!abandoned.done()) {
+        return false;
+      }
+      abandoned = null; // its result is for a configuration no longer in force
+    }
     if (inFlight != null) {
       if (!inFlight.done()) {
         return false;
@@ -280,6 +296,7 @@ final class BundleKeeper {
    */
   private static final class Fetch {
     final Instant startedAt;
+    private Thread thread;
     private volatile boolean done;
     private FetchResult result;
     private Exception failure;
@@ -309,15 +326,21 @@ final class BundleKeeper {
         }
       }, "bundle-fetch");
       t.setDaemon(true);
+      f.thread = t;
       t.start();
       return f;
+    }
+
+    /** Asks the fetch to end early; it still wakes the loop when it has. */
+    void abandon() {
+      thread.interrupt();
     }
 
     boolean done() {
       return done;
     }
 
-    /** The source's answer, or what it threw; a bug in the source is rethrown on the loop, as before. */
+    /** The source's answer, or what it threw; a bug in the source (or an Error) is rethrown on the loop. */
     FetchResult get() throws SourceException, BadBundleException {
       if (error != null) {
         throw error;
@@ -370,6 +393,11 @@ final class BundleKeeper {
           + "; the installed bundle stays in force");
     } catch (IOException e) {
       failed(now, FailureClass.TRANSIENT, Optional.empty(), "cannot install the bundle: " + e.getMessage());
+    } catch (RuntimeException e) {
+      // A bug here or in the source: counted as a failed fetch, so the next one waits for the backoff instead of
+      // starting on the loop's next pass and hitting the same bug every second.
+      failed(now, FailureClass.TRANSIENT, Optional.empty(), "internal error: " + StepGuard.describe(e)
+          + " (fetching the bundle; please report this bug)");
     }
   }
 

@@ -49,11 +49,11 @@ public final class RefreshPolicy {
     }
 
     /**
-     * Issued is iat, else nbf, else the time it was fetched (the best the agent knows). A token without exp gives no
-     * window: only refreshInterval then applies.
+     * Issued is iat, else nbf, else the time it was fetched (the best the agent knows). No token gives no window:
+     * only refreshInterval then applies. A verified token always has an expiry (TokenClaims refuses one without).
      */
     public static Optional<TokenWindow> of(TokenClaims claims, Instant fetchedAt) {
-      if (claims == null || claims.expiresAt() == null) {
+      if (claims == null) {
         return Optional.empty();
       }
       Instant issued = claims.issuedAt() != null ? claims.issuedAt()

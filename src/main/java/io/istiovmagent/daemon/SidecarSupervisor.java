@@ -15,12 +15,14 @@ import io.istiovmagent.sidecar.ServiceState;
 import io.istiovmagent.sidecar.SidecarDiagnosis;
 import io.istiovmagent.sidecar.SystemctlServiceManager;
 import io.istiovmagent.status.AgentStatus;
+import io.istiovmagent.status.SidecarState;
 import io.istiovmagent.util.Log;
 import java.time.Duration;
 import java.time.Instant;
 import java.util.List;
 import java.util.Objects;
 import java.util.Set;
+import java.util.concurrent.atomic.AtomicLong;
 
 /**
  * Watches istio.service and acts on it: starts it once the first bundle is in place, restarts it when the bundle's
@@ -58,8 +60,12 @@ public final class SidecarSupervisor implements AutoCloseable {
   private final ExitWatcher exits;
   private final Log log;
   private volatile Runnable wake = () -> {};
-  /** Set by the exit watcher's thread: the PID that exited; 0 when none is pending. */
-  private volatile long exitedPid;
+  /**
+   * Set by the exit watcher's thread: the PID that exited; 0 when none is pending. Taken with getAndSet: a read
+   * then a separate write of 0 would lose an exit that lands between them, hiding the sidecar's death until the
+   * safety look (60 s).
+   */
+  private final AtomicLong exitedPid = new AtomicLong();
   /** Set by the service manager's change hook. */
   private volatile boolean changeSignalled;
 
@@ -67,7 +73,7 @@ public final class SidecarSupervisor implements AutoCloseable {
   private boolean restartPending;
   private String restartReason;
   private Set<String> secrets = Set.of();
-  private String label = "unknown";
+  private SidecarState label = SidecarState.Agent.UNKNOWN;
   private ServiceState state;
   private Readiness readiness;
   private boolean looping;
@@ -143,7 +149,7 @@ public final class SidecarSupervisor implements AutoCloseable {
   }
 
   private Instant nextLook() {
-    Watch w = exitedPid != 0 ? Watch.EXITED : watchState;
+    Watch w = exitedPid.get() != 0 ? Watch.EXITED : watchState;
     return SidecarPollPolicy.nextLook(lastLook, lastLookFailed ? null : state, w, exitSeenAt,
         lookRequested || changeSignalled);
   }
@@ -155,7 +161,7 @@ public final class SidecarSupervisor implements AutoCloseable {
    */
   boolean tick(Instant now) {
     if (!services.available()) {
-      return setLabel("no-systemd", "no systemd here: istio.service is not supervised");
+      return setLabel(SidecarState.Agent.NO_SYSTEMD, "no systemd here: istio.service is not supervised");
     }
     boolean did = false;
     if (!nextLook().isAfter(now)) {
@@ -173,8 +179,7 @@ public final class SidecarSupervisor implements AutoCloseable {
   }
 
   private void look(Instant now) {
-    long exited = exitedPid;
-    exitedPid = 0;
+    long exited = exitedPid.getAndSet(0);
     changeSignalled = false;
     lookRequested = false;
     lastLook = now;
@@ -188,7 +193,7 @@ public final class SidecarSupervisor implements AutoCloseable {
       state = services.state(unit);
       lastLookFailed = false;
       if (!state.installed()) {
-        setLabel("not-installed", unit + " is not installed (install istio-sidecar); the bundle is in place for it");
+        setLabel(SidecarState.Agent.NOT_INSTALLED, unit + " is not installed (install istio-sidecar); the bundle is in place for it");
         return;
       }
       if (ensureStarted) {
@@ -218,10 +223,10 @@ public final class SidecarSupervisor implements AutoCloseable {
       }
       looping = v.crashLooping();
       follow(state, now);
-      setLabel(state.activeState() + "/" + state.subState(), null);
+      setLabel(new SidecarState.Unit(state.activeState(), state.subState()), null);
     } catch (ServiceManagerException e) {
       lastLookFailed = true;
-      setLabel("unknown", "cannot ask systemd about " + unit + ": " + e.getMessage());
+      setLabel(SidecarState.Agent.UNKNOWN, "cannot ask systemd about " + unit + ": " + e.getMessage());
     }
   }
 
@@ -270,7 +275,7 @@ public final class SidecarSupervisor implements AutoCloseable {
 
   /** On the exit watcher's thread. */
   private void exited(long pid) {
-    exitedPid = pid;
+    exitedPid.set(pid);
     wake.run();
   }
 
@@ -290,12 +295,12 @@ public final class SidecarSupervisor implements AutoCloseable {
   }
 
   /** Returns whether the label changed. */
-  private boolean setLabel(String newLabel, String message) {
+  private boolean setLabel(SidecarState newLabel, String message) {
     if (!newLabel.equals(label)) {
       if (message != null) {
         log.warn(message);
       } else {
-        log.info(unit + " is " + newLabel);
+        log.info(unit + " is " + newLabel.label());
       }
       label = newLabel;
       return true;

@@ -1,6 +1,7 @@
 package io.istiovmagent.install;
 
 import java.util.List;
+import java.util.Locale;
 
 /** What one install did, file by file, for people to read and for the daemon to act on. */
 public record InstallReport(String revision, List<Change> changes, List<String> warnings) {
@@ -9,7 +10,7 @@ public record InstallReport(String revision, List<Change> changes, List<String> 
     CREATED, UPDATED, UNCHANGED, REPAIRED, REMOVED;
 
     public String label() {
-      return name().toLowerCase();
+      return name().toLowerCase(Locale.ROOT);
     }
   }
 

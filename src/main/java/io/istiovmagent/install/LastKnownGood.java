@@ -10,6 +10,7 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.attribute.PosixFilePermissions;
 import java.time.Instant;
+import java.time.format.DateTimeParseException;
 import java.util.Base64;
 import java.util.EnumMap;
 import java.util.Iterator;
@@ -92,13 +93,28 @@ public final class LastKnownGood {
       Map.Entry<String, JsonNode> e = it.next();
       BundleFile bf = BundleFile.byName(e.getKey())
           .orElseThrow(() -> new IOException(f + " holds an unknown file " + e.getKey()));
+      if (!e.getValue().isTextual()) {
+        throw new IOException(f + " is damaged: " + e.getKey() + " is not base64 text");
+      }
       files.put(bf, Base64.getDecoder().decode(e.getValue().asText()));
     }
     RawBundle bundle = new RawBundle(files);
-    if (!bundle.revision().equals(root.path("revision").asText())) {
+    if (!bundle.revision().equals(text(root, "revision"))) {
       throw new IOException(f + " is damaged: its files do not match its recorded revision");
     }
-    return Optional.of(new Record(bundle, root.path("source").asText(), Instant.parse(root.path("savedAt").asText())));
+    Instant savedAt;
+    try {
+      savedAt = Instant.parse(text(root, "savedAt"));
+    } catch (DateTimeParseException e) {
+      throw new IOException(f + " is damaged: savedAt is not a time");
+    }
+    return Optional.of(new Record(bundle, text(root, "source"), savedAt));
+  }
+
+  /** A field's text; "" when it is missing or JSON null, which are the same thing. */
+  private static String text(JsonNode root, String field) {
+    JsonNode n = root.path(field);
+    return n.isMissingNode() || n.isNull() ? "" : n.asText();
   }
 
   private void ensureDir() throws IOException {

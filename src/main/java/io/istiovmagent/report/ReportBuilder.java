@@ -16,7 +16,8 @@ public final class ReportBuilder {
     HealthReport.Bundle bundle = b == null ? null : new HealthReport.Bundle(b.revision(), b.source(), b.fetchedAt(),
         b.tokenExpiresAt(), b.rootCertExpiresAt());
     AgentStatus.Sidecar sc = s.sidecar();
-    HealthReport.Sidecar sidecar = sc == null ? null : new HealthReport.Sidecar(sc.state(), sc.ready(), sc.restarts(),
+    HealthReport.Sidecar sidecar = sc == null ? null : new HealthReport.Sidecar(
+        sc.state() == null ? null : sc.state().label(), sc.ready(), sc.restarts(),
         sc.mainPid(), sc.crashLoop(), sc.diagnosis());
     return new HealthReport(HealthReport.PROTOCOL, s.health().name(), s.reasons(), s.updatedAt(), sequence,
         new HealthReport.Agent(s.version(), s.startedAt(), heartbeat.toSeconds()), host, workload, bundle, sidecar,

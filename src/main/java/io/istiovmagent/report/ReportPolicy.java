@@ -1,6 +1,7 @@
 package io.istiovmagent.report;
 
 import io.istiovmagent.status.AgentStatus;
+import io.istiovmagent.status.SidecarState;
 import java.time.Duration;
 import java.util.List;
 import java.util.Objects;
@@ -20,7 +21,7 @@ public final class ReportPolicy {
   private ReportPolicy() {}
 
   /** What a report is about: a difference here is a change worth reporting within a second. Times are not. */
-  public record Key(String health, List<String> reasons, String sidecarState, Boolean sidecarReady,
+  public record Key(String health, List<String> reasons, SidecarState sidecarState, Boolean sidecarReady,
       boolean crashLoop, String revision, String lastError) {
 
     public static Key of(AgentStatus s) {

@@ -25,6 +25,11 @@ public record AgentStatus(
 
   public static final int FORMAT = 1;
 
+  /** A list read as JSON null (another version's status.json, a hand edit) is an empty one, as a missing list is. */
+  public AgentStatus {
+    reasons = reasons == null ? List.of() : reasons;
+  }
+
   /**
    * The same status with its timestamp cleared, to tell whether anything but the time changed (a delivered report
    * is a change: status shows when the last one went out).
@@ -53,8 +58,12 @@ public record AgentStatus(
   public record Hosts(int entries, int repairs, Instant lastRepairAt, String warning) {}
 
   /** istio.service as the agent sees it. */
-  public record Sidecar(boolean managed, String state, long mainPid, long restarts, Boolean ready, String readiness,
-      boolean crashLoop, List<String> diagnosis) {}
+  public record Sidecar(boolean managed, SidecarState state, long mainPid, long restarts, Boolean ready, String readiness,
+      boolean crashLoop, List<String> diagnosis) {
+    public Sidecar {
+      diagnosis = diagnosis == null ? List.of() : diagnosis;
+    }
+  }
 
   /** Health reporting to the control plane; null when report.url is not set. */
   public record Report(String url, Instant lastDeliveredAt, long delivered, String lastError) {}

@@ -45,12 +45,12 @@ public final class HealthAssessor {
     if (sc != null && sc.managed()) {
       if (sc.crashLoop()) {
         unhealthy.add("istio.service is crash-looping");
-      } else if ("not-installed".equals(sc.state())) {
+      } else if (sc.state() == SidecarState.Agent.NOT_INSTALLED) {
         degraded.add("istio.service is not installed (install istio-sidecar)");
-      } else if ("no-systemd".equals(sc.state())) {
+      } else if (sc.state() == SidecarState.Agent.NO_SYSTEMD) {
         degraded.add("no systemd: istio.service is not supervised");
-      } else if (sc.state() != null && !sc.state().startsWith("active")) {
-        unhealthy.add("istio.service is " + sc.state());
+      } else if (sc.state() != null && !(sc.state() instanceof SidecarState.Unit u && u.active())) {
+        unhealthy.add("istio.service is " + sc.state().label());
       } else if (Boolean.FALSE.equals(sc.ready())) {
         degraded.add("Envoy not ready" + (sc.readiness() == null ? "" : " (" + sc.readiness() + ")"));
       }

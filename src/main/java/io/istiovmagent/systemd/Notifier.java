@@ -3,6 +3,7 @@ package io.istiovmagent.systemd;
 import java.util.Map;
 import java.util.Objects;
 import java.util.Optional;
+import java.util.OptionalInt;
 
 /** Tells the service manager about the daemon's state (sd_notify(3)); a no-op when not started by systemd. */
 public interface Notifier {
@@ -18,6 +19,14 @@ public interface Notifier {
 
   /** Why the most recent send failed; empty after a successful send, and always for the no-op notifier. */
   Optional<String> lastError();
+
+  /**
+   * The errno of the most recent send when a system call failed (ECONNREFUSED: nothing listens; ENOENT: no socket
+   * there); empty after a success and for failures that are not a system call's.
+   */
+  default OptionalInt lastErrno() {
+    return OptionalInt.empty();
+  }
 
   /** The real notifier when NOTIFY_SOCKET is set and not empty, else the no-op one. Never throws on bad values. */
   static Notifier fromEnvironment(Map<String, String> env) {

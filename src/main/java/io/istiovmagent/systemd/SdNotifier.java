@@ -7,6 +7,7 @@ import java.nio.ByteOrder;
 import java.nio.charset.StandardCharsets;
 import java.util.Objects;
 import java.util.Optional;
+import java.util.OptionalInt;
 
 /** The sd_notify(3) protocol: one AF_UNIX datagram per message to the socket named by NOTIFY_SOCKET. */
 final class SdNotifier implements Notifier {
@@ -21,6 +22,8 @@ final class SdNotifier implements Notifier {
   private final byte[] address;
   private final String addressError;
   private volatile String lastError;
+  /** The failed system call's errno, 0 when the last send did not fail in one. */
+  private volatile int lastErrno;
 
   SdNotifier(String socketName) {
     this.socketName = Objects.requireNonNull(socketName, "socketName == null");
@@ -67,9 +70,12 @@ final class SdNotifier implements Notifier {
             + payload.length + " bytes");
       }
       lastError = null;
+      lastErrno = 0;
       return true;
     } catch (LastErrorException e) {
-      return fail("cannot notify systemd at NOTIFY_SOCKET=" + socketName + ": " + e.getMessage() + hint(e));
+      boolean r = fail("cannot notify systemd at NOTIFY_SOCKET=" + socketName + ": " + e.getMessage() + hint(e));
+      lastErrno = e.getErrorCode();
+      return r;
     } catch (RuntimeException | LinkageError e) {
       // JNA's native part may fail to load (e.g. a noexec temporary directory); that must not kill the daemon.
       return fail("cannot notify systemd at NOTIFY_SOCKET=" + socketName + ": native call failed: " + e);
@@ -107,12 +113,19 @@ final class SdNotifier implements Notifier {
 
   private boolean fail(String message) {
     lastError = message;
+    lastErrno = 0;
     return false;
   }
 
   @Override
   public Optional<String> lastError() {
     return Optional.ofNullable(lastError);
+  }
+
+  @Override
+  public OptionalInt lastErrno() {
+    int e = lastErrno;
+    return e == 0 ? OptionalInt.empty() : OptionalInt.of(e);
   }
 
   /**

@@ -10,6 +10,7 @@ import java.time.Instant;
 import java.util.ArrayList;
 import java.util.Base64;
 import java.util.List;
+import java.util.Objects;
 import java.util.regex.Pattern;
 
 /**
@@ -27,6 +28,15 @@ public record TokenClaims(String subject, List<String> audiences, Instant expire
   private static final ObjectMapper JSON = new ObjectMapper(JsonFactory.builder()
       .streamReadConstraints(StreamReadConstraints.builder().maxNestingDepth(32).maxStringLength(64 * 1024).build())
       .build());
+
+  /** Only a token with a subject, an audience, an expiry and an algorithm is a verified one. */
+  public TokenClaims {
+    Objects.requireNonNull(subject, "subject == null");
+    Objects.requireNonNull(audiences, "audiences == null");
+    Objects.requireNonNull(expiresAt, "expiresAt == null");
+    Objects.requireNonNull(algorithm, "algorithm == null");
+    audiences = List.copyOf(audiences);
+  }
 
   /** How long the token was valid for when issued, if it says when it was issued. */
   public Duration lifetime() {
@@ -66,7 +76,7 @@ public record TokenClaims(String subject, List<String> audiences, Instant expire
     Instant exp = instant(claims, "exp", problems);
     Instant nbf = instant(claims, "nbf", problems);
     Instant iat = instant(claims, "iat", problems);
-    if (exp == null && !claims.has("exp")) {
+    if (exp == null && !present(claims, "exp")) {
       problems.error(file, "token-exp", "has no expiry ('exp'); generate it with istioctl, which sets one");
     } else if (exp != null && !exp.isAfter(now)) {
       problems.report(timeAsWarning, file, "token-expired", "expired at " + exp + " (" + Durations.human(Duration.between(exp, now))
@@ -123,11 +133,17 @@ public record TokenClaims(String subject, List<String> audiences, Instant expire
     return s.substring(0, end);
   }
 
-  private static Instant instant(JsonNode claims, String name, Problems problems) {
+  /** JSON null is the same as missing, for every claim. */
+  private static boolean present(JsonNode claims, String name) {
     JsonNode n = claims.get(name);
-    if (n == null || n.isNull()) {
+    return n != null && !n.isNull();
+  }
+
+  private static Instant instant(JsonNode claims, String name, Problems problems) {
+    if (!present(claims, name)) {
       return null;
     }
+    JsonNode n = claims.get(name);
     if (!n.isNumber() || n.asDouble() < 0 || n.asDouble() > 253402300799d) {
       problems.error("istio-token", "token-" + name, "claim '" + name + "' is not a valid NumericDate");
       return null;

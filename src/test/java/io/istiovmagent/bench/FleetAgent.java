@@ -12,6 +12,7 @@ import io.istiovmagent.daemon.RefreshPolicy;
 import io.istiovmagent.report.HealthReport;
 import io.istiovmagent.report.Reporter;
 import io.istiovmagent.status.AgentStatus;
+import io.istiovmagent.status.SidecarState;
 import io.istiovmagent.status.HealthAssessor;
 import io.istiovmagent.util.Log;
 import io.istiovmagent.verify.BundleVerifier;
@@ -278,7 +279,7 @@ final class FleetAgent {
             .min(Instant::compareTo).orElse(null), current.namespace(), current.serviceAccount(),
         current.workloadGroup(), current.clusterEnv().nonEmpty("ISTIO_META_CLUSTER_ID"),
         current.clusterEnv().nonEmpty("ISTIO_META_NETWORK"), confirmedAt);
-    AgentStatus.Sidecar sc = new AgentStatus.Sidecar(true, "active/running", 1000 + id, 0, true, "HTTP 200", false,
+    AgentStatus.Sidecar sc = new AgentStatus.Sidecar(true, SidecarState.of("active/running"), 1000 + id, 0, true, "HTTP 200", false,
         List.of());
     Reporter.State st = reporter.state();
     AgentStatus.Report rep = new AgentStatus.Report(st.url(), st.lastDeliveredAt(), st.delivered(), st.lastError());

@@ -354,12 +354,18 @@ class AgentDaemonTest {
   }
 
   @Test
-  void aBrokenConfigAtStartExits78WithTheKey() throws Exception {
+  void aBrokenConfigAtStartIsReportedWithTheKeyAndTheAgentKeepsRunning() throws Exception {
     try (DaemonHarness h = new DaemonHarness(tmp)) {
       h.writeConfig("bundle:\n  sorce: x\n");
+      // It runs on the defaults, which manage istio.service; there is no systemd here.
+      h.sidecar = (config, fs, log) -> new SidecarSupervisor(config.unit(),
+          io.istiovmagent.sidecar.ServiceManager.unavailable("test root"), null, null, log);
       h.start();
-      assertEquals(78, h.stop());
+      h.awaitMessage(m -> m.startsWith("STATUS=configuration error: ") && m.contains("unknown key 'bundle.sorce'"),
+          WAIT);
       assertTrue(h.logs().contains("unknown key 'bundle.sorce'"), h.logs());
+      assertTrue(h.running());
+      assertEquals(0, h.stop());
     }
   }
 

@@ -53,7 +53,8 @@ public final class DaemonHarness implements AutoCloseable {
   public final Path root;
   public final Path configPath;
   public final MockWebServer server;
-  public final UnixDatagramReceiver notify;
+  /** systemd's notify socket; a test may close it and bind a new one at {@link #notifySocket()}. */
+  public volatile UnixDatagramReceiver notify;
   public final AtomicInteger bundleRequests = new AtomicInteger();
   /** What the server answers; by default a fresh valid bundle issued at the daemon's clock. */
   public final AtomicReference<Function<RecordedRequest, MockResponse>> respond = new AtomicReference<>();
@@ -65,6 +66,8 @@ public final class DaemonHarness implements AutoCloseable {
     throw new AssertionError("sidecar.manage is false in the harness's default config");
   };
   public Optional<WatchdogSettings> watchdog = Optional.empty();
+  /** Wraps the daemon's notifier, e.g. to count what it sends. */
+  public java.util.function.UnaryOperator<Notifier> notifier = n -> n;
   public AgentDaemon daemon;
   private Thread thread;
   private volatile Integer exitCode;
@@ -85,6 +88,10 @@ public final class DaemonHarness implements AutoCloseable {
     this.notify = UnixDatagramReceiver.atPath(dir.resolve("notify.sock"));
     writeConfig("bundle:\n  source: " + url() + "\n  caFile: " + TestTls.writeCaPem(dir, CA)
         + "\nsidecar:\n  manage: false\n");
+  }
+
+  public Path notifySocket() {
+    return dir.resolve("notify.sock");
   }
 
   public String url() {
@@ -111,7 +118,8 @@ public final class DaemonHarness implements AutoCloseable {
   public void start() {
     messages.clear();
     daemon = new AgentDaemon(new AgentDaemon.Options(new RootFs(root), configPath, clock,
-        Notifier.fromEnvironment(Map.of("NOTIFY_SOCKET", dir.resolve("notify.sock").toString())), watchdog, sidecar,
+        notifier.apply(Notifier.fromEnvironment(Map.of("NOTIFY_SOCKET", dir.resolve("notify.sock").toString()))),
+        watchdog, sidecar,
         host -> List.of(InetAddress.getByName("192.0.2.77")), new SplittableRandom(SEED),
         new Log(new PrintStream(logs, true, StandardCharsets.UTF_8), true), "istio-vm-agent/test", "test"));
     exitCode = null;

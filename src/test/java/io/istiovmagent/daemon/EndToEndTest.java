@@ -210,7 +210,7 @@ class EndToEndTest {
       systemd.set(failed ? new ServiceState("loaded", "failed", "failed", 0, i + 1, "enabled")
           : new ServiceState("loaded", "active", "running", 900 + i, i + 1, "enabled"));
       String expected = failed ? "failed/failed" : "active/running";
-      awaitStatus(s -> s.sidecar().state().equals(expected));
+      awaitStatus(s -> s.sidecar().state().label().equals(expected));
     }
     awaitStatus(s -> s.report() != null && s.report().lastError() != null);
     long before = reportLines();

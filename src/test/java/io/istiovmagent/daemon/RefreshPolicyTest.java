@@ -122,9 +122,11 @@ class RefreshPolicyTest {
   }
 
   @Test
-  void aTokenWithoutExpiryGivesNoWindowSoOnlyTheIntervalApplies() {
-    TokenClaims noExp = new TokenClaims("sub", List.of(TokenClaims.AUDIENCE), null, null, T0, "RS256");
-    assertEquals(Optional.empty(), TokenWindow.of(noExp, T0));
+  void noTokenGivesNoWindowSoOnlyTheIntervalApplies() {
+    assertEquals(Optional.empty(), TokenWindow.of(null, T0));
+    // A token without an expiry cannot be a verified one, so it never reaches the schedule (issue 12).
+    assertThrows(NullPointerException.class,
+        () -> new TokenClaims("sub", List.of(TokenClaims.AUDIENCE), null, null, T0, "RS256"));
   }
 
   @ParameterizedTest

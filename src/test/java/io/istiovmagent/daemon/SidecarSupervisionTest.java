@@ -83,7 +83,7 @@ class SidecarSupervisionTest {
       systemctl.showPrints(show("activating", "auto-restart", 0, 1, "enabled"));
       long killed = System.nanoTime();
       main.destroyForcibly();
-      h.await("the death in status", WAIT, () -> "activating/auto-restart".equals(h.status().sidecar().state()));
+      h.await("the death in status", WAIT, () -> "activating/auto-restart".equals(h.status().sidecar().state().label()));
       long ms = (System.nanoTime() - killed) / 1_000_000;
       assertTrue(ms < PROMPT.toMillis(), "the death reached the status after " + ms + " ms");
       assertEquals(AgentStatus.Health.UNHEALTHY, h.status().health());
@@ -111,7 +111,7 @@ class SidecarSupervisionTest {
 
       systemctl.showPrints(show("failed", "failed", 0, 1, "enabled"));
       second.destroyForcibly();
-      h.await("the replacement's death in status", PROMPT, () -> "failed/failed".equals(h.status().sidecar().state()));
+      h.await("the replacement's death in status", PROMPT, () -> "failed/failed".equals(h.status().sidecar().state().label()));
       assertTrue(count(systemctl, "[show]") <= shows + 3, "asked on the death, not polling: "
           + (count(systemctl, "[show]") - shows) + " shows");
     }
@@ -278,7 +278,7 @@ class SidecarSupervisionTest {
       systemctl.showPrints("LoadState=not-found\nActiveState=inactive\nSubState=dead\nMainPID=0\nNRestarts=0\n");
       h.start();
       h.awaitMessage("READY=1"::equals, WAIT);
-      h.await("not-installed in status", WAIT, () -> "not-installed".equals(h.status().sidecar().state()));
+      h.await("not-installed in status", WAIT, () -> "not-installed".equals(h.status().sidecar().state().label()));
       assertEquals(AgentStatus.Health.DEGRADED, h.status().health());
       assertTrue(h.status().reasons().contains("istio.service is not installed (install istio-sidecar)"));
       assertTrue(Files.isRegularFile(h.token()));

@@ -120,7 +120,7 @@ class SidecarSupervisorWatchTest {
     assertEquals(Instant.MIN, s.nextDue(), "due at once");
     s.tick(at(60_500));
     assertEquals(3, systemd.shows());
-    assertEquals("activating/auto-restart", s.status().state());
+    assertEquals("activating/auto-restart", s.status().state().label());
     assertEquals(null, s.status().ready(), "no readiness for a sidecar that is not running");
     s.tick(at(61_000));
     assertEquals(3, systemd.shows(), "not running: every second");

@@ -12,6 +12,7 @@ import io.istiovmagent.bundle.TestTls;
 import io.istiovmagent.bundle.TlsTrust;
 import io.istiovmagent.daemon.Backoff;
 import io.istiovmagent.status.AgentStatus;
+import io.istiovmagent.status.SidecarState;
 import io.istiovmagent.util.Log;
 import java.io.ByteArrayOutputStream;
 import java.io.PrintStream;
@@ -347,6 +348,6 @@ class ReporterTest {
         reasons, new AgentStatus.Bundle("https://x/v1/bundle", "sha256:abc", now, now, false, now.plusSeconds(3600),
             now.plusSeconds(86_400), "vm-namespace", "vm-sa", "hello-vm", "Kubernetes", null, null),
         new AgentStatus.Hosts(1, 0, null, null),
-        new AgentStatus.Sidecar(true, sidecarState, 812, 0, true, null, false, List.of()), null, null, null);
+        new AgentStatus.Sidecar(true, SidecarState.of(sidecarState), 812, 0, true, null, false, List.of()), null, null, null);
   }
 }

@@ -48,6 +48,7 @@ public final class UnixDatagramReceiver implements AutoCloseable {
 
   private final int fd;
   private final String name;
+  private boolean closed;
 
   private UnixDatagramReceiver(int fd, String name) {
     this.fd = fd;
@@ -132,8 +133,12 @@ public final class UnixDatagramReceiver implements AutoCloseable {
     }
   }
 
+  /** Idempotent: a second close must not close a descriptor number that was reused meanwhile. */
   @Override
-  public void close() {
-    close(fd);
+  public synchronized void close() {
+    if (!closed) {
+      closed = true;
+      close(fd);
+    }
   }
 }
