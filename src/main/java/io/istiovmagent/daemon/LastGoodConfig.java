@@ -43,7 +43,7 @@ final class LastGoodConfig {
     } catch (NoSuchFileException e) {
       // first save
     }
-    Dirs.mkdirs(file.getParent());
+    Dirs.ensurePrivate(file.getParent());
     AtomicFile.write(file, bytes, FileOwner.ROOT, PosixFilePermissions.fromString("rw-------"));
   }
 

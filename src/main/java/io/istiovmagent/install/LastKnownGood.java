@@ -60,7 +60,7 @@ public final class LastKnownGood {
         && current.get().source().equals(source)) {
       return false;
     }
-    ensureDir();
+    Dirs.ensurePrivate(dir);
     ObjectNode root = JSON.createObjectNode();
     root.put("format", FORMAT);
     root.put("source", source);
@@ -115,11 +115,5 @@ public final class LastKnownGood {
   private static String text(JsonNode root, String field) {
     JsonNode n = root.path(field);
     return n.isMissingNode() || n.isNull() ? "" : n.asText();
-  }
-
-  private void ensureDir() throws IOException {
-    try (DirHandle d = RootFs.HOST.openDirectory(dir.toAbsolutePath().toString(), true)) {
-      d.chmodSelf(PosixFilePermissions.fromString("rwx------"));
-    }
   }
 }
