@@ -249,7 +249,8 @@ public final class Reporter {
     Instant sentAt = clock.instant();
     retryAfter = Optional.empty();
     try (Response r = client.newCall(rb.build()).execute()) {
-      if (r.code() == 200) {
+      // Any 2xx: a plain sink answers 202 Accepted or 204 No Content and means "stored" as much as a 200 does.
+      if (r.isSuccessful()) {
         transitions.clear();
         deliveredKey = ReportPolicy.Key.of(s);
         String previousError;
@@ -260,7 +261,9 @@ public final class Reporter {
         if (previousError != null) {
           log.info("health reports delivered again to " + url.host());
         }
-        readHints(r, s.bundle() == null ? null : s.bundle().revision(), sentAt);
+        if (hasBody(r)) {
+          readHints(r, s.bundle() == null ? null : s.bundle().revision(), sentAt);
+        }
         return true;
       }
       if (r.code() == 429 || r.code() >= 500) {
@@ -310,6 +313,11 @@ public final class Reporter {
     } catch (IOException | RuntimeException e) {
       log.debug("report answer without readable hints: " + e.getMessage());
     }
+  }
+
+  /** A 204 or 205 never has one; any other answer may (a 202 from a plain sink has any body, or none). */
+  private static boolean hasBody(Response r) {
+    return r.code() != 204 && r.code() != 205 && r.body().contentLength() != 0;
   }
 
   private static String errorOf(Response r) {
