@@ -14,7 +14,8 @@ import okhttp3.OkHttpClient;
 
 /**
  * The one way the agent builds an HTTPS client to the control plane: TLS 1.2+ only, the given trust (never
- * "trust all"), hostname verification on, no silent retries, every wait bounded.
+ * "trust all"), hostname verification on, every wait bounded, and no retries but one: a request that failed on a
+ * reused connection before any response goes once more on a new one ({@link StaleConnectionRetry}).
  */
 public final class HttpsClients {
   /**
@@ -23,11 +24,11 @@ public final class HttpsClients {
    *
    * <p>Why so short: OkHttp reuses a pooled connection without first checking that it is still open for a GET (for
    * other requests, when it was idle under 10 s), so a connection the server has closed meanwhile fails the request
-   * ("unexpected end of stream"), and with {@code retryOnConnectionFailure(false)} that is a failed fetch or report: with a
-   * refreshInterval between ~30 s and 5 min every refresh failed once and the VM flapped DEGRADED/HEALTHY. The
-   * agent's requests are a refresh every 10 s or more and a heartbeat every 5 s or more, so a connection kept longer
-   * than this would hardly ever be reused anyway; what still reuses one is a burst (a change report right after
-   * another, a redirect), which this keeps. Retries stay off: the backoff schedule is the agent's.
+   * ("unexpected end of stream"): with a refreshInterval between ~30 s and 5 min every refresh failed once and the VM
+   * flapped DEGRADED/HEALTHY. {@link StaleConnectionRetry} now sends such a request again on a new connection, but a
+   * short keep-alive still spares it the detour. The agent's requests are a refresh every 10 s or more and a
+   * heartbeat every 5 s or more, so a connection kept longer than this would hardly ever be reused anyway; what still
+   * reuses one is a burst (a change report right after another, a redirect), which this keeps.
    */
   static final Duration KEEP_ALIVE = Duration.ofSeconds(4);
   /** The agent talks to one or two hosts (bundle source, report endpoint), one request at a time each. */
@@ -52,14 +53,18 @@ public final class HttpsClients {
    */
   public static OkHttpClient client(X509TrustManager trust, Duration timeout, boolean followHttpsRedirects,
       EventListener.Factory events) {
+    ConnectionPool pool = new ConnectionPool(MAX_IDLE_CONNECTIONS, KEEP_ALIVE.toMillis(), TimeUnit.MILLISECONDS);
+    StaleConnectionRetry staleRetry = new StaleConnectionRetry(pool);
     return new OkHttpClient.Builder()
         .eventListenerFactory(events)
+        .addInterceptor(staleRetry.application())
+        .addNetworkInterceptor(staleRetry.network())
         .sslSocketFactory(sslContext(trust).getSocketFactory(), trust)
         .connectionSpecs(List.of(ConnectionSpec.MODERN_TLS))
         .followRedirects(followHttpsRedirects)
         .followSslRedirects(false)
         .retryOnConnectionFailure(false)
-        .connectionPool(new ConnectionPool(MAX_IDLE_CONNECTIONS, KEEP_ALIVE.toMillis(), TimeUnit.MILLISECONDS))
+        .connectionPool(pool)
         .connectTimeout(timeout)
         .readTimeout(timeout)
         .writeTimeout(timeout)

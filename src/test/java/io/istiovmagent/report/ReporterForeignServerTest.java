@@ -36,7 +36,9 @@ import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.EnumSource;
 
 /**
- * The reporter against report sinks it was not written with: plain servers that answer 202 or 204. Every report, the last one at shutdown included, must be delivered, and delivered at
+ * The reporter against report sinks it was not written with: plain servers that answer 202 or 204, an HTTP/1.0
+ * server that closes the connection after every answer, and one that closes a connection idle for 1 s (the
+ * agent keeps one longer). Every report, the last one at shutdown included, must be delivered, and delivered at
  * the first attempt.
  */
 class ReporterForeignServerTest {
@@ -63,6 +65,29 @@ class ReporterForeignServerTest {
       @Override
       TinyHttpsServer start() throws IOException {
         return TinyHttpsServer.idleClosing(TLS, Duration.ofSeconds(30), r -> Answer.empty(204));
+      }
+    },
+    HTTP_1_0_CLOSING {
+      @Override
+      TinyHttpsServer start() throws IOException {
+        return TinyHttpsServer.http10(TLS, r -> Answer.of(200, "application/json", json("{\"accepted\":true}")));
+      }
+
+      @Override
+      boolean closes() {
+        return true;
+      }
+    },
+    IDLE_CLOSE_AFTER_1S {
+      @Override
+      TinyHttpsServer start() throws IOException {
+        return TinyHttpsServer.idleClosing(TLS, Duration.ofSeconds(1),
+            r -> Answer.of(200, "application/json", json("{\"accepted\":true}")));
+      }
+
+      @Override
+      boolean closes() {
+        return true;
       }
     };
 

@@ -49,6 +49,11 @@ public final class TinyHttpsServer implements AutoCloseable {
     public static Answer empty(int code) {
       return new Answer(code, Map.of(), null);
     }
+
+    /** No answer at all, the connection kept open: a server that took the request and hangs. */
+    public static final Answer SILENCE = new Answer(0, Map.of(), null);
+    /** No answer, the connection closed: a server that dropped the request. */
+    public static final Answer HANG_UP = new Answer(-1, Map.of(), null);
   }
 
   /** How long after its answer the HTTP/1.0 server closes the connection. */
@@ -130,7 +135,13 @@ public final class TinyHttpsServer implements AutoCloseable {
           return; // the client closed it
         }
         received.add(r);
-        write(out, handler.apply(r));
+        Answer a = handler.apply(r);
+        if (a == Answer.HANG_UP) {
+          return;
+        }
+        if (a != Answer.SILENCE) {
+          write(out, a);
+        }
         if (http10) {
           // The close comes a moment after the answer, as over any real network: it reaches the client after the
           // client has read the answer and put the connection back in its pool. Whatever comes meanwhile is not
