@@ -77,6 +77,8 @@ public final class Reporter {
   /** What {@link #latest} is about: the reporter's thread is woken only when this changes. */
   private ReportPolicy.Key latestKey;
   private boolean stopping;
+  /** With {@link #stopping}: when the last report's time is up. */
+  private Instant stopBy;
   private State state;
   /** How often the reporter's loop has looked at the latest status: for tests (it must not poll). */
   private long looks;
@@ -89,6 +91,8 @@ public final class Reporter {
   private AgentStatus pendingStatus;
   private long sequence;
   private int failures;
+  /** Attempts at the last (STOPPING) report so far. */
+  private int lastAttempts;
 
   public Reporter(HttpUrl url, X509TrustManager trust, Optional<BearerToken> credential, Duration interval,
       Duration timeout, Backoff backoff, RandomGenerator random, HealthReport.Host host, Clock clock, Log log,
@@ -163,6 +167,7 @@ public final class Reporter {
     synchronized (this) {
       latest = stoppingStatus;
       stopping = true;
+      stopBy = clock.instant().plus(within);
       notifyAll();
     }
     thread.join(within.toMillis());
@@ -185,14 +190,18 @@ public final class Reporter {
     while (true) {
       AgentStatus s;
       boolean last;
+      Instant lastBy;
       synchronized (this) {
         while (true) {
           looks++;
           s = latest;
           last = stopping;
+          lastBy = stopBy;
           Instant now = clock.instant();
-          boolean due = s != null && (last || (failures == 0 ? ReportPolicy.changed(deliveredKey, ReportPolicy.Key.of(s))
-              || !now.isBefore(nextHeartbeat) : !now.isBefore(nextRetry)));
+          // The last report goes at once, and again after a failure, as any report does, while its time lasts.
+          boolean due = s != null && (last ? lastAttempts == 0 || !now.isBefore(nextRetry)
+              : failures == 0 ? ReportPolicy.changed(deliveredKey, ReportPolicy.Key.of(s))
+                  || !now.isBefore(nextHeartbeat) : !now.isBefore(nextRetry));
           if (due) {
             break;
           }
@@ -215,10 +224,12 @@ public final class Reporter {
       } else {
         failures++;
         // An overloaded endpoint's Retry-After is a floor on the wait, as for the bundle fetch: a fleet that retried
-        // within a second of a 503 kept an endpoint's burst going (docs/performance.md, P5).
-        nextRetry = clock.instant().plus(backoff.delay(failures, FailureClass.TRANSIENT, retryAfter));
+        // within a second of a 503 kept an endpoint's burst going (docs/performance.md, P5). The last report's
+        // retries count from its own first attempt: a long outage before it must not push them past its time.
+        nextRetry = clock.instant().plus(backoff.delay(last ? ++lastAttempts : failures, FailureClass.TRANSIENT,
+            retryAfter));
       }
-      if (last) {
+      if (last && (ok || nextRetry.isAfter(lastBy))) {
         return;
       }
     }

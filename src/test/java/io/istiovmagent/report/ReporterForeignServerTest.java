@@ -31,6 +31,7 @@ import okhttp3.EventListener;
 import okhttp3.HttpUrl;
 import okhttp3.tls.HeldCertificate;
 import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.EnumSource;
@@ -154,8 +155,28 @@ class ReporterForeignServerTest {
     assertEquals(2, reporter.state().delivered(), "log:\n" + logs);
   }
 
+  /** Not one-shot: a connection failure on a new connection (nothing for the transport to retry) is retried. */
+  @Test
+  void theStoppingReportIsRetriedWithinItsTimeAfterAConnectionFailure() throws Exception {
+    AtomicInteger attempts = new AtomicInteger();
+    start(TinyHttpsServer.idleClosing(TLS, Duration.ofSeconds(30),
+        r -> attempts.incrementAndGet() == 1 ? Answer.HANG_UP : Answer.of(200, "application/json", json("{}"))));
+
+    reporter.stop(ReporterTest.status(AgentStatus.Health.STOPPING, List.of("agent stopping"), "active/running"),
+        Duration.ofSeconds(3));
+
+    assertEquals("STOPPING", next().get("status").asText());
+    assertEquals("STOPPING", next().get("status").asText(), "sent again after the first attempt was hung up on");
+    assertEquals(1, reporter.state().delivered(), "log:\n" + logs);
+    assertEquals(2, server.connections());
+  }
+
   private void start(Sink sink) throws Exception {
-    server = sink.start();
+    start(sink.start());
+  }
+
+  private void start(TinyHttpsServer s) throws Exception {
+    server = s;
     HttpUrl url = HttpUrl.get("https://localhost:" + server.port() + "/v1/health");
     reporter = new Reporter(url, TlsTrust.trustManager(Optional.of(TestTls.writeCaPem(dir, CA))), Optional.empty(),
         Duration.ofMinutes(10), Duration.ofSeconds(2),
