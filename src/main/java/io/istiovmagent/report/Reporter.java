@@ -39,6 +39,11 @@ public final class Reporter {
   static final int MAX_TRANSITIONS = 20;
   /** The longest the loop sleeps at a time, so that a clock stepped back delays a heartbeat by no more than this. */
   static final Duration MAX_WAIT = Duration.ofMinutes(1);
+  /**
+   * How long close() waits for the thread to end. It ends within milliseconds (its call is canceled, its wait
+   * interrupted); the bound only keeps a reporter stuck in a hint callback from holding up the daemon's loop.
+   */
+  static final Duration CLOSE_WAIT = Duration.ofSeconds(5);
   private static final MediaType JSON_TYPE = MediaType.get("application/json");
   static final ObjectMapper JSON = new ObjectMapper().registerModule(new JavaTimeModule())
       .disable(SerializationFeature.WRITE_DATES_AS_TIMESTAMPS);
@@ -79,6 +84,7 @@ public final class Reporter {
   private boolean stopping;
   /** With {@link #stopping}: when the last report's time is up. */
   private Instant stopBy;
+  private boolean closed;
   private State state;
   /** How often the reporter's loop has looked at the latest status: for tests (it must not poll). */
   private long looks;
@@ -178,10 +184,26 @@ public final class Reporter {
     }
   }
 
-  /** Ends the thread without a last report (a reload replacing this reporter). */
+  /**
+   * Ends the thread without a last report (a reload replacing this reporter), and waits for it to end (at most
+   * {@link #CLOSE_WAIT}): a reporter replaced by another must not send, nor hand hints to the daemon, beside it.
+   */
   public void close() {
+    synchronized (this) {
+      closed = true;
+      notifyAll();
+    }
     thread.interrupt();
     client.dispatcher().cancelAll();
+    try {
+      thread.join(CLOSE_WAIT.toMillis());
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
+      return;
+    }
+    if (thread.isAlive()) {
+      log.warn("the health reporter to " + url.host() + " did not end within " + CLOSE_WAIT.toSeconds() + "s");
+    }
   }
 
   private void loop() {
@@ -193,6 +215,9 @@ public final class Reporter {
       Instant lastBy;
       synchronized (this) {
         while (true) {
+          if (closed) {
+            return;
+          }
           looks++;
           s = latest;
           last = stopping;
