@@ -14,20 +14,22 @@ import okhttp3.OkHttpClient;
 
 /**
  * The one way the agent builds an HTTPS client to the control plane: TLS 1.2+ only, the given trust (never
- * "trust all"), hostname verification on, no silent retries, every wait bounded.
+ * "trust all"), hostname verification on, every wait bounded, and no retries but one: a request that failed on a
+ * reused connection before any response goes once more on a new one ({@link StaleConnectionRetry}).
  */
 public final class HttpsClients {
   /**
    * How long an idle connection is kept for reuse: less than the shortest idle timeout common servers use (Apache
    * httpd 5 s, the JDK's HttpServer behind the reference endpoint ~30 s, nginx 75 s, OkHttp's own default 5 min).
    *
-   * <p>Why so short: OkHttp reuses a pooled connection without first checking that it is still open for a GET (for
-   * other requests, when it was idle under 10 s), so a connection the server has closed meanwhile fails the request
-   * ("unexpected end of stream"), and with {@code retryOnConnectionFailure(false)} that is a failed fetch or report: with a
-   * refreshInterval between ~30 s and 5 min every refresh failed once and the VM flapped DEGRADED/HEALTHY. The
-   * agent's requests are a refresh every 10 s or more and a heartbeat every 5 s or more, so a connection kept longer
-   * than this would hardly ever be reused anyway; what still reuses one is a burst (a change report right after
-   * another, a redirect), which this keeps. Retries stay off: the backoff schedule is the agent's.
+   * <p>It was the guard against requests sent on a connection the server had closed (OkHttp reuses a pooled
+   * connection without checking it for a GET, and for other requests when it was idle under 10 s); {@link
+   * StaleConnectionRetry} is that guard now. It stays short because keeping connections across heartbeats (60-72 s
+   * apart) does not pay by default (docs/performance.md, "Connection reuse across heartbeats"): the reference
+   * endpoint closes an idle connection after ~30 s, so no heartbeat could reuse one; a reused report would cost
+   * 1.4 kB instead of 3.7 kB and no handshake only against a server keeping connections longer, while a firewall or
+   * NAT that drops an idle flow silently would turn the reuse into a timeout (not retried: the server may have the
+   * request). What a short keep-alive still reuses is a burst (a change report right after another, a redirect).
    */
   static final Duration KEEP_ALIVE = Duration.ofSeconds(4);
   /** The agent talks to one or two hosts (bundle source, report endpoint), one request at a time each. */
@@ -52,14 +54,18 @@ public final class HttpsClients {
    */
   public static OkHttpClient client(X509TrustManager trust, Duration timeout, boolean followHttpsRedirects,
       EventListener.Factory events) {
+    ConnectionPool pool = new ConnectionPool(MAX_IDLE_CONNECTIONS, KEEP_ALIVE.toMillis(), TimeUnit.MILLISECONDS);
+    StaleConnectionRetry staleRetry = new StaleConnectionRetry(pool);
     return new OkHttpClient.Builder()
         .eventListenerFactory(events)
+        .addInterceptor(staleRetry.application())
+        .addNetworkInterceptor(staleRetry.network())
         .sslSocketFactory(sslContext(trust).getSocketFactory(), trust)
         .connectionSpecs(List.of(ConnectionSpec.MODERN_TLS))
         .followRedirects(followHttpsRedirects)
         .followSslRedirects(false)
         .retryOnConnectionFailure(false)
-        .connectionPool(new ConnectionPool(MAX_IDLE_CONNECTIONS, KEEP_ALIVE.toMillis(), TimeUnit.MILLISECONDS))
+        .connectionPool(pool)
         .connectTimeout(timeout)
         .readTimeout(timeout)
         .writeTimeout(timeout)

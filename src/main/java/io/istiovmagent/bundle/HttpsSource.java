@@ -5,6 +5,7 @@ import java.io.InputStream;
 import java.io.InterruptedIOException;
 import java.net.ConnectException;
 import java.net.UnknownHostException;
+import java.security.cert.CertPathBuilderException;
 import java.security.cert.CertPathValidatorException;
 import java.security.cert.CertificateExpiredException;
 import java.security.cert.CertificateNotYetValidException;
@@ -179,7 +180,8 @@ public final class HttpsSource implements BundleSource {
     return d.isNegative() ? Duration.ZERO : d.compareTo(max) > 0 ? max : d;
   }
 
-  private SourceException tlsFailure(SSLException e) {
+  /** A TLS failure in words a user can act on, decided from the exception's type and its causes' types. */
+  SourceException tlsFailure(SSLException e) {
     String where = url.host() + ":" + url.port();
     String reason;
     if (e instanceof SSLPeerUnverifiedException) {
@@ -188,8 +190,11 @@ public final class HttpsSource implements BundleSource {
       reason = "the server's certificate has expired";
     } else if (hasCause(e, CertificateNotYetValidException.class)) {
       reason = "the server's certificate is not valid yet (check this machine's clock)";
-    } else if (hasCause(e, CertPathValidatorException.class)
-        || String.valueOf(e.getMessage()).contains("PKIX path")) {
+    } else if (algorithmConstrained(e)) {
+      reason = "the server's certificate uses a signature algorithm or key size this Java runtime refuses (e.g. "
+          + "SHA-1, or RSA under 2048 bits); the server needs a certificate signed with SHA-256 or better";
+    } else if (hasCause(e, CertPathBuilderException.class) || hasCause(e, CertPathValidatorException.class)) {
+      // The types, not the message: "PKIX path building failed" is one provider's wording.
       reason = "the server's certificate is not signed by a trusted CA; add the CA with --ca-file or bundle.caFile";
     } else if (e instanceof SSLHandshakeException) {
       reason = "the TLS handshake failed (" + e.getMessage() + ")";
@@ -200,12 +205,21 @@ public final class HttpsSource implements BundleSource {
   }
 
   private static boolean hasCause(Throwable t, Class<? extends Throwable> type) {
+    return cause(t, type) != null;
+  }
+
+  private static <T extends Throwable> T cause(Throwable t, Class<T> type) {
     for (Throwable c = t; c != null; c = c.getCause()) {
       if (type.isInstance(c)) {
-        return true;
+        return type.cast(c);
       }
     }
-    return false;
+    return null;
+  }
+
+  private static boolean algorithmConstrained(Throwable t) {
+    CertPathValidatorException v = cause(t, CertPathValidatorException.class);
+    return v != null && v.getReason() == CertPathValidatorException.BasicReason.ALGORITHM_CONSTRAINED;
   }
 
   @Override

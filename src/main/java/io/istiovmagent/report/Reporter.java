@@ -39,6 +39,11 @@ public final class Reporter {
   static final int MAX_TRANSITIONS = 20;
   /** The longest the loop sleeps at a time, so that a clock stepped back delays a heartbeat by no more than this. */
   static final Duration MAX_WAIT = Duration.ofMinutes(1);
+  /**
+   * How long close() waits for the thread to end. It ends within milliseconds (its call is canceled, its wait
+   * interrupted); the bound only keeps a reporter stuck in a hint callback from holding up the daemon's loop.
+   */
+  static final Duration CLOSE_WAIT = Duration.ofSeconds(5);
   private static final MediaType JSON_TYPE = MediaType.get("application/json");
   static final ObjectMapper JSON = new ObjectMapper().registerModule(new JavaTimeModule())
       .disable(SerializationFeature.WRITE_DATES_AS_TIMESTAMPS);
@@ -77,6 +82,9 @@ public final class Reporter {
   /** What {@link #latest} is about: the reporter's thread is woken only when this changes. */
   private ReportPolicy.Key latestKey;
   private boolean stopping;
+  /** With {@link #stopping}: when the last report's time is up. */
+  private Instant stopBy;
+  private boolean closed;
   private State state;
   /** How often the reporter's loop has looked at the latest status: for tests (it must not poll). */
   private long looks;
@@ -89,6 +97,8 @@ public final class Reporter {
   private AgentStatus pendingStatus;
   private long sequence;
   private int failures;
+  /** Attempts at the last (STOPPING) report so far. */
+  private int lastAttempts;
 
   public Reporter(HttpUrl url, X509TrustManager trust, Optional<BearerToken> credential, Duration interval,
       Duration timeout, Backoff backoff, RandomGenerator random, HealthReport.Host host, Clock clock, Log log,
@@ -163,6 +173,7 @@ public final class Reporter {
     synchronized (this) {
       latest = stoppingStatus;
       stopping = true;
+      stopBy = clock.instant().plus(within);
       notifyAll();
     }
     thread.join(within.toMillis());
@@ -173,10 +184,26 @@ public final class Reporter {
     }
   }
 
-  /** Ends the thread without a last report (a reload replacing this reporter). */
+  /**
+   * Ends the thread without a last report (a reload replacing this reporter), and waits for it to end (at most
+   * {@link #CLOSE_WAIT}): a reporter replaced by another must not send, nor hand hints to the daemon, beside it.
+   */
   public void close() {
+    synchronized (this) {
+      closed = true;
+      notifyAll();
+    }
     thread.interrupt();
     client.dispatcher().cancelAll();
+    try {
+      thread.join(CLOSE_WAIT.toMillis());
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
+      return;
+    }
+    if (thread.isAlive()) {
+      log.warn("the health reporter to " + url.host() + " did not end within " + CLOSE_WAIT.toSeconds() + "s");
+    }
   }
 
   private void loop() {
@@ -185,14 +212,21 @@ public final class Reporter {
     while (true) {
       AgentStatus s;
       boolean last;
+      Instant lastBy;
       synchronized (this) {
         while (true) {
+          if (closed) {
+            return;
+          }
           looks++;
           s = latest;
           last = stopping;
+          lastBy = stopBy;
           Instant now = clock.instant();
-          boolean due = s != null && (last || (failures == 0 ? ReportPolicy.changed(deliveredKey, ReportPolicy.Key.of(s))
-              || !now.isBefore(nextHeartbeat) : !now.isBefore(nextRetry)));
+          // The last report goes at once, and again after a failure, as any report does, while its time lasts.
+          boolean due = s != null && (last ? lastAttempts == 0 || !now.isBefore(nextRetry)
+              : failures == 0 ? ReportPolicy.changed(deliveredKey, ReportPolicy.Key.of(s))
+                  || !now.isBefore(nextHeartbeat) : !now.isBefore(nextRetry));
           if (due) {
             break;
           }
@@ -215,10 +249,12 @@ public final class Reporter {
       } else {
         failures++;
         // An overloaded endpoint's Retry-After is a floor on the wait, as for the bundle fetch: a fleet that retried
-        // within a second of a 503 kept an endpoint's burst going (docs/performance.md, P5).
-        nextRetry = clock.instant().plus(backoff.delay(failures, FailureClass.TRANSIENT, retryAfter));
+        // within a second of a 503 kept an endpoint's burst going (docs/performance.md, P5). The last report's
+        // retries count from its own first attempt: a long outage before it must not push them past its time.
+        nextRetry = clock.instant().plus(backoff.delay(last ? ++lastAttempts : failures, FailureClass.TRANSIENT,
+            retryAfter));
       }
-      if (last) {
+      if (last && (ok || nextRetry.isAfter(lastBy))) {
         return;
       }
     }
@@ -249,7 +285,8 @@ public final class Reporter {
     Instant sentAt = clock.instant();
     retryAfter = Optional.empty();
     try (Response r = client.newCall(rb.build()).execute()) {
-      if (r.code() == 200) {
+      // Any 2xx: a plain sink answers 202 Accepted or 204 No Content and means "stored" as much as a 200 does.
+      if (r.isSuccessful()) {
         transitions.clear();
         deliveredKey = ReportPolicy.Key.of(s);
         String previousError;
@@ -260,7 +297,9 @@ public final class Reporter {
         if (previousError != null) {
           log.info("health reports delivered again to " + url.host());
         }
-        readHints(r, s.bundle() == null ? null : s.bundle().revision(), sentAt);
+        if (hasBody(r)) {
+          readHints(r, s.bundle() == null ? null : s.bundle().revision(), sentAt);
+        }
         return true;
       }
       if (r.code() == 429 || r.code() >= 500) {
@@ -310,6 +349,11 @@ public final class Reporter {
     } catch (IOException | RuntimeException e) {
       log.debug("report answer without readable hints: " + e.getMessage());
     }
+  }
+
+  /** A 204 or 205 never has one; any other answer may (a 202 from a plain sink has any body, or none). */
+  private static boolean hasBody(Response r) {
+    return r.code() != 204 && r.code() != 205 && r.body().contentLength() != 0;
   }
 
   private static String errorOf(Response r) {

@@ -2,8 +2,10 @@ package io.istiovmagent.server;
 
 import com.fasterxml.jackson.core.JacksonException;
 import com.fasterxml.jackson.core.JsonLocation;
+import com.fasterxml.jackson.core.JsonParser;
 import com.fasterxml.jackson.core.exc.InputCoercionException;
 import com.fasterxml.jackson.core.exc.StreamConstraintsException;
+import com.fasterxml.jackson.databind.DeserializationFeature;
 import com.fasterxml.jackson.databind.JsonMappingException;
 import java.io.IOException;
 import java.time.Instant;
@@ -37,8 +39,14 @@ final class HealthReports {
       return new Result.Invalid("the body is empty; send one JSON health report");
     }
     HealthReport r;
-    try {
-      r = Json.MAPPER.readValue(body, HealthReport.class);
+    // The trailing-value check is made here, by token, rather than by the mapper's FAIL_ON_TRAILING_TOKENS: its
+    // exception is a MismatchedInputException like any wrong type, told apart only by its message.
+    try (JsonParser p = Json.MAPPER.createParser(body)) {
+      r = Json.MAPPER.readerFor(HealthReport.class).without(DeserializationFeature.FAIL_ON_TRAILING_TOKENS)
+          .readValue(p);
+      if (p.nextToken() != null) {
+        return new Result.Invalid("the body holds more than one JSON value; send exactly one report");
+      }
     } catch (JsonMappingException e) {
       return new Result.Invalid(typeProblem(e));
     } catch (StreamConstraintsException e) {
@@ -122,9 +130,7 @@ final class HealthReports {
   private static String typeProblem(JsonMappingException e) {
     List<JsonMappingException.Reference> path = e.getPath();
     if (path.isEmpty()) {
-      return String.valueOf(e.getOriginalMessage()).startsWith("Trailing token")
-          ? "the body holds more than one JSON value; send exactly one report"
-          : "the body must be a JSON object with the report's fields";
+      return "the body must be a JSON object with the report's fields";
     }
     StringBuilder field = new StringBuilder();
     for (JsonMappingException.Reference ref : path) {

@@ -36,8 +36,9 @@ import org.junit.jupiter.params.provider.ValueSource;
 
 /**
  * The agent's HTTPS client against a server that closes a connection once it has been idle for a while, as every
- * real server does (Apache httpd after 5 s, the reference endpoint's JDK server after ~30 s). A pooled connection the
- * server has closed must not be reused: with retries off, that is a failed fetch or report.
+ * real server does (Apache httpd after 5 s, the reference endpoint's JDK server after ~30 s). A request must not fail
+ * on a pooled connection the server has closed: the short keep-alive drops it first, and a request that meets one
+ * anyway goes again on a new connection (StaleConnectionRetryTest, HttpsSourceForeignServerTest).
  */
 class HttpsClientsKeepAliveTest {
   private static final HeldCertificate CA = TestTls.newCa("keep-alive test CA");

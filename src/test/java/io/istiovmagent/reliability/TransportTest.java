@@ -281,8 +281,9 @@ class TransportTest {
       rules.put(Pattern.compile(forbidden), List.of());
     }
     // Clients and TLS contexts: only where they are built on purpose.
+    // A URL's or a request's builder (query, username, fragment; tag) is not a client's.
     rules.put(Pattern.compile("new OkHttpClient\\.Builder\\(\\)|OkHttpClient\\(\\)|\\.newBuilder\\(\\)\\s*\\.(?!"
-        + "query|username|fragment)"), List.of("bundle/HttpsClients.java", "sidecar/ReadinessProbe.java"));
+        + "query|username|fragment|tag\\()"), List.of("bundle/HttpsClients.java", "sidecar/ReadinessProbe.java"));
     rules.put(Pattern.compile("SSLContext\\.getInstance|sslSocketFactory\\("), List.of("bundle/HttpsClients.java",
         "server/ServerTls.java"));
     rules.put(Pattern.compile("HttpsClients\\.client\\("), List.of("bundle/HttpsSource.java", "report/Reporter.java"));
