@@ -3,24 +3,14 @@ package io.istiovmagent.bundle;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
-import java.io.BufferedInputStream;
-import java.io.ByteArrayOutputStream;
+import io.istiovmagent.testing.TinyHttpsServer;
+import io.istiovmagent.testing.TinyHttpsServer.Answer;
 import java.io.IOException;
-import java.io.InputStream;
-import java.io.OutputStream;
-import java.net.ServerSocket;
-import java.net.Socket;
-import java.net.SocketTimeoutException;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Path;
 import java.time.Duration;
-import java.util.Locale;
 import java.util.Optional;
-import java.util.concurrent.Semaphore;
 import java.util.concurrent.TimeUnit;
-import java.util.concurrent.atomic.AtomicInteger;
-import javax.net.ssl.SSLSocket;
-import javax.net.ssl.SSLSocketFactory;
 import okhttp3.MediaType;
 import okhttp3.OkHttpClient;
 import okhttp3.Request;
@@ -48,11 +38,12 @@ class HttpsClientsKeepAliveTest {
   @TempDir
   Path dir;
 
-  private IdleClosingServer server;
+  private TinyHttpsServer server;
 
   @BeforeEach
   void start() throws IOException {
-    server = new IdleClosingServer(TestTls.serverSocketFactory(TestTls.serverCert(CA, "localhost"), CA), SERVER_IDLE);
+    server = TinyHttpsServer.idleClosing(TestTls.serverSocketFactory(TestTls.serverCert(CA, "localhost"), CA),
+        SERVER_IDLE, r -> Answer.of(200, "application/json", "{\"accepted\":true}".getBytes(StandardCharsets.US_ASCII)));
   }
 
   @AfterEach
@@ -92,7 +83,7 @@ class HttpsClientsKeepAliveTest {
       Thread.sleep(spaced / 1_000_000 + 1);
     }
     assertEquals(200, call(client, method), "the second " + method + " after the server closed the first connection");
-    assertEquals(2, server.connections.get(), "a new connection for the second request");
+    assertEquals(2, server.connections(), "a new connection for the second request");
   }
 
   private int call(OkHttpClient client, String method) throws IOException {
@@ -103,105 +94,6 @@ class HttpsClientsKeepAliveTest {
     try (Response r = client.newCall(rb.build()).execute()) {
       r.body().string();
       return r.code();
-    }
-  }
-
-  /**
-   * HTTP/1.1 over TLS on loopback, one thread per connection, keep-alive until the connection has been idle for
-   * {@code idle}, then closed (close_notify and FIN), as a server's keep-alive timeout does. Answers every request
-   * 200 with a small JSON body.
-   */
-  private static final class IdleClosingServer implements AutoCloseable {
-    final AtomicInteger connections = new AtomicInteger();
-    /** Released when a connection ends: idle for too long (closed by the server), or closed by the client. */
-    final Semaphore ended = new Semaphore(0);
-    final AtomicInteger idleCloses = new AtomicInteger();
-    private final ServerSocket listener;
-    private final SSLSocketFactory tls;
-    private final int idleMillis;
-
-    IdleClosingServer(SSLSocketFactory tls, Duration idle) throws IOException {
-      this.tls = tls;
-      this.idleMillis = (int) idle.toMillis();
-      this.listener = new ServerSocket(0, 50, TestTls.LOOPBACK);
-      Thread t = new Thread(this::accept, "idle-closing-server");
-      t.setDaemon(true);
-      t.start();
-    }
-
-    int port() {
-      return listener.getLocalPort();
-    }
-
-    private void accept() {
-      while (!listener.isClosed()) {
-        try {
-          Socket plain = listener.accept();
-          connections.incrementAndGet();
-          Thread t = new Thread(() -> serve(plain), "idle-closing-connection");
-          t.setDaemon(true);
-          t.start();
-        } catch (IOException e) {
-          return;
-        }
-      }
-    }
-
-    private void serve(Socket plain) {
-      try (SSLSocket s = (SSLSocket) tls.createSocket(plain, "localhost", plain.getPort(), true)) {
-        s.setUseClientMode(false);
-        s.setSoTimeout(idleMillis);
-        InputStream in = new BufferedInputStream(s.getInputStream());
-        OutputStream out = s.getOutputStream();
-        while (true) {
-          String head;
-          try {
-            head = readHead(in);
-          } catch (SocketTimeoutException idle) {
-            idleCloses.incrementAndGet(); // closed by the try-with-resources
-            return;
-          }
-          if (head == null) {
-            return;
-          }
-          int length = 0;
-          for (String line : head.split("\r\n")) {
-            if (line.toLowerCase(Locale.ROOT).startsWith("content-length:")) {
-              length = Integer.parseInt(line.substring("content-length:".length()).strip());
-            }
-          }
-          in.readNBytes(length);
-          byte[] body = "{\"accepted\":true}".getBytes(StandardCharsets.US_ASCII);
-          out.write(("HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: " + body.length
-              + "\r\n\r\n").getBytes(StandardCharsets.US_ASCII));
-          out.write(body);
-          out.flush();
-        }
-      } catch (IOException e) {
-        // the client went away
-      } finally {
-        ended.release();
-      }
-    }
-
-    /** The request line and headers, or null at the end of the stream. */
-    private static String readHead(InputStream in) throws IOException {
-      ByteArrayOutputStream b = new ByteArrayOutputStream();
-      int c;
-      while ((c = in.read()) != -1) {
-        b.write(c);
-        int n = b.size();
-        byte[] a = b.toByteArray();
-        if (n >= 4 && a[n - 4] == '\r' && a[n - 3] == '\n' && a[n - 2] == '\r' && a[n - 1] == '\n') {
-          return b.toString(StandardCharsets.US_ASCII);
-        }
-      }
-      return null;
-    }
-
-    @Override
-    public void close() throws IOException {
-      listener.close();
     }
   }
 }

@@ -63,6 +63,8 @@ public final class TinyHttpsServer implements AutoCloseable {
   public final BlockingQueue<Received> received = new LinkedBlockingQueue<>();
   /** Released each time the server closes a connection on its own (after an answer, or idle). */
   public final Semaphore closedByServer = new Semaphore(0);
+  /** Released each time a connection ends, whichever side closed it. */
+  public final Semaphore ended = new Semaphore(0);
   private final AtomicInteger connections = new AtomicInteger();
   private final ServerSocket listener;
   private final SSLSocketFactory tls;
@@ -162,6 +164,7 @@ public final class TinyHttpsServer implements AutoCloseable {
       if (closedHere) {
         closedByServer.release();
       }
+      ended.release();
     }
   }
 
