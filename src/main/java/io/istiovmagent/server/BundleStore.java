@@ -1,12 +1,12 @@
 package io.istiovmagent.server;
 
-import io.istiovmagent.util.FileStamp;
 import io.istiovmagent.bundle.BadBundleException;
 import io.istiovmagent.bundle.BundleFile;
 import io.istiovmagent.bundle.DirectoryReader;
 import io.istiovmagent.bundle.Problem;
 import io.istiovmagent.bundle.RawBundle;
-import io.istiovmagent.sample.TarGzWriter;
+import io.istiovmagent.bundle.TarGzWriter;
+import io.istiovmagent.util.FileStamp;
 import io.istiovmagent.util.Log;
 import java.io.IOException;
 import java.nio.file.Path;
