@@ -2,7 +2,7 @@ package io.istiovmagent.bench;
 
 import io.istiovmagent.bundle.BearerToken;
 import io.istiovmagent.config.AgentConfig;
-import io.istiovmagent.daemon.Backoff;
+import io.istiovmagent.retry.Backoff;
 import io.istiovmagent.daemon.RefreshPolicy;
 import io.istiovmagent.verify.BundleVerifier;
 import java.io.InputStream;

@@ -7,7 +7,7 @@ import io.istiovmagent.bundle.BundleFile;
 import io.istiovmagent.bundle.BundleLimits;
 import io.istiovmagent.bundle.TarGzWriter;
 import io.istiovmagent.bundle.TestTls;
-import io.istiovmagent.daemon.Backoff;
+import io.istiovmagent.retry.Backoff;
 import io.istiovmagent.daemon.DaemonHarness;
 import io.istiovmagent.daemon.SidecarSupervisor;
 import io.istiovmagent.sample.SampleBundle;
