@@ -6,6 +6,7 @@ import io.istiovmagent.bundle.DirectoryReader;
 import io.istiovmagent.bundle.Problem;
 import io.istiovmagent.bundle.RawBundle;
 import io.istiovmagent.bundle.TarGzWriter;
+import io.istiovmagent.protocol.Revisions;
 import io.istiovmagent.util.FileStamp;
 import io.istiovmagent.util.Log;
 import java.io.IOException;
@@ -107,8 +108,7 @@ final class BundleStore {
       return refuse(key, "lacks " + String.join(", ", missing)
           + "; run istioctl x workload entry configure -o " + dir + " again");
     }
-    String hex = raw.revision().substring(raw.revision().indexOf(':') + 1);
-    Served served = new Served(raw.revision(), "\"" + hex + "\"", TarGzWriter.write(raw.files()));
+    Served served = new Served(raw.revision(), Revisions.etag(raw.revision()), TarGzWriter.write(raw.files()));
     log.info("serving bundle " + key + " revision " + raw.revision());
     return new Lookup.Found(served);
   }

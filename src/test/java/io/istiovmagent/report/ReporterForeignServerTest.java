@@ -8,6 +8,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 import com.fasterxml.jackson.databind.JsonNode;
 import io.istiovmagent.bundle.TestTls;
 import io.istiovmagent.bundle.TlsTrust;
+import io.istiovmagent.protocol.HealthReport;
 import io.istiovmagent.retry.Backoff;
 import io.istiovmagent.status.AgentStatus;
 import io.istiovmagent.testing.TinyHttpsServer;

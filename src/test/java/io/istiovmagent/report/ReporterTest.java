@@ -10,6 +10,7 @@ import io.istiovmagent.bundle.BearerToken;
 import io.istiovmagent.bundle.HttpsClients;
 import io.istiovmagent.bundle.TestTls;
 import io.istiovmagent.bundle.TlsTrust;
+import io.istiovmagent.protocol.HealthReport;
 import io.istiovmagent.retry.Backoff;
 import io.istiovmagent.status.AgentStatus;
 import io.istiovmagent.status.SidecarState;
