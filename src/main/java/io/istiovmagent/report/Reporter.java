@@ -109,8 +109,11 @@ public final class Reporter {
         HttpsClients.NO_EVENTS);
   }
 
-  /** As above, with {@code events} observing each report's HTTP call; for the fleet benchmark (see HttpsClients). */
-  public Reporter(HttpUrl url, X509TrustManager trust, Optional<BearerToken> credential, Duration interval,
+  /**
+   * As above, with {@code events} observing each report's HTTP call (see HttpsClients); the fleet benchmark reaches
+   * it through a test-scope bridge in this package.
+   */
+  Reporter(HttpUrl url, X509TrustManager trust, Optional<BearerToken> credential, Duration interval,
       Duration timeout, Backoff backoff, RandomGenerator random, HealthReport.Host host, Clock clock, Log log,
       String userAgent, Hints hints, EventListener.Factory events) {
     if (!url.isHttps()) {
