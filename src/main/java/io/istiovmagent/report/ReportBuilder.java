@@ -8,7 +8,7 @@ import java.time.Duration;
 import java.util.List;
 
 /** Turns the daemon's status into a protocol report. Pure; copies nothing that could be a secret. */
-public final class ReportBuilder {
+final class ReportBuilder {
   private ReportBuilder() {}
 
   public static HealthReport build(AgentStatus s, HealthReport.Host host, long sequence, Duration heartbeat,
