@@ -131,7 +131,7 @@ public final class LastKnownGood {
    * The record's bytes, read relative to its directory (opened as {@link RootFs#openDirectory} opens it) without
    * following a link at the file; empty when there is no record.
    */
-  private static Optional<byte[]> read(Path f) throws IOException {
+  static Optional<byte[]> read(Path f) throws IOException {
     DirHandle dir;
     try {
       dir = RootFs.HOST.openDirectory(f.toAbsolutePath().getParent().toString(), false);
