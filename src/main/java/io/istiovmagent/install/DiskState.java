@@ -18,7 +18,7 @@ import java.util.Set;
  * @param hosts what is at /etc/hosts, its whole content when it is a regular file
  * @param lastKnownGood the stored record, and where it is (as a system path, for the report)
  */
-public record DiskState(Map<String, Entry> files, Map<String, Entry> directories, Entry etcIstio, Entry hosts,
+record DiskState(Map<String, Entry> files, Map<String, Entry> directories, Entry etcIstio, Entry hosts,
     Stored lastKnownGood) {
   public DiskState {
     files = Map.copyOf(files);
@@ -43,8 +43,8 @@ public record DiskState(Map<String, Entry> files, Map<String, Entry> directories
   public record Absent() implements Entry {}
 
   /**
-   * A regular file. {@code content} is empty-handed (null) when the file is larger than the agent compares; the
-   * record never prints it (it may be the token).
+   * A regular file. {@code content} is null when it was not read, or is larger than the agent compares; the record
+   * never prints it (it may be the token).
    */
   public record Regular(byte[] content, FileOwner owner, Set<PosixFilePermission> mode) implements Entry {
     public Regular {

@@ -60,26 +60,11 @@ public final class LastKnownGood {
   }
 
   /**
-   * Saves unless the same revision from the same source is already stored. Returns whether it wrote. A stored record
-   * that cannot be read (damaged, or of another format: an agent downgraded after a newer one wrote it) is replaced:
-   * it must never stand in the way of a verified bundle, or one bad file would fail every later install.
+   * Saves the record, replacing whatever is stored: the plan has compared already ({@link InstallPlanner}). A stored
+   * record that cannot be read (damaged, or of another format: an agent downgraded after a newer one wrote it) is
+   * replaced too: it must never stand in the way of a verified bundle, or one bad file would fail every later
+   * install.
    */
-  boolean save(RawBundle bundle, String source, Instant now) throws IOException {
-    Optional<Record> current;
-    try {
-      current = load();
-    } catch (IOException | RuntimeException e) {
-      current = Optional.empty();
-    }
-    if (current.isPresent() && current.get().revision().equals(bundle.revision())
-        && current.get().source().equals(source)) {
-      return false;
-    }
-    write(bundle, source, now);
-    return true;
-  }
-
-  /** Saves, whatever is stored: for a plan that has already compared. */
   void write(RawBundle bundle, String source, Instant now) throws IOException {
     Dirs.ensurePrivate(dir);
     ObjectNode root = JSON.createObjectNode();

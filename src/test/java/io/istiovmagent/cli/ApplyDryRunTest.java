@@ -14,6 +14,7 @@ import io.istiovmagent.testing.TreeSnapshot;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
+import java.util.EnumMap;
 import java.util.Map;
 import java.util.Set;
 import java.util.TreeSet;
@@ -48,7 +49,7 @@ class ApplyDryRunTest {
     Path root = TestBundles.newRoot(tmp.resolve("root"), true);
     Map<BundleFile, byte[]> first = TestBundles.valid();
     assertEquals(0, cli("--root", root.toString(), "apply", tar(first).toString()).code());
-    Map<BundleFile, byte[]> second = new java.util.EnumMap<>(first);
+    Map<BundleFile, byte[]> second = new EnumMap<>(first);
     second.put(BundleFile.TOKEN, TestBundles.valid(Duration.ofHours(2)).get(BundleFile.TOKEN));
     Path source = tar(second);
     String before = snapshot(root);

@@ -26,6 +26,7 @@ import java.nio.charset.StandardCharsets;
 import java.nio.file.attribute.PosixFilePermissions;
 import java.time.Duration;
 import java.util.ArrayList;
+import java.util.EnumMap;
 import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
@@ -33,6 +34,7 @@ import java.util.Optional;
 import java.util.Set;
 import java.util.function.UnaryOperator;
 import java.util.stream.Stream;
+import org.junit.jupiter.api.Test;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.MethodSource;
 
@@ -127,7 +129,7 @@ class InstallPlannerTest {
     assertEquals(LKG, r.changes().get(0).path(), "the last-known-good comes first");
   }
 
-  @org.junit.jupiter.api.Test
+  @Test
   void aPlantedLinkIsNamedInAWarning() {
     DiskState disk = installed(BUNDLE, d -> {
       d.files.put(TOKEN, new Link("elsewhere"));
@@ -138,7 +140,7 @@ class InstallPlannerTest {
         plan.warnings().toString());
   }
 
-  @org.junit.jupiter.api.Test
+  @Test
   void aRefusedPathIsPlannedAroundAndNamed() {
     DiskState disk = installed(BUNDLE, d -> {
       d.hosts = new Refused("/etc/hosts is a symbolic link: ...", true);
@@ -151,7 +153,7 @@ class InstallPlannerTest {
         plan.refusals());
   }
 
-  @org.junit.jupiter.api.Test
+  @Test
   void anUnreadableLastKnownGoodIsReplacedWithAWarning() {
     DiskState disk = installed(BUNDLE, d -> {
       d.record = new DiskState.Unreadable("damaged");
@@ -240,7 +242,7 @@ class InstallPlannerTest {
   }
 
   private static Map<BundleFile, byte[]> with(Map<BundleFile, byte[]> files, BundleFile f, byte[] content) {
-    Map<BundleFile, byte[]> out = new java.util.EnumMap<>(files);
+    Map<BundleFile, byte[]> out = new EnumMap<>(files);
     out.put(f, content);
     return out;
   }
