@@ -1,6 +1,8 @@
 package io.istiovmagent.cli;
 
+import io.istiovmagent.install.InstallPlan;
 import io.istiovmagent.install.InstallReport;
+import io.istiovmagent.install.InstallStep;
 import io.istiovmagent.install.Installer;
 import io.istiovmagent.install.LastKnownGood;
 import io.istiovmagent.install.RootFs;
@@ -24,10 +26,13 @@ import picocli.CommandLine.Spec;
             + "managed block in /etc/hosts. Each write is atomic; unchanged files are not rewritten. A refused "
             + "bundle changes nothing.",
         "",
+        "With --dry-run: fetch and verify the same way, look at the disk, and print what apply would do (each "
+            + "write, chown, chmod, directory and /etc/hosts edit); write nothing.",
+        "",
         "SOURCE defaults to bundle.source from the configuration."},
     exitCodeListHeading = "%nExit codes:%n",
     exitCodeList = {"0:installed (or already in place)", "65:the bundle is invalid; nothing was written",
-        "69:the source cannot be reached", "74:writing under the root failed", "78:configuration error"})
+        "69:the source cannot be reached", "74:writing under the root failed (--dry-run: reading it failed, or apply would refuse a path)", "78:configuration error"})
 final class ApplyCommand implements Callable<Integer> {
   @ParentCommand
   Main main;
@@ -41,6 +46,9 @@ final class ApplyCommand implements Callable<Integer> {
   @Option(names = "--ca-file", paramLabel = "PEM", description = "Also trust the CA certificates in PEM.")
   Path caFile;
 
+  @Option(names = "--dry-run", description = "Print what apply would do; write nothing.")
+  boolean dryRun;
+
   @Override
   public Integer call() {
     PrintWriter out = spec.commandLine().getOut();
@@ -53,6 +61,9 @@ final class ApplyCommand implements Callable<Integer> {
     }
     RootFs fs = main.rootFs();
     Installer installer = new Installer(fs, new LastKnownGood(fs.lexical(r.config().paths().stateDir())), main.clock());
+    if (dryRun) {
+      return dryRun(installer, r, fs, out, err);
+    }
     InstallReport report;
     try {
       report = installer.install(r.bundle(), r.source());
@@ -64,8 +75,40 @@ final class ApplyCommand implements Callable<Integer> {
     return ExitCodes.OK;
   }
 
+  private static int dryRun(Installer installer, BundlePipeline.Result r, RootFs fs, PrintWriter out,
+      PrintWriter err) {
+    InstallPlan plan;
+    try {
+      plan = installer.plan(r.bundle(), r.source(), r.bundle().hosts());
+    } catch (IOException e) {
+      err.println("cannot look at what is installed under " + fs.root() + ": " + e.getMessage());
+      return ExitCodes.IO_ERROR;
+    }
+    String what = "bundle " + Installer.shortRevision(plan.revision()) + " from " + r.source() + under(fs);
+    out.println(plan.isEmpty() ? "dry run: " + what + " is already in place; apply would change nothing"
+        : "dry run: applying " + what + " would take " + plan.steps().size() + " step"
+            + (plan.steps().size() == 1 ? "" : "s") + "; nothing was written");
+    for (InstallStep s : plan.steps()) {
+      out.printf("  %-10s %-44s %s%n", s.verb(), s.path(), s.detail());
+    }
+    for (String w : plan.warnings()) {
+      err.println("warning: " + w);
+    }
+    if (!plan.refusals().isEmpty()) {
+      for (InstallPlan.Refusal refusal : plan.refusals()) {
+        err.println("apply would refuse " + refusal.path() + ": " + refusal.reason());
+      }
+      return ExitCodes.IO_ERROR;
+    }
+    return ExitCodes.OK;
+  }
+
+  private static String under(RootFs fs) {
+    return fs.root().toString().equals("/") ? "" : " under " + fs.root();
+  }
+
   static void print(PrintWriter out, PrintWriter err, InstallReport report, String source, RootFs fs) {
-    String under = fs.root().toString().equals("/") ? "" : " under " + fs.root();
+    String under = under(fs);
     if (report.changedAnything()) {
       out.println("applied bundle " + Installer.shortRevision(report.revision()) + " from " + source + under);
     } else {

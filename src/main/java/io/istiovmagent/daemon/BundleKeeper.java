@@ -10,6 +10,7 @@ import io.istiovmagent.bundle.SourceConfigException;
 import io.istiovmagent.bundle.SourceException;
 import io.istiovmagent.config.AgentConfig;
 import io.istiovmagent.install.Destination;
+import io.istiovmagent.install.InstallPlan;
 import io.istiovmagent.install.InstallReport;
 import io.istiovmagent.install.Installer;
 import io.istiovmagent.install.LastKnownGood;
@@ -467,8 +468,8 @@ final class BundleKeeper {
 
   /**
    * Puts back what someone else changed: each pass stats the installed files (a deleted token, an edited
-   * cluster.env, an /etc/hosts rewritten by cloud-init), and every {@link #FULL_CHECK} compares them in full anyway.
-   * Re-laying the bundle writes only what differs.
+   * cluster.env, an /etc/hosts rewritten by cloud-init), and every {@link #FULL_CHECK} compares them in full anyway:
+   * it observes the disk and plans, and writes only when the plan is not empty.
    *
    * <p>The per-pass stat is of the paths as resolved at the last install or full check: resolving them again under
    * the root (a walk of every path component, for symlinks) each second cost more than the stats. A symbolic link
@@ -486,7 +487,12 @@ final class BundleKeeper {
         return false;
       }
       nextFullCheck = now.plus(FULL_CHECK);
-      InstallReport r = installer.install(current, currentSource, hostsEntries);
+      InstallPlan plan = installer.plan(current, currentSource, hostsEntries);
+      if (plan.isEmpty() && plan.refusals().isEmpty()) {
+        installedStamps = installedStamps();
+        return true; // nothing drifted: nothing is written
+      }
+      InstallReport r = installer.apply(plan);
       for (InstallReport.Change c : r.changes()) {
         if (c.action() == InstallReport.Action.UNCHANGED) {
           continue;

@@ -149,6 +149,12 @@ public final class DirHandle implements Closeable {
         (Integer) Files.getAttribute(p, "unix:gid", LinkOption.NOFOLLOW_LINKS));
   }
 
+  /** The numeric owner and group of this directory itself, as {@link #ownerOf} reads them: a stat only. */
+  FileOwner ownerSelf() throws IOException {
+    return new FileOwner("(as before)", (Integer) Files.getAttribute(path, "unix:uid", LinkOption.NOFOLLOW_LINKS),
+        (Integer) Files.getAttribute(path, "unix:gid", LinkOption.NOFOLLOW_LINKS));
+  }
+
   /** Creates {@code name} exclusively (O_CREAT|O_EXCL|O_NOFOLLOW) and opens it for writing. */
   FileChannel createNew(String name, FileAttribute<?> mode) throws IOException {
     return (FileChannel) dir.newByteChannel(Path.of(name),

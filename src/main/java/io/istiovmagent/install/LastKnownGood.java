@@ -6,8 +6,9 @@ import com.fasterxml.jackson.databind.node.ObjectNode;
 import io.istiovmagent.bundle.BundleFile;
 import io.istiovmagent.bundle.RawBundle;
 import java.io.IOException;
-import java.nio.file.Files;
+import java.nio.file.NoSuchFileException;
 import java.nio.file.Path;
+import java.nio.file.attribute.PosixFileAttributes;
 import java.nio.file.attribute.PosixFilePermissions;
 import java.time.Instant;
 import java.time.format.DateTimeParseException;
@@ -34,10 +35,24 @@ public final class LastKnownGood {
     }
   }
 
+  /** The largest record read: a bundle's files, base64, are a few kilobytes. */
+  private static final int MAX_BYTES = 16 * 1024 * 1024;
+
+  /** How the record's bytes are read; empty when there is no record. A seam: tests count the reads. */
+  interface Reader {
+    Optional<byte[]> read(Path file) throws IOException;
+  }
+
   private final Path dir;
+  private final Reader reader;
 
   public LastKnownGood(Path stateDir) {
+    this(stateDir, LastKnownGood::read);
+  }
+
+  LastKnownGood(Path stateDir, Reader reader) {
     this.dir = stateDir;
+    this.reader = reader;
   }
 
   public Path file() {
@@ -45,21 +60,12 @@ public final class LastKnownGood {
   }
 
   /**
-   * Saves unless the same revision from the same source is already stored. Returns whether it wrote. A stored record
-   * that cannot be read (damaged, or of another format: an agent downgraded after a newer one wrote it) is replaced:
-   * it must never stand in the way of a verified bundle, or one bad file would fail every later install.
+   * Saves the record, replacing whatever is stored: the plan has compared already ({@link InstallPlanner}). A stored
+   * record that cannot be read (damaged, or of another format: an agent downgraded after a newer one wrote it) is
+   * replaced too: it must never stand in the way of a verified bundle, or one bad file would fail every later
+   * install.
    */
-  public boolean save(RawBundle bundle, String source, Instant now) throws IOException {
-    Optional<Record> current;
-    try {
-      current = load();
-    } catch (IOException | RuntimeException e) {
-      current = Optional.empty();
-    }
-    if (current.isPresent() && current.get().revision().equals(bundle.revision())
-        && current.get().source().equals(source)) {
-      return false;
-    }
+  void write(RawBundle bundle, String source, Instant now) throws IOException {
     Dirs.ensurePrivate(dir);
     ObjectNode root = JSON.createObjectNode();
     root.put("format", FORMAT);
@@ -70,21 +76,16 @@ public final class LastKnownGood {
     bundle.files().forEach((f, bytes) -> files.put(f.fileName(), Base64.getEncoder().encodeToString(bytes)));
     AtomicFile.write(file(), JSON.writerWithDefaultPrettyPrinter().writeValueAsBytes(root), FileOwner.ROOT,
         PosixFilePermissions.fromString("rw-------"));
-    return true;
   }
 
   /** The stored record; empty when there is none. A damaged file is an error, not silently ignored. */
   public Optional<Record> load() throws IOException {
     Path f = file();
-    if (Files.isSymbolicLink(f)) {
-      // Never read (or later write) through a link here; the next save replaces the link itself.
-      throw new IOException(f + " is a symbolic link, not a record the agent wrote; the link's target is left "
-          + "untouched and the link is replaced by the next verified bundle");
-    }
-    if (!Files.exists(f)) {
+    Optional<byte[]> bytes = reader.read(f);
+    if (bytes.isEmpty()) {
       return Optional.empty();
     }
-    JsonNode root = JSON.readTree(f.toFile());
+    JsonNode root = JSON.readTree(bytes.get());
     if (root == null || root.path("format").asInt() != FORMAT || !root.path("files").isObject()) {
       throw new IOException(f + " is not a last-known-good record of format " + FORMAT);
     }
@@ -109,6 +110,37 @@ public final class LastKnownGood {
       throw new IOException(f + " is damaged: savedAt is not a time");
     }
     return Optional.of(new Record(bundle, text(root, "source"), savedAt));
+  }
+
+  /**
+   * The record's bytes, read relative to its directory (opened as {@link RootFs#openDirectory} opens it) without
+   * following a link at the file; empty when there is no record.
+   */
+  static Optional<byte[]> read(Path f) throws IOException {
+    DirHandle dir;
+    try {
+      dir = RootFs.HOST.openDirectory(f.toAbsolutePath().getParent().toString(), false);
+    } catch (NoSuchFileException e) {
+      return Optional.empty();
+    }
+    try (dir) {
+      String name = f.getFileName().toString();
+      Optional<PosixFileAttributes> a = dir.attributes(name);
+      if (a.isEmpty()) {
+        return Optional.empty();
+      }
+      if (a.get().isSymbolicLink()) {
+        // Never read (or later write) through a link here; the next save replaces the link itself.
+        throw new IOException(f + " is a symbolic link, not a record the agent wrote; the link's target is left "
+            + "untouched and the link is replaced by the next verified bundle");
+      }
+      byte[] b = dir.readRegular(name, MAX_BYTES)
+          .orElseThrow(() -> new IOException(f + " is not a regular file, not a record the agent wrote"));
+      if (b.length > MAX_BYTES) {
+        throw new IOException(f + " is larger than any record the agent writes (" + MAX_BYTES + " bytes)");
+      }
+      return Optional.of(b);
+    }
   }
 
   /** A field's text; "" when it is missing or JSON null, which are the same thing. */

@@ -21,7 +21,7 @@ class LastKnownGoodNullsTest {
 
   private LastKnownGood saved() throws Exception {
     LastKnownGood lkg = new LastKnownGood(dir);
-    lkg.save(TestBundles.raw(TestBundles.valid()), "https://plane.example/v1/bundle", TestBundles.NOW);
+    lkg.write(TestBundles.raw(TestBundles.valid()), "https://plane.example/v1/bundle", TestBundles.NOW);
     return lkg;
   }
 

@@ -7,6 +7,8 @@ import io.istiovmagent.bundle.BundleFile;
 import io.istiovmagent.bundle.RawBundle;
 import io.istiovmagent.bundle.TarGzWriter;
 import io.istiovmagent.cli.Main;
+import io.istiovmagent.config.ConfigException;
+import io.istiovmagent.config.ConfigLoader;
 import io.istiovmagent.install.Destination;
 import io.istiovmagent.install.HostsBlock;
 import io.istiovmagent.install.LastKnownGood;
@@ -83,7 +85,7 @@ import org.junit.jupiter.api.io.TempDir;
  * ({@link BundleVerifier#verifyForRestore}) and holds exactly A or B. /etc/hosts, seeded with foreign lines,
  * comments, a blank line and two stale istiod lines that the agent comments out, is byte for byte the seed (before
  * the first block) or the seed edited for A or for B: every foreign line there, exactly one managed block.
- * status.json, when there, parses. Nothing else is under the root but the agent's temporary files
+ * status.json, when there, parses, and so does the daemon's copy of the last config.yaml that loaded. Nothing else is under the root but the agent's temporary files
  * ({@code .NAME.tmp-HEX} next to a file it writes), which are counted: the next run ignores them (random names,
  * {@code CREATE_NEW}), as this test shows by going on: every run that ends by itself must succeed and leave one
  * whole version, every daemon must get there, and at the end a last {@code apply} and a {@code purge} must give back
@@ -141,6 +143,8 @@ class CrashConsistencyTest {
   private static final Pattern TEMP = Pattern.compile("\\.(.+)\\.tmp-[0-9a-f]{12}");
   private static final String STATE_DIR = "/var/lib/istio-vm-agent";
   private static final String RUN_DIR = "/run/istio-vm-agent";
+  /** The daemon's copy of the last config.yaml that loaded, in the default state directory. */
+  private static final String KEPT_CONFIG = "last-good-config.yaml";
   private static final Destination[] FILES = {Destination.CLUSTER_ENV, Destination.MESH, Destination.ROOT_CERT,
       Destination.TOKEN};
   private static final String[] ITEMS = {"last-known-good", "cluster.env", "mesh", "root-cert.pem", "istio-token",
@@ -945,12 +949,22 @@ class CrashConsistencyTest {
       } catch (IOException | RuntimeException e) {
         problems.add("status.json does not parse: " + e);
       }
+      // The daemon's copy of the last config.yaml that loaded: what a start with a broken config.yaml runs on.
+      Path keptConfig = fs.lexical(STATE_DIR).resolve(KEPT_CONFIG);
+      if (Files.exists(keptConfig, LinkOption.NOFOLLOW_LINKS)) {
+        try {
+          ConfigLoader.load(keptConfig);
+        } catch (ConfigException | RuntimeException e) {
+          problems.add(KEPT_CONFIG + " does not load: " + e.getMessage());
+        }
+      }
 
       Set<String> temps = new TreeSet<>();
       Set<Path> expected = new HashSet<>(watched());
       expected.add(root.resolve("etc/passwd"));
       expected.add(root.resolve("etc/istio-vm-agent/config.yaml"));
       expected.add(fs.lexical(RUN_DIR).resolve(StatusFile.FILE_NAME));
+      expected.add(keptConfig);
       try (Stream<Path> walk = Files.walk(root)) {
         for (Path p : (Iterable<Path>) walk::iterator) {
           if (Files.isDirectory(p, LinkOption.NOFOLLOW_LINKS) || Files.isSymbolicLink(p) || expected.contains(p)) {
