@@ -5,7 +5,7 @@ import java.io.IOException;
 import java.io.InputStream;
 
 /** Fails as soon as more than a set number of bytes has been read, so limits hold while reading. */
-public final class CappedStream extends FilterInputStream {
+final class CappedStream extends FilterInputStream {
   /** Thrown when the cap is passed. */
   public static final class LimitExceeded extends IOException {
     LimitExceeded(long limit) {

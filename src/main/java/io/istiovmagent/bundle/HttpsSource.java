@@ -46,8 +46,11 @@ public final class HttpsSource implements BundleSource {
     this(url, trust, credential, timeout, userAgent, clock, HttpsClients.NO_EVENTS);
   }
 
-  /** As above, with {@code events} observing each fetch's HTTP call; for the fleet benchmark (see HttpsClients). */
-  public HttpsSource(HttpUrl url, X509TrustManager trust, Optional<BearerToken> credential, Duration timeout,
+  /**
+   * As above, with {@code events} observing each fetch's HTTP call (see HttpsClients); the fleet benchmark reaches
+   * it through a test-scope bridge in this package.
+   */
+  HttpsSource(HttpUrl url, X509TrustManager trust, Optional<BearerToken> credential, Duration timeout,
       String userAgent, Clock clock, EventListener.Factory events) {
     if (!url.isHttps()) {
       throw new IllegalArgumentException("HttpsSource needs an https:// URL");

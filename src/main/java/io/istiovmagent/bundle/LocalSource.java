@@ -8,7 +8,7 @@ import java.nio.file.Path;
 import java.util.Optional;
 
 /** A bundle on this machine: a directory of istioctl output, or a .tar.gz of it. */
-public final class LocalSource implements BundleSource {
+final class LocalSource implements BundleSource {
   private final Path path;
 
   public LocalSource(Path path) {

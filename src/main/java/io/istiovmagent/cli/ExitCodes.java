@@ -1,7 +1,7 @@
 package io.istiovmagent.cli;
 
 /** Exit codes, after sysexits.h, so scripts and systemd can tell failures apart. */
-public final class ExitCodes {
+final class ExitCodes {
   public static final int OK = 0;
   /** The command line is wrong. */
   public static final int USAGE = 64;

@@ -1,8 +1,8 @@
 package io.istiovmagent.cli;
 
 import io.istiovmagent.bundle.BundleFile;
+import io.istiovmagent.bundle.TarGzWriter;
 import io.istiovmagent.sample.SampleBundle;
-import io.istiovmagent.sample.TarGzWriter;
 import io.istiovmagent.util.Durations;
 import java.io.IOException;
 import java.nio.file.Files;

@@ -8,6 +8,7 @@ import io.istiovmagent.install.Installer;
 import io.istiovmagent.install.RootFs;
 import io.istiovmagent.report.HostInfo;
 import io.istiovmagent.report.Reporter;
+import io.istiovmagent.retry.Backoff;
 import io.istiovmagent.status.AgentStatus;
 import io.istiovmagent.status.HealthAssessor;
 import io.istiovmagent.status.SidecarState;

@@ -15,6 +15,8 @@ import io.istiovmagent.install.InstallReport;
 import io.istiovmagent.install.Installer;
 import io.istiovmagent.install.LastKnownGood;
 import io.istiovmagent.install.RootFs;
+import io.istiovmagent.retry.Backoff;
+import io.istiovmagent.retry.FailureClass;
 import io.istiovmagent.status.AgentStatus;
 import io.istiovmagent.util.FileStamp;
 import io.istiovmagent.util.Log;

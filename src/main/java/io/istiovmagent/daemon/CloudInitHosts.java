@@ -15,7 +15,7 @@ import java.util.regex.Pattern;
  * cloud-init's update_etc_hosts module renders /etc/hosts from a template at every boot when manage_etc_hosts is
  * set, dropping the agent's block. The agent restores the block either way, but says once how to stop the churn.
  */
-public final class CloudInitHosts {
+final class CloudInitHosts {
   private static final Pattern MANAGED = Pattern.compile("(?m)^\\s*manage_etc_hosts\\s*:\\s*['\"]?(true|True|localhost|template)");
 
   private CloudInitHosts() {}

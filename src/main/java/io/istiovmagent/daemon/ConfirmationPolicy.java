@@ -19,9 +19,10 @@ import okhttp3.HttpUrl;
  * than the one installed, for a confirmation older than the last check, or when the report endpoint is not the
  * bundle source's origin (its word says nothing about another server's bundle).
  *
- * <p>Public for the fleet benchmark (bench/p5-fleet), whose simulated agents take the same decision.
+ * <p>The fleet benchmark's simulated agents take the same decision through a test-scope bridge in this package
+ * (FleetSchedule), so this stays package-private.
  */
-public final class ConfirmationPolicy {
+final class ConfirmationPolicy {
   private ConfirmationPolicy() {}
 
   /** The keeper at the moment a confirmation is taken. */

@@ -15,7 +15,7 @@ import java.util.Set;
  * hosts.gatewayHostname set, the agent resolves that name and maps istiod's names to its addresses. Pure: the
  * resolution happens at the edge and comes in as a list.
  */
-public final class GatewayHosts {
+final class GatewayHosts {
   private GatewayHosts() {}
 
   /** The istiod names the bundle reaches: discoveryAddress from mesh.yaml and CA_ADDR from cluster.env. */

@@ -7,7 +7,7 @@ import java.util.Objects;
 import java.util.Optional;
 
 /** When to fetch the bundle again after a successful fetch: a pure function of that fetch and the token it held. */
-public final class RefreshPolicy {
+final class RefreshPolicy {
   public static final Duration DEFAULT_INTERVAL = Duration.ofMinutes(10);
   /** The nearest a refresh is ever scheduled after a success; also the smallest refreshInterval the config accepts. */
   public static final Duration MIN_DELAY = Duration.ofSeconds(10);

@@ -11,7 +11,7 @@ import java.util.Set;
 import java.util.stream.Collectors;
 
 /** Whether an install needs istio.service restarted, and which changed files call for it. */
-public record RestartDecision(List<Change> causes) {
+record RestartDecision(List<Change> causes) {
   /**
    * Files pilot-agent and Envoy read only at start. The token is not among them: pilot-agent re-reads istio-token
    * when it needs it, so a refresh must not cost a restart (refreshes happen every few minutes). /etc/hosts is

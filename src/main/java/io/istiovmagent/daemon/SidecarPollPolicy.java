@@ -16,7 +16,7 @@ import java.time.Instant;
  * other time, the agent looks every {@link #FAST} as before: while the sidecar is not running (to see it come back),
  * when its process cannot be watched, or after a failed look.
  */
-public final class SidecarPollPolicy {
+final class SidecarPollPolicy {
   /** Not running, not watchable, or the last look failed: the cadence the agent always had. */
   public static final Duration FAST = Duration.ofSeconds(1);
   /**

@@ -3,7 +3,7 @@ package io.istiovmagent.install;
 import java.io.IOException;
 
 /** A path the agent refuses to write through as root: a symbolic link someone other than root may have made. */
-public final class UnsafePathException extends IOException {
+final class UnsafePathException extends IOException {
   public UnsafePathException(String message) {
     super(message);
   }

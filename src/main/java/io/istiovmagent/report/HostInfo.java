@@ -1,7 +1,7 @@
 package io.istiovmagent.report;
 
 import io.istiovmagent.install.RootFs;
-import io.istiovmagent.report.HealthReport.Host;
+import io.istiovmagent.protocol.HealthReport.Host;
 import java.io.IOException;
 import java.net.Inet6Address;
 import java.net.InetAddress;

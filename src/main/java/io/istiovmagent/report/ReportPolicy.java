@@ -8,7 +8,7 @@ import java.util.Objects;
 import java.util.random.RandomGenerator;
 
 /** When a report is due. Pure: a change of what matters is due at once; otherwise a jittered heartbeat. */
-public final class ReportPolicy {
+final class ReportPolicy {
   /**
    * Heartbeats spread over [interval, interval × 1.2] so a fleet restarted together does not report in lockstep.
    * One-sided: a heartbeat never comes sooner than report.interval, so "at most one report per interval" holds for

@@ -7,8 +7,10 @@ import com.fasterxml.jackson.datatype.jsr310.JavaTimeModule;
 import io.istiovmagent.bundle.BearerToken;
 import io.istiovmagent.bundle.HttpsClients;
 import io.istiovmagent.bundle.HttpsSource;
-import io.istiovmagent.daemon.Backoff;
-import io.istiovmagent.daemon.FailureClass;
+import io.istiovmagent.protocol.HealthReport;
+import io.istiovmagent.protocol.ReportAnswer;
+import io.istiovmagent.retry.Backoff;
+import io.istiovmagent.retry.FailureClass;
 import io.istiovmagent.status.AgentStatus;
 import io.istiovmagent.util.Log;
 import java.io.IOException;
@@ -107,8 +109,11 @@ public final class Reporter {
         HttpsClients.NO_EVENTS);
   }
 
-  /** As above, with {@code events} observing each report's HTTP call; for the fleet benchmark (see HttpsClients). */
-  public Reporter(HttpUrl url, X509TrustManager trust, Optional<BearerToken> credential, Duration interval,
+  /**
+   * As above, with {@code events} observing each report's HTTP call (see HttpsClients); the fleet benchmark reaches
+   * it through a test-scope bridge in this package.
+   */
+  Reporter(HttpUrl url, X509TrustManager trust, Optional<BearerToken> credential, Duration interval,
       Duration timeout, Backoff backoff, RandomGenerator random, HealthReport.Host host, Clock clock, Log log,
       String userAgent, Hints hints, EventListener.Factory events) {
     if (!url.isHttps()) {
@@ -330,20 +335,13 @@ public final class Reporter {
     return false;
   }
 
-  /**
-   * A fetch is asked for by anything Jackson reads as true (as before); a confirmation only by a JSON {@code false}:
-   * an absent hint, null, 0 or "false" (a string) confirms nothing.
-   */
+  /** The answer's hint, read as the protocol says (ReportAnswer.hintIn); an unreadable body hints nothing. */
   private void readHints(Response r, String revision, Instant sentAt) {
     try {
-      JsonNode body = JSON.readTree(r.body().byteStream());
-      if (body == null) {
-        return;
-      }
-      JsonNode fetch = body.path("hints").path("fetchBundleNow");
-      if (fetch.asBoolean(false)) {
+      ReportAnswer.Hint hint = ReportAnswer.hintIn(JSON.readTree(r.body().byteStream()));
+      if (hint == ReportAnswer.Hint.FETCH_NOW) {
         hints.fetchBundleNow();
-      } else if (fetch.isBoolean() && revision != null) {
+      } else if (hint == ReportAnswer.Hint.CONFIRMED && revision != null) {
         hints.bundleConfirmed(revision, sentAt);
       }
     } catch (IOException | RuntimeException e) {

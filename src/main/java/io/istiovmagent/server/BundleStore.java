@@ -1,12 +1,13 @@
 package io.istiovmagent.server;
 
-import io.istiovmagent.util.FileStamp;
 import io.istiovmagent.bundle.BadBundleException;
 import io.istiovmagent.bundle.BundleFile;
 import io.istiovmagent.bundle.DirectoryReader;
 import io.istiovmagent.bundle.Problem;
 import io.istiovmagent.bundle.RawBundle;
-import io.istiovmagent.sample.TarGzWriter;
+import io.istiovmagent.bundle.TarGzWriter;
+import io.istiovmagent.protocol.Revisions;
+import io.istiovmagent.util.FileStamp;
 import io.istiovmagent.util.Log;
 import java.io.IOException;
 import java.nio.file.Path;
@@ -107,8 +108,7 @@ final class BundleStore {
       return refuse(key, "lacks " + String.join(", ", missing)
           + "; run istioctl x workload entry configure -o " + dir + " again");
     }
-    String hex = raw.revision().substring(raw.revision().indexOf(':') + 1);
-    Served served = new Served(raw.revision(), "\"" + hex + "\"", TarGzWriter.write(raw.files()));
+    Served served = new Served(raw.revision(), Revisions.etag(raw.revision()), TarGzWriter.write(raw.files()));
     log.info("serving bundle " + key + " revision " + raw.revision());
     return new Lookup.Found(served);
   }

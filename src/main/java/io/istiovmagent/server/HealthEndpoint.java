@@ -1,10 +1,11 @@
 package io.istiovmagent.server;
 
+import io.istiovmagent.protocol.HealthReport;
+import io.istiovmagent.protocol.ReportAnswer;
+import io.istiovmagent.protocol.Revisions;
 import io.istiovmagent.util.Log;
 import java.time.Clock;
 import java.time.Instant;
-import java.util.LinkedHashMap;
-import java.util.Locale;
 import java.util.Map;
 import java.util.Optional;
 
@@ -54,12 +55,7 @@ final class HealthEndpoint {
     HealthReport stored = report;
     reportLog.ifPresent(l -> l.append(stored, received));
 
-    Map<String, Object> hints = new LinkedHashMap<>();
-    bundleChanged(g, report).ifPresent(changed -> hints.put("fetchBundleNow", changed));
-    Map<String, Object> answer = new LinkedHashMap<>();
-    answer.put("accepted", true);
-    answer.put("hints", hints);
-    return Response.json(200, answer);
+    return Response.json(200, ReportAnswer.accepted(bundleChanged(g, report)));
   }
 
   Response list(Grant grant) {
@@ -80,18 +76,6 @@ final class HealthEndpoint {
       return Optional.empty();
     }
     String has = report.bundle() == null ? null : report.bundle().revision();
-    return Optional.of(has == null || !hex(has).equals(hex(found.bundle().revision())));
-  }
-
-  /** "sha256:HEX", "HEX" and the quoted ETag all name the same revision. */
-  private static String hex(String revision) {
-    String r = revision.strip();
-    if (r.startsWith("\"") && r.endsWith("\"") && r.length() >= 2) {
-      r = r.substring(1, r.length() - 1);
-    }
-    if (r.startsWith("sha256:")) {
-      r = r.substring("sha256:".length());
-    }
-    return r.toLowerCase(Locale.ROOT);
+    return Optional.of(has == null || !Revisions.same(has, found.bundle().revision()));
   }
 }

@@ -7,6 +7,7 @@ import com.fasterxml.jackson.core.exc.InputCoercionException;
 import com.fasterxml.jackson.core.exc.StreamConstraintsException;
 import com.fasterxml.jackson.databind.DeserializationFeature;
 import com.fasterxml.jackson.databind.JsonMappingException;
+import io.istiovmagent.protocol.HealthReport;
 import java.io.IOException;
 import java.time.Instant;
 import java.time.OffsetDateTime;

@@ -1,6 +1,7 @@
 package io.istiovmagent.server;
 
 import com.fasterxml.jackson.databind.node.ObjectNode;
+import io.istiovmagent.protocol.HealthReport;
 import io.istiovmagent.util.Log;
 import java.io.IOException;
 import java.nio.ByteBuffer;

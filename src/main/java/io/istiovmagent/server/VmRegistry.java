@@ -1,5 +1,6 @@
 package io.istiovmagent.server;
 
+import io.istiovmagent.protocol.HealthReport;
 import java.time.Duration;
 import java.time.Instant;
 import java.time.temporal.ChronoUnit;

@@ -4,16 +4,17 @@ import io.istiovmagent.bundle.BadBundleException;
 import io.istiovmagent.bundle.BearerToken;
 import io.istiovmagent.bundle.FetchResult;
 import io.istiovmagent.bundle.HttpsSource;
+import io.istiovmagent.bundle.ObservedSources;
 import io.istiovmagent.bundle.SourceException;
-import io.istiovmagent.daemon.Backoff;
-import io.istiovmagent.daemon.ConfirmationPolicy;
-import io.istiovmagent.daemon.FailureClass;
-import io.istiovmagent.daemon.RefreshPolicy;
-import io.istiovmagent.report.HealthReport;
+import io.istiovmagent.daemon.FleetSchedule;
+import io.istiovmagent.protocol.HealthReport;
+import io.istiovmagent.report.ObservedReporters;
 import io.istiovmagent.report.Reporter;
+import io.istiovmagent.retry.Backoff;
+import io.istiovmagent.retry.FailureClass;
 import io.istiovmagent.status.AgentStatus;
-import io.istiovmagent.status.SidecarState;
 import io.istiovmagent.status.HealthAssessor;
+import io.istiovmagent.status.SidecarState;
 import io.istiovmagent.util.Log;
 import io.istiovmagent.verify.BundleVerifier;
 import io.istiovmagent.verify.RootCertificate;
@@ -37,7 +38,7 @@ import okhttp3.HttpUrl;
 /**
  * One simulated VM: the agent's real {@link Reporter} (its own thread, its own OkHttp client and TLS context, its
  * own heartbeat jitter and backoff) and the real bundle fetch ({@link HttpsSource} with a conditional GET, then
- * {@link RefreshPolicy} after a success and the token-aware {@link Backoff} after a failure, classified by
+ * the daemon's RefreshPolicy after a success and the token-aware {@link Backoff} after a failure, classified by
  * {@link FailureClass}). What is not real: the glue of {@code daemon.BundleKeeper} around the fetch (its
  * {@code completed}, {@code failed} and {@code confirmed}), copied below minus the installing (no files are written) and minus its
  * "fetch again when a hint came during a fetch" (the endpoint gives that hint only for a changed bundle, which this
@@ -48,9 +49,9 @@ import okhttp3.HttpUrl;
 final class FleetAgent {
   /** What every agent of the fleet shares: the process-wide settings of one simulated VM image. */
   record Shared(HttpUrl bundleUrl, HttpUrl reportUrl, X509TrustManager trust, BearerToken credential,
-      Duration timeout, Duration reportInterval, Duration backoffCap, RefreshPolicy refresh, Verifier verifier,
-      Clock clock, ScheduledExecutorService scheduler, Executor blocking, CallRecorder recorder, FleetStats stats,
-      String userAgent) {}
+      Duration timeout, Duration reportInterval, Duration backoffCap, FleetSchedule.Settings refresh,
+      Verifier verifier, Clock clock, ScheduledExecutorService scheduler, Executor blocking, CallRecorder recorder,
+      FleetStats stats, String userAgent) {}
 
   /**
    * {@link BundleVerifier} once per distinct bundle in a fleet JVM. The verifier is pure (files, policy and clock in,
@@ -97,8 +98,7 @@ final class FleetAgent {
   private int failures;
   private AgentStatus.LastError lastError;
   private Instant nextFetchAt;
-  private RefreshPolicy.Next scheduled;
-  private Optional<RefreshPolicy.TokenWindow> scheduledToken = Optional.empty();
+  private final FleetSchedule refreshSchedule;
   private boolean fetching;
   private Instant confirmedAt;
   private ScheduledFuture<?> pending;
@@ -112,6 +112,7 @@ final class FleetAgent {
     this.reportRandom = random.split();
     this.backoffRandom = random.split();
     this.startedAt = shared.clock().instant();
+    this.refreshSchedule = new FleetSchedule(shared.refresh());
     byte[] machineId = new byte[16];
     random.split().nextBytes(machineId);
     this.host = new HealthReport.Host(String.format("vm-%05d", id), HexFormat.of().formatHex(machineId),
@@ -122,7 +123,7 @@ final class FleetAgent {
   void join() {
     // Built outside the lock: making an OkHttp client takes OkHttp's process-wide task lock.
     HttpsSource s = newSource();
-    Reporter r = new Reporter(shared.reportUrl(), shared.trust(), Optional.of(shared.credential()),
+    Reporter r = ObservedReporters.reporter(shared.reportUrl(), shared.trust(), Optional.of(shared.credential()),
         shared.reportInterval(), shared.timeout(), new Backoff(Backoff.DEFAULT_BASE, shared.backoffCap(),
             backoffRandom), reportRandom, host, shared.clock(), QUIET, shared.userAgent(), new Reporter.Hints() {
           @Override
@@ -144,8 +145,8 @@ final class FleetAgent {
   }
 
   private HttpsSource newSource() {
-    return new HttpsSource(shared.bundleUrl(), shared.trust(), Optional.of(shared.credential()), shared.timeout(),
-        shared.userAgent(), shared.clock(), shared.recorder());
+    return ObservedSources.httpsSource(shared.bundleUrl(), shared.trust(), Optional.of(shared.credential()),
+        shared.timeout(), shared.userAgent(), shared.clock(), shared.recorder());
   }
 
   /** The reporter's fetchBundleNow hint, as the daemon's FETCH_NOW event. */
@@ -156,19 +157,17 @@ final class FleetAgent {
 
   /**
    * A report answer confirmed the bundle, as the daemon's CONFIRMED event and BundleKeeper.confirmed: the real
-   * {@link ConfirmationPolicy} may move the interval refresh (the report URL is the bundle source's origin here).
+   * ConfirmationPolicy ({@link FleetSchedule}) may move the interval refresh (the report URL is the bundle source's
+   * origin here).
    */
   private synchronized void confirmed(String revision, Instant sentAt) {
     if (current == null) {
       return;
     }
-    Optional<RefreshPolicy.Next> next = ConfirmationPolicy.postpone(shared.refresh(),
-        new ConfirmationPolicy.Keeper(shared.clock().instant(), current.revision(), lastCheckedAt, scheduled,
-            scheduledToken, failures > 0, fetching),
-        new ConfirmationPolicy.Confirmation(revision, sentAt, true));
+    Optional<Instant> next = refreshSchedule.confirmed(shared.clock().instant(), current.revision(), lastCheckedAt,
+        failures > 0, fetching, revision, sentAt);
     if (next.isPresent()) {
-      scheduled = next.get();
-      nextFetchAt = scheduled.at();
+      nextFetchAt = next.get();
       confirmedAt = sentAt;
       schedule();
     }
@@ -217,7 +216,6 @@ final class FleetAgent {
         }
         failures = 0;
         lastError = null;
-        Optional<RefreshPolicy.TokenWindow> token = RefreshPolicy.TokenWindow.of(current.token(), lastCheckedAt);
         // A fleet that has run for a while has its refreshes spread over the interval; one that booted within the
         // ramp has not. The first schedule is therefore computed from a last success drawn uniformly from the past
         // refresh interval (the policy is the real one; only its input is shifted). Later ones are the daemon's.
@@ -227,9 +225,7 @@ final class FleetAgent {
           renewSource = true;
           from = lastCheckedAt.minusMillis(fetchRandom.nextLong(shared.refresh().refreshInterval().toMillis()));
         }
-        scheduled = shared.refresh().next(from, token);
-        scheduledToken = token;
-        nextFetchAt = scheduled.at();
+        nextFetchAt = refreshSchedule.succeeded(from, lastCheckedAt, current.token());
       }
     } catch (SourceException e) {
       failed(now, FailureClass.of(e), e.retryAfter(), "cannot fetch the bundle: " + e.getMessage());
@@ -248,7 +244,7 @@ final class FleetAgent {
 
   private synchronized void failed(Instant now, FailureClass kind, Optional<Duration> retryAfter, String message) {
     failures++;
-    scheduled = null;
+    refreshSchedule.failed();
     lastError = new AgentStatus.LastError(now, message);
     Optional<Duration> tokenLeft = current == null ? Optional.empty()
         : Optional.of(Duration.between(now, current.token().expiresAt()));

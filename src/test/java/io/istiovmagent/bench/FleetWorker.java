@@ -2,8 +2,8 @@ package io.istiovmagent.bench;
 
 import io.istiovmagent.bundle.BearerToken;
 import io.istiovmagent.config.AgentConfig;
-import io.istiovmagent.daemon.Backoff;
-import io.istiovmagent.daemon.RefreshPolicy;
+import io.istiovmagent.daemon.FleetSchedule;
+import io.istiovmagent.retry.Backoff;
 import io.istiovmagent.verify.BundleVerifier;
 import java.io.InputStream;
 import java.nio.file.Files;
@@ -100,7 +100,7 @@ public final class FleetWorker {
         HttpUrl.get("https://127.0.0.1:" + port + "/v1/health"), trust,
         BearerToken.readFile(work.resolve("join-token")), AgentConfig.DEFAULT_TIMEOUT,
         AgentConfig.DEFAULT_REPORT_INTERVAL,
-        Backoff.DEFAULT_CAP, RefreshPolicy.withDefaults(), verifier, clock, timer, blocking,
+        Backoff.DEFAULT_CAP, FleetSchedule.Settings.withDefaults(), verifier, clock, timer, blocking,
         new CallRecorder(stats), stats, "istio-vm-agent/bench");
     List<FleetAgent> fleet = new ArrayList<>(to - from);
     for (int i = from; i < to; i++) {

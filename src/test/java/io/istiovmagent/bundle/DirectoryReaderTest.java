@@ -24,7 +24,7 @@ class DirectoryReaderTest {
   @Test
   void sameRevisionAsTheSameFilesInAnArchive() throws Exception {
     RawBundle fromDir = DirectoryReader.read(dir);
-    RawBundle fromTar = TarGzReader.read(io.istiovmagent.sample.TarGzWriter.write(fromDir.files()));
+    RawBundle fromTar = TarGzReader.read(TarGzWriter.write(fromDir.files()));
     assertEquals(fromDir.revision(), fromTar.revision());
   }
 

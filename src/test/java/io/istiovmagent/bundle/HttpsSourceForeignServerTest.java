@@ -6,7 +6,6 @@ import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import io.istiovmagent.sample.SampleBundle;
-import io.istiovmagent.sample.TarGzWriter;
 import io.istiovmagent.testing.TinyHttpsServer;
 import io.istiovmagent.testing.TinyHttpsServer.Answer;
 import java.io.IOException;

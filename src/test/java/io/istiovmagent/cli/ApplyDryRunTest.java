@@ -6,8 +6,8 @@ import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import io.istiovmagent.bundle.BundleFile;
+import io.istiovmagent.bundle.TarGzWriter;
 import io.istiovmagent.cli.CliTest.Run;
-import io.istiovmagent.sample.TarGzWriter;
 import io.istiovmagent.testing.InodeSnapshot;
 import io.istiovmagent.testing.TestBundles;
 import io.istiovmagent.testing.TreeSnapshot;

@@ -5,7 +5,7 @@ import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import io.istiovmagent.bundle.BundleFile;
-import io.istiovmagent.sample.TarGzWriter;
+import io.istiovmagent.bundle.TarGzWriter;
 import io.istiovmagent.testing.TestBundles;
 import io.istiovmagent.testing.TreeSnapshot;
 import java.io.IOException;

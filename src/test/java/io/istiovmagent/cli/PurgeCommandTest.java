@@ -4,9 +4,9 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import io.istiovmagent.bundle.TarGzWriter;
 import io.istiovmagent.cli.CliTest.Run;
 import io.istiovmagent.install.HostsBlock;
-import io.istiovmagent.sample.TarGzWriter;
 import io.istiovmagent.status.AgentStatus;
 import io.istiovmagent.status.StatusFile;
 import io.istiovmagent.testing.TestBundles;

@@ -191,7 +191,7 @@ class AgentDaemonTest {
     try (DaemonHarness h = new DaemonHarness(tmp)) {
       h.clock = DaemonHarness.fast(100); // refreshInterval 10s = 0.1 real seconds
       h.writeConfig(Files.readString(h.configPath).replace("bundle:\n", "bundle:\n  refreshInterval: 10s\n"));
-      byte[] archive = io.istiovmagent.sample.TarGzWriter.write(
+      byte[] archive = io.istiovmagent.bundle.TarGzWriter.write(
           io.istiovmagent.sample.SampleBundle.generate(io.istiovmagent.sample.SampleBundle.Spec.defaults(), h.clock.instant()));
       java.util.concurrent.atomic.AtomicInteger notModified = new java.util.concurrent.atomic.AtomicInteger();
       h.respond.set(r -> {
@@ -378,7 +378,7 @@ class AgentDaemonTest {
             h.clock.instant());
         files.put(io.istiovmagent.bundle.BundleFile.HOSTS, new byte[0]);
         return new MockResponse.Builder().body(new okio.Buffer().write(
-            io.istiovmagent.sample.TarGzWriter.write(files))).build();
+            io.istiovmagent.bundle.TarGzWriter.write(files))).build();
       });
       h.start();
       h.awaitMessage("READY=1"::equals, WAIT);

@@ -1,10 +1,10 @@
 package io.istiovmagent.daemon;
 
 import io.istiovmagent.bundle.BundleFile;
+import io.istiovmagent.bundle.TarGzWriter;
 import io.istiovmagent.bundle.TestTls;
 import io.istiovmagent.install.RootFs;
 import io.istiovmagent.sample.SampleBundle;
-import io.istiovmagent.sample.TarGzWriter;
 import io.istiovmagent.status.AgentStatus;
 import io.istiovmagent.status.StatusFile;
 import io.istiovmagent.systemd.Notifier;

@@ -3,8 +3,8 @@ package io.istiovmagent.daemon;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import io.istiovmagent.bundle.BundleFile;
+import io.istiovmagent.bundle.TarGzWriter;
 import io.istiovmagent.sample.SampleBundle;
-import io.istiovmagent.sample.TarGzWriter;
 import io.istiovmagent.testing.PlantedLink;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;

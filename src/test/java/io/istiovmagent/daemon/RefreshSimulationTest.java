@@ -6,6 +6,8 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 import io.istiovmagent.daemon.RefreshPolicy.Next;
 import io.istiovmagent.daemon.RefreshPolicy.Reason;
 import io.istiovmagent.daemon.RefreshPolicy.TokenWindow;
+import io.istiovmagent.retry.Backoff;
+import io.istiovmagent.retry.FailureClass;
 import java.time.Duration;
 import java.time.Instant;
 import java.util.ArrayList;

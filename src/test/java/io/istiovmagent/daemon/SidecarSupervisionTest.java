@@ -5,9 +5,9 @@ import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import io.istiovmagent.bundle.BundleFile;
+import io.istiovmagent.bundle.TarGzWriter;
 import io.istiovmagent.bundle.TestTls;
 import io.istiovmagent.sample.SampleBundle;
-import io.istiovmagent.sample.TarGzWriter;
 import io.istiovmagent.sidecar.ExitWatcher;
 import io.istiovmagent.sidecar.FakeSystemctl;
 import io.istiovmagent.sidecar.PidfdExitWatcher;
@@ -26,12 +26,12 @@ import java.util.List;
 import java.util.Map;
 import java.util.concurrent.atomic.AtomicInteger;
 import java.util.concurrent.atomic.AtomicReference;
-import org.junit.jupiter.api.AfterEach;
 import mockwebserver3.Dispatcher;
 import mockwebserver3.MockResponse;
 import mockwebserver3.MockWebServer;
 import mockwebserver3.RecordedRequest;
 import okio.Buffer;
+import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 

@@ -5,6 +5,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import io.istiovmagent.bundle.BundleFile;
 import io.istiovmagent.bundle.RawBundle;
+import io.istiovmagent.bundle.TarGzWriter;
 import io.istiovmagent.cli.Main;
 import io.istiovmagent.config.ConfigException;
 import io.istiovmagent.config.ConfigLoader;
@@ -13,7 +14,6 @@ import io.istiovmagent.install.HostsBlock;
 import io.istiovmagent.install.LastKnownGood;
 import io.istiovmagent.install.RootFs;
 import io.istiovmagent.sample.SampleBundle;
-import io.istiovmagent.sample.TarGzWriter;
 import io.istiovmagent.status.AgentStatus;
 import io.istiovmagent.status.StatusFile;
 import io.istiovmagent.testing.ProofSummary;

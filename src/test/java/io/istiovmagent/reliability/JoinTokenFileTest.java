@@ -5,11 +5,11 @@ import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import io.istiovmagent.bundle.BundleFile;
+import io.istiovmagent.bundle.TarGzWriter;
 import io.istiovmagent.bundle.TestTls;
 import io.istiovmagent.cli.Main;
 import io.istiovmagent.daemon.DaemonHarness;
 import io.istiovmagent.sample.SampleBundle;
-import io.istiovmagent.sample.TarGzWriter;
 import io.istiovmagent.status.AgentStatus;
 import io.istiovmagent.testing.TestBundles;
 import io.istiovmagent.util.Modes;

@@ -6,7 +6,8 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import io.istiovmagent.bundle.TestTls;
 import io.istiovmagent.bundle.TlsTrust;
-import io.istiovmagent.daemon.Backoff;
+import io.istiovmagent.protocol.HealthReport;
+import io.istiovmagent.retry.Backoff;
 import io.istiovmagent.status.AgentStatus;
 import io.istiovmagent.testing.TinyHttpsServer;
 import io.istiovmagent.testing.TinyHttpsServer.Answer;

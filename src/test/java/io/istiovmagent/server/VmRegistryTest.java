@@ -3,6 +3,7 @@ package io.istiovmagent.server;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import io.istiovmagent.protocol.HealthReport;
 import java.time.Duration;
 import java.time.Instant;
 import java.util.ArrayList;

@@ -1,6 +1,5 @@
-package io.istiovmagent.sample;
+package io.istiovmagent.bundle;
 
-import io.istiovmagent.bundle.BundleFile;
 import java.io.ByteArrayOutputStream;
 import java.io.IOException;
 import java.io.OutputStream;

@@ -1,4 +1,4 @@
-package io.istiovmagent.daemon;
+package io.istiovmagent.retry;
 
 import java.time.Duration;
 import java.util.Objects;

@@ -1,4 +1,4 @@
-package io.istiovmagent.daemon;
+package io.istiovmagent.retry;
 
 import io.istiovmagent.bundle.BadBundleException;
 import io.istiovmagent.bundle.SourceException;

@@ -1,4 +1,4 @@
-package io.istiovmagent.daemon;
+package io.istiovmagent.retry;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
 
