@@ -17,6 +17,7 @@ import io.istiovmagent.sample.SampleBundle;
 import io.istiovmagent.status.AgentStatus;
 import io.istiovmagent.status.StatusFile;
 import io.istiovmagent.testing.ProofSummary;
+import io.istiovmagent.testing.Slow;
 import io.istiovmagent.testing.TestBundles;
 import io.istiovmagent.verify.BundleVerifier;
 import io.istiovmagent.verify.HostsEntry;
@@ -133,6 +134,7 @@ import org.junit.jupiter.api.io.TempDir;
  *       cluster.env, mesh, root-cert.pem, istio-token and hosts before and after ({@code -}: not there yet).
  * </ul>
  */
+@Slow
 class CrashConsistencyTest {
   private static final String ROW = "crash consistency (SIGKILL)";
   private static final boolean VERBOSE = Boolean.getBoolean("crash.verbose");

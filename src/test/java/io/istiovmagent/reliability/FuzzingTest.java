@@ -4,6 +4,7 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import io.istiovmagent.testing.ProofSummary;
+import io.istiovmagent.testing.Slow;
 import java.io.IOException;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
@@ -27,6 +28,7 @@ import org.junit.jupiter.api.TestFactory;
  * allocation over the bound, a name lookup, a hang over 10 s, an OutOfMemoryError at -Xmx256m or a stack overflow
  * at the production -Xss512k) fails the test with the input's path. docs/fuzzing.md: longer runs, reproducing.
  */
+@Slow
 class FuzzingTest {
   static final List<String> TARGETS = List.of("clusterEnv", "hosts", "meshYaml", "tokenClaims", "tarGz", "rootCert");
   private static final String TARGET_CLASS = "io.istiovmagent.verify.ParserFuzzTargets";
