@@ -1,11 +1,11 @@
 package io.istiovmagent.cli;
 
+import io.istiovmagent.fs.RootFs;
 import io.istiovmagent.install.InstallPlan;
 import io.istiovmagent.install.InstallReport;
 import io.istiovmagent.install.InstallStep;
 import io.istiovmagent.install.Installer;
 import io.istiovmagent.install.LastKnownGood;
-import io.istiovmagent.install.RootFs;
 import java.io.IOException;
 import java.io.PrintWriter;
 import java.nio.file.Path;

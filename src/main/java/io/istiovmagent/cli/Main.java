@@ -3,7 +3,7 @@ package io.istiovmagent.cli;
 import io.istiovmagent.config.AgentConfig;
 import io.istiovmagent.config.ConfigException;
 import io.istiovmagent.config.ConfigLoader;
-import io.istiovmagent.install.RootFs;
+import io.istiovmagent.fs.RootFs;
 import java.io.IOException;
 import java.io.InputStream;
 import java.io.PrintWriter;

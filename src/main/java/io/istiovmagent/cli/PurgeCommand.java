@@ -2,12 +2,12 @@ package io.istiovmagent.cli;
 
 import io.istiovmagent.config.AgentConfig;
 import io.istiovmagent.config.ConfigException;
-import io.istiovmagent.install.AtomicFile;
-import io.istiovmagent.install.DirHandle;
-import io.istiovmagent.install.FileOwner;
+import io.istiovmagent.fs.AtomicFile;
+import io.istiovmagent.fs.DirHandle;
+import io.istiovmagent.fs.FileOwner;
+import io.istiovmagent.fs.RootFs;
 import io.istiovmagent.install.HostsBlock;
 import io.istiovmagent.install.Installer;
-import io.istiovmagent.install.RootFs;
 import io.istiovmagent.status.AgentStatus;
 import io.istiovmagent.status.StatusFile;
 import java.io.IOException;

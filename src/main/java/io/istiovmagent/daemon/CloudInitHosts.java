@@ -1,6 +1,6 @@
 package io.istiovmagent.daemon;
 
-import io.istiovmagent.install.RootFs;
+import io.istiovmagent.fs.RootFs;
 import java.io.IOException;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.DirectoryStream;

@@ -3,7 +3,7 @@ package io.istiovmagent.daemon;
 import io.istiovmagent.config.AgentConfig;
 import io.istiovmagent.config.ConfigException;
 import io.istiovmagent.config.ConfigLoader;
-import io.istiovmagent.install.RootFs;
+import io.istiovmagent.fs.RootFs;
 import io.istiovmagent.status.AgentStatus;
 import io.istiovmagent.util.FileStamp;
 import io.istiovmagent.util.Log;

@@ -2,8 +2,8 @@ package io.istiovmagent.daemon;
 
 import io.istiovmagent.config.AgentConfig;
 import io.istiovmagent.daemon.SidecarPollPolicy.Watch;
+import io.istiovmagent.fs.RootFs;
 import io.istiovmagent.install.InstallReport;
-import io.istiovmagent.install.RootFs;
 import io.istiovmagent.sidecar.CrashLoopDetector;
 import io.istiovmagent.sidecar.ExitWatcher;
 import io.istiovmagent.sidecar.PidfdExitWatcher;

@@ -1,5 +1,8 @@
 package io.istiovmagent.install;
 
+import io.istiovmagent.fs.DirHandle;
+import io.istiovmagent.fs.RootFs;
+import io.istiovmagent.fs.UnsafePathException;
 import io.istiovmagent.install.DiskState.Absent;
 import io.istiovmagent.install.DiskState.Directory;
 import io.istiovmagent.install.DiskState.Entry;

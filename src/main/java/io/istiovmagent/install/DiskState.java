@@ -1,5 +1,8 @@
 package io.istiovmagent.install;
 
+import io.istiovmagent.fs.DirHandle;
+import io.istiovmagent.fs.FileOwner;
+import io.istiovmagent.fs.UnsafePathException;
 import java.nio.file.attribute.PosixFilePermission;
 import java.util.Arrays;
 import java.util.Map;

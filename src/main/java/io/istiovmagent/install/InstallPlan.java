@@ -1,5 +1,6 @@
 package io.istiovmagent.install;
 
+import io.istiovmagent.fs.UnsafePathException;
 import io.istiovmagent.install.InstallReport.Change;
 import java.io.IOException;
 import java.util.List;

@@ -1,6 +1,7 @@
 package io.istiovmagent.install;
 
 import io.istiovmagent.bundle.BundleFile;
+import io.istiovmagent.fs.FileOwner;
 import io.istiovmagent.install.DiskState.Absent;
 import io.istiovmagent.install.DiskState.Directory;
 import io.istiovmagent.install.DiskState.Entry;

@@ -1,6 +1,8 @@
 package io.istiovmagent.install;
 
 import io.istiovmagent.bundle.RawBundle;
+import io.istiovmagent.fs.Dirs;
+import io.istiovmagent.fs.FileOwner;
 import io.istiovmagent.install.InstallReport.Action;
 import io.istiovmagent.install.InstallReport.Change;
 import java.nio.file.attribute.PosixFilePermission;

@@ -1,5 +1,9 @@
 package io.istiovmagent.install;
 
+import io.istiovmagent.fs.DirHandle;
+import io.istiovmagent.fs.FileOwner;
+import io.istiovmagent.fs.RootFs;
+import io.istiovmagent.fs.UnsafePathException;
 import io.istiovmagent.install.InstallReport.Change;
 import io.istiovmagent.util.Modes;
 import io.istiovmagent.verify.HostsEntry;

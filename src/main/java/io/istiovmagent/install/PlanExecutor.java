@@ -1,5 +1,9 @@
 package io.istiovmagent.install;
 
+import io.istiovmagent.fs.AtomicFile;
+import io.istiovmagent.fs.DirHandle;
+import io.istiovmagent.fs.FileOwner;
+import io.istiovmagent.fs.RootFs;
 import io.istiovmagent.install.InstallStep.Chmod;
 import io.istiovmagent.install.InstallStep.Chown;
 import io.istiovmagent.install.InstallStep.CreateDirectory;

@@ -1,6 +1,6 @@
 package io.istiovmagent.report;
 
-import io.istiovmagent.install.RootFs;
+import io.istiovmagent.fs.RootFs;
 import io.istiovmagent.protocol.HealthReport.Host;
 import java.io.IOException;
 import java.net.Inet6Address;

@@ -1,6 +1,6 @@
 package io.istiovmagent.sidecar;
 
-import io.istiovmagent.install.RootFs;
+import io.istiovmagent.fs.RootFs;
 import java.io.IOException;
 import java.nio.ByteBuffer;
 import java.nio.channels.FileChannel;

@@ -3,7 +3,7 @@ package io.istiovmagent.daemon;
 import io.istiovmagent.bundle.BundleFile;
 import io.istiovmagent.bundle.TarGzWriter;
 import io.istiovmagent.bundle.TestTls;
-import io.istiovmagent.install.RootFs;
+import io.istiovmagent.fs.RootFs;
 import io.istiovmagent.sample.SampleBundle;
 import io.istiovmagent.status.AgentStatus;
 import io.istiovmagent.status.StatusFile;

@@ -6,9 +6,9 @@ import static org.junit.jupiter.api.Assertions.assertNotEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import io.istiovmagent.config.ConfigLoader;
+import io.istiovmagent.fs.RootFs;
 import io.istiovmagent.install.Installer;
 import io.istiovmagent.install.LastKnownGood;
-import io.istiovmagent.install.RootFs;
 import io.istiovmagent.testing.InodeSnapshot;
 import io.istiovmagent.testing.TestBundles;
 import io.istiovmagent.util.Log;

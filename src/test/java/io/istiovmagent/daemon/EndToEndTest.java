@@ -10,7 +10,7 @@ import com.fasterxml.jackson.databind.ObjectMapper;
 import io.istiovmagent.bundle.BundleFile;
 import io.istiovmagent.bundle.TestTls;
 import io.istiovmagent.bundle.TlsTrust;
-import io.istiovmagent.install.RootFs;
+import io.istiovmagent.fs.RootFs;
 import io.istiovmagent.sample.SampleBundle;
 import io.istiovmagent.server.OnboardingServer;
 import io.istiovmagent.server.ServerTls;

@@ -4,7 +4,7 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import io.istiovmagent.bundle.BundleFile;
-import io.istiovmagent.install.RootFs;
+import io.istiovmagent.fs.RootFs;
 import io.istiovmagent.testing.TestBundles;
 import io.istiovmagent.verify.BundleVerifier;
 import io.istiovmagent.verify.HostsEntry;

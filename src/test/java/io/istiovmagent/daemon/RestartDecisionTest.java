@@ -5,12 +5,12 @@ import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import io.istiovmagent.bundle.BundleFile;
+import io.istiovmagent.fs.RootFs;
 import io.istiovmagent.install.InstallReport;
 import io.istiovmagent.install.InstallReport.Action;
 import io.istiovmagent.install.InstallReport.Change;
 import io.istiovmagent.install.Installer;
 import io.istiovmagent.install.LastKnownGood;
-import io.istiovmagent.install.RootFs;
 import io.istiovmagent.testing.TestBundles;
 import io.istiovmagent.verify.BundleVerifier;
 import java.nio.file.Path;

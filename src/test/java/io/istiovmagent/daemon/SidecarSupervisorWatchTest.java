@@ -4,8 +4,8 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import io.istiovmagent.bundle.TestTls;
+import io.istiovmagent.fs.RootFs;
 import io.istiovmagent.install.InstallReport;
-import io.istiovmagent.install.RootFs;
 import io.istiovmagent.sidecar.ExitWatcher;
 import io.istiovmagent.sidecar.PidfdExitWatcher;
 import io.istiovmagent.sidecar.ReadinessProbe;

@@ -4,6 +4,7 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import io.istiovmagent.bundle.BundleFile;
+import io.istiovmagent.fs.FileOwner;
 import io.istiovmagent.install.DiskState.Absent;
 import io.istiovmagent.install.DiskState.Directory;
 import io.istiovmagent.install.DiskState.Entry;

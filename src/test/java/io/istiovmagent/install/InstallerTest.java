@@ -8,6 +8,7 @@ import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import io.istiovmagent.bundle.BundleFile;
+import io.istiovmagent.fs.RootFs;
 import io.istiovmagent.install.InstallReport.Action;
 import io.istiovmagent.testing.TestBundles;
 import io.istiovmagent.testing.TreeSnapshot;

@@ -7,6 +7,7 @@ import static org.junit.jupiter.api.Assertions.assertNull;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import io.istiovmagent.bundle.BundleFile;
+import io.istiovmagent.fs.RootFs;
 import io.istiovmagent.testing.PlantedLink;
 import io.istiovmagent.testing.TestBundles;
 import io.istiovmagent.verify.BundleVerifier;

@@ -4,6 +4,7 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import io.istiovmagent.fs.RootFs;
 import io.istiovmagent.testing.InodeSnapshot;
 import io.istiovmagent.testing.TestBundles;
 import io.istiovmagent.verify.BundleVerifier;

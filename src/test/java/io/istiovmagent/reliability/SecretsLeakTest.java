@@ -24,7 +24,7 @@ import io.istiovmagent.config.ConfigLoader;
 import io.istiovmagent.daemon.AgentDaemon;
 import io.istiovmagent.daemon.DaemonHarness;
 import io.istiovmagent.daemon.SidecarSupervisor;
-import io.istiovmagent.install.RootFs;
+import io.istiovmagent.fs.RootFs;
 import io.istiovmagent.report.Reporter;
 import io.istiovmagent.server.OnboardingServer;
 import io.istiovmagent.server.ServerTls;

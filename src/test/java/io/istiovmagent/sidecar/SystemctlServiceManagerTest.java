@@ -6,7 +6,7 @@ import static org.junit.jupiter.api.Assertions.assertInstanceOf;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
-import io.istiovmagent.install.RootFs;
+import io.istiovmagent.fs.RootFs;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;

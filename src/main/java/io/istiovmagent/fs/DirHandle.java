@@ -1,4 +1,4 @@
-package io.istiovmagent.install;
+package io.istiovmagent.fs;
 
 import java.io.Closeable;
 import java.io.IOException;
@@ -150,7 +150,7 @@ public final class DirHandle implements Closeable {
   }
 
   /** The numeric owner and group of this directory itself, as {@link #ownerOf} reads them: a stat only. */
-  FileOwner ownerSelf() throws IOException {
+  public FileOwner ownerSelf() throws IOException {
     return new FileOwner("(as before)", (Integer) Files.getAttribute(path, "unix:uid", LinkOption.NOFOLLOW_LINKS),
         (Integer) Files.getAttribute(path, "unix:gid", LinkOption.NOFOLLOW_LINKS));
   }
@@ -208,7 +208,7 @@ public final class DirHandle implements Closeable {
    * mkdirat, so this goes by path, which is sound only while no one but root can re-point that path: refused
    * otherwise.
    */
-  void mkdir(String name) throws IOException {
+  public void mkdir(String name) throws IOException {
     if (!pathStable) {
       throw new UnsafePathException("cannot create " + child(name) + " safely: a directory above "
           + systemPath + " can be changed by a user other than root; create it by hand and apply again");
@@ -218,7 +218,7 @@ public final class DirHandle implements Closeable {
   }
 
   /** Creates the symbolic link {@code name} here; by path, under the same condition as {@link #mkdir}. */
-  void symlink(String name, String target) throws IOException {
+  public void symlink(String name, String target) throws IOException {
     if (!pathStable) {
       throw new UnsafePathException("cannot create " + child(name) + " safely: a directory above "
           + systemPath + " can be changed by a user other than root; create it by hand and apply again");

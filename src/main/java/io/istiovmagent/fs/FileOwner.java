@@ -1,4 +1,4 @@
-package io.istiovmagent.install;
+package io.istiovmagent.fs;
 
 /** A user and group that files are owned by, as numbers valid inside the root. */
 public record FileOwner(String name, int uid, int gid) {

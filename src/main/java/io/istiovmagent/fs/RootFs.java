@@ -1,4 +1,4 @@
-package io.istiovmagent.install;
+package io.istiovmagent.fs;
 
 import java.io.IOException;
 import java.nio.charset.StandardCharsets;

@@ -1,4 +1,4 @@
-package io.istiovmagent.install;
+package io.istiovmagent.fs;
 
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
