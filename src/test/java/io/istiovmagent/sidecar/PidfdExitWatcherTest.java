@@ -17,6 +17,7 @@ import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.LinkedBlockingQueue;
 import java.util.concurrent.TimeUnit;
+import java.util.function.Predicate;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Test;
 
@@ -107,7 +108,9 @@ class PidfdExitWatcherTest {
   @Test
   void aZombieNotYetReapedCountsAsExitedAtOnce() throws Exception {
     // The parent `exec`s a sleep that never waits for its child: once killed, the child stays a zombie, as the
-    // sidecar's main process does until systemd reaps it.
+    // sidecar's main process does until systemd reaps it. Before that exec the parent is still the shell, and dash
+    // reaps a background child that dies then (wait4(-1, WNOHANG) on SIGCHLD before it runs `exec`), so the child
+    // is killed only once the parent has become sleep.
     Process parent = new ProcessBuilder("sh", "-c", "sleep 300 & echo $!; exec sleep 300").start();
     started.add(parent);
     long child;
@@ -115,8 +118,10 @@ class PidfdExitWatcherTest {
         StandardCharsets.US_ASCII))) {
       child = Long.parseLong(r.readLine().strip());
     }
+    await(parent.pid(), s -> s.comm().equals("sleep"), "exec sleep");
     ProcessHandle.of(child).orElseThrow().destroyForcibly();
-    awaitZombie(child);
+    Stat zombie = await(child, s -> s.state() == 'Z', "become a zombie");
+    assertEquals(parent.pid(), zombie.ppid(), "a zombie of the parent that never reaps");
     assertEquals(Armed.WATCHING, watcher.watch(child, exits::add));
     assertEquals(child, nextExit());
   }
@@ -157,17 +162,26 @@ class PidfdExitWatcherTest {
     return Thread.getAllStackTraces().keySet().stream().anyMatch(t -> t.getName().equals(name) && t.isAlive());
   }
 
-  /** Waits (a deadline, checked every 10 ms) until /proc says the process is a zombie. */
-  private static void awaitZombie(long pid) throws Exception {
+  /** The fields of /proc/PID/stat this test reads. */
+  private record Stat(String comm, char state, long ppid) {
+    static Stat of(long pid) throws IOException {
+      String s = Files.readString(Path.of("/proc", Long.toString(pid), "stat"));
+      // The command name is in parentheses and may hold spaces or parentheses itself: the last ')' ends it.
+      String[] rest = s.substring(s.lastIndexOf(')') + 2).split(" ");
+      return new Stat(s.substring(s.indexOf('(') + 1, s.lastIndexOf(')')), rest[0].charAt(0), Long.parseLong(rest[1]));
+    }
+  }
+
+  /** Waits (a deadline, checked every 10 ms) until /proc says the process is as wanted. */
+  private static Stat await(long pid, Predicate<Stat> wanted, String what) throws Exception {
     long deadline = System.nanoTime() + PROMPT.toNanos();
-    Path stat = Path.of("/proc", Long.toString(pid), "stat");
     while (true) {
-      String s = Files.readString(stat);
-      if (s.substring(s.lastIndexOf(')') + 2).startsWith("Z")) {
-        return;
+      Stat s = Stat.of(pid);
+      if (wanted.test(s)) {
+        return s;
       }
       if (System.nanoTime() > deadline) {
-        throw new AssertionError("process " + pid + " did not become a zombie: " + s);
+        throw new AssertionError("process " + pid + " did not " + what + ": " + s);
       }
       Thread.sleep(10);
     }
