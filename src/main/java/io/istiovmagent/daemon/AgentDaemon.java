@@ -52,6 +52,11 @@ public final class AgentDaemon {
   static final Duration PUBLISH_EVERY = Duration.ofSeconds(5);
   /** The STOPPING report may hold up shutdown this long at most (the unit's stop timeout is larger). */
   static final Duration REPORT_ON_STOP = Duration.ofSeconds(3);
+  /**
+   * Before the loop, the first look at the sidecar may take this long (systemctl answers in milliseconds); a systemd
+   * that does not answer is not waited for: the loop starts, and the status says "unknown" until it does.
+   */
+  static final Duration FIRST_LOOK = Duration.ofSeconds(1);
 
   /** Resolves the DNS-only gateway's name; an interface so tests need no DNS. */
   public interface Resolver {
@@ -87,6 +92,8 @@ public final class AgentDaemon {
   private final StepGuard guard;
   private final Notifier notifier;
   private final ConfigKeeper configs;
+  /** What must be done to istio.service; the daemon's, so that no reload or new supervisor loses it. */
+  private final SidecarIntent intent = new SidecarIntent();
   private volatile Runnable iterationHook = () -> {};
 
   private AgentConfig config;
@@ -94,6 +101,7 @@ public final class AgentDaemon {
   private SidecarSupervisor sidecar;
   private Reporter reporter;
   private ReporterInputs reporterInputs;
+  private BundleInputs bundleInputs;
 
   private boolean stopping;
   private boolean readySent;
@@ -112,8 +120,8 @@ public final class AgentDaemon {
     this.bundle = new BundleKeeper(options.fs(), options.clock(), options.resolver(), options.random(), log,
         options.userAgent());
     this.bundle.setListener((report, first, token) -> {
-      if (sidecar != null) {
-        sidecar.bundleInstalled(report, first, token);
+      if (intent.installed(report, first, token) && sidecar != null) {
+        sidecar.lookSoon();
       }
     });
     this.bundle.setWake(() -> events.add(Event.WAKE));
@@ -155,14 +163,18 @@ public final class AgentDaemon {
     try {
       log.info("istio-vm-agent " + o.version() + " starting (root " + o.fs().root() + ")");
       config = configs.atStart();
-      guard.run("applying the configuration", this::applyConfig);
+      guard.run("applying the configuration", () -> applyConfig(null));
       // Whatever the configuration says: after a reboot the token in tmpfs is gone, and istio.service needs it.
       guard.run("restoring the last-known-good", bundle::restoreLastKnownGood);
       // A restored bundle is announced before the network is touched: the source may take a timeout to answer,
       // and istio.service, ordered after the agent, can start on the restored files meanwhile. The sidecar is looked
       // at first, so that the first status and report say how it is rather than "unknown" (UNHEALTHY): after an
       // upgrade's restart it is running and healthy.
-      guard.run("sidecar supervision", () -> superviseSidecar(o.clock().instant()));
+      guard.run("sidecar supervision", () -> {
+        if (sidecar != null && bundle.installed()) {
+          sidecar.settle(o.clock().instant(), FIRST_LOOK);
+        }
+      });
       guard.run("publishing the status", () -> publish(o.clock().instant()));
       return loop();
     } finally {
@@ -206,7 +218,7 @@ public final class AgentDaemon {
 
   private void handle(Event e) {
     if (e == Event.RELOAD) {
-      reload();
+      reload(true);
     } else if (e == Event.FETCH_NOW) {
       bundle.fetchNow();
     } else if (e == Event.CONFIRMED) {
@@ -234,16 +246,34 @@ public final class AgentDaemon {
 
   // --- configuration ---
 
-  private void applyConfig() {
-    statusFile = new StatusFile(o.fs().lexical(config.paths().runDir()));
-    if (sidecar != null) {
-      sidecar.close();
+  /**
+   * Applies {@link #config} to the parts whose section changed since {@code previous} (all of them at start, when it
+   * is null); the others keep their state: the sidecar's supervisor its history, the fetch schedule its ETag and the
+   * fetch under way. A reload fetches at once (docs/protocol.md), conditionally when the source is the same.
+   */
+  private void applyConfig(AgentConfig previous) {
+    boolean all = previous == null;
+    if (all || !config.paths().runDir().equals(previous.paths().runDir())) {
+      statusFile = new StatusFile(o.fs().lexical(config.paths().runDir()));
+      lastWritten = null;
     }
-    sidecar = config.sidecar().manage() ? o.sidecar().create(config.sidecar(), o.fs(), log) : null;
-    if (sidecar != null) {
-      sidecar.watch(() -> events.add(Event.WAKE));
+    if (all || !config.sidecar().equals(previous.sidecar())) {
+      if (sidecar != null) {
+        sidecar.close();
+      }
+      sidecar = config.sidecar().manage() ? o.sidecar().create(config.sidecar(), o.fs(), log) : null;
+      if (sidecar != null) {
+        sidecar.watch(() -> events.add(Event.WAKE));
+        sidecar.adopt(intent);
+      }
     }
-    bundle.configure(config);
+    BundleInputs inputs = BundleInputs.of(config);
+    if (!inputs.equals(bundleInputs)) {
+      bundleInputs = inputs;
+      bundle.configure(config);
+    } else {
+      bundle.fetchNow();
+    }
     // The fetch runs on its own thread: started now, it overlaps what comes before the loop (the reporter's TLS
     // client and host addresses, restoring the last-known-good, the first status), whose result the loop takes.
     bundle.fetchIfDue(o.clock().instant());
@@ -266,12 +296,24 @@ public final class AgentDaemon {
           c.bundle().backoffCap(), stamp(c.bundle().tokenFile()), stamp(c.bundle().caFile()));
     }
 
-    private static FileStamp stamp(Optional<Path> file) {
+    static FileStamp stamp(Optional<Path> file) {
       try {
         return file.isEmpty() ? FileStamp.ABSENT : FileStamp.of(file.get(), true);
       } catch (IOException e) {
         return FileStamp.ABSENT;
       }
+    }
+  }
+
+  /**
+   * Everything the bundle side is built from: the source, its trust and credential (by their stamp, as for the
+   * reporter), the hosts rules and where the last-known-good lives.
+   */
+  private record BundleInputs(AgentConfig.Bundle bundle, AgentConfig.Hosts hosts, String stateDir, FileStamp token,
+      FileStamp ca) {
+    static BundleInputs of(AgentConfig c) {
+      return new BundleInputs(c.bundle(), c.hosts(), c.paths().stateDir(), ReporterInputs.stamp(c.bundle().tokenFile()),
+          ReporterInputs.stamp(c.bundle().caFile()));
     }
   }
 
@@ -299,7 +341,7 @@ public final class AgentDaemon {
       reporter = new Reporter(url, TlsTrust.trustManager(config.bundle().caFile()), credential,
           config.report().interval(), config.bundle().timeout(),
           new Backoff(Backoff.DEFAULT_BASE, config.bundle().backoffCap(), o.random()), o.random(),
-          HostInfo.read(o.fs()), o.clock(), log, o.userAgent(), hints(url));
+          () -> HostInfo.read(o.fs()), o.clock(), log, o.userAgent(), hints(url));
       reporter.start();
       log.info("reporting health to " + Reporter.display(url) + " every "
           + config.report().interval().toSeconds() + "s and on every change");
@@ -324,17 +366,27 @@ public final class AgentDaemon {
     };
   }
 
-  private void reload() {
+  /**
+   * Re-reads config.yaml: on SIGHUP ({@code asked}), or when the file changed. A rewrite that changes nothing (the
+   * same configuration, the same token and CA files) does nothing.
+   */
+  private void reload(boolean asked) {
+    Optional<AgentConfig> reloaded = configs.reload();
+    if (!asked && reloaded.isPresent() && reloaded.get().equals(config)
+        && BundleInputs.of(config).equals(bundleInputs) && ReporterInputs.of(config).equals(reporterInputs)) {
+      log.info(o.configPath() + " says what it said: nothing to reload");
+      return;
+    }
     // RELOADING=1 ... READY=1 brackets a reload; before the first READY=1 there is no started state to reload.
     if (readySent) {
       notifier.send(Notifications.reloading(Notifications.monotonicMicros()));
     }
     log.info("reloading configuration from " + o.configPath());
-    Optional<AgentConfig> reloaded = configs.reload();
     if (reloaded.isPresent()) {
+      AgentConfig previous = config;
       config = reloaded.get();
       // The same step as at start: a reload that applies cleanly clears a bug met there.
-      guard.run("applying the configuration", this::applyConfig);
+      guard.run("applying the configuration", () -> applyConfig(previous));
     }
     if (readySent) {
       notifier.send(Notifications.ready());
@@ -345,7 +397,7 @@ public final class AgentDaemon {
   private boolean watchConfigFile() {
     if (configs.changed()) {
       log.info(o.configPath() + " changed");
-      reload();
+      reload(false);
       return true;
     }
     return false;

@@ -25,6 +25,7 @@ import io.istiovmagent.verify.HostsEntry;
 import io.istiovmagent.verify.RootCertificate;
 import io.istiovmagent.verify.VerifiedBundle;
 import java.io.IOException;
+import java.net.InetAddress;
 import java.net.UnknownHostException;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Path;
@@ -43,11 +44,29 @@ import java.util.random.RandomGenerator;
  * installs, and puts back what someone else changed. Runs on the daemon's loop thread only, except the network
  * part of a fetch: that runs on a thread of its own ({@link Fetch}), so a source that stalls for up to twice
  * bundle.timeout never holds up the loop, which must keep pinging the watchdog, repairing files, watching the
- * sidecar and answering SIGTERM meanwhile. Verifying and installing what it brought happens back on the loop.
+ * sidecar and answering SIGTERM meanwhile. Verifying and installing what it brought happens back on the loop. A
+ * DNS-only gateway's name is resolved off the loop too: with the fetch, on its thread (so that an install uses fresh
+ * addresses), and after a report answer confirmed the bundle, on a lane of its own.
  */
 final class BundleKeeper {
   /** Installed files and the hosts block are compared in full this often, even when nothing seemed to change. */
   static final Duration FULL_CHECK = Duration.ofSeconds(30);
+  /**
+   * Restoring the last-known-good before the loop waits this long for the gateway's name at most; a later answer
+   * is applied when it comes, and the first fetch resolves it again anyway.
+   */
+  static final Duration RESTORE_RESOLVE = Duration.ofSeconds(2);
+
+  /** The gateway's name as resolved off the loop: its addresses, or null when it did not resolve. */
+  record Lookup(String host, List<InetAddress> addresses) {
+    static Lookup of(AgentDaemon.Resolver resolver, String host) {
+      try {
+        return new Lookup(host, List.copyOf(resolver.resolve(host)));
+      } catch (UnknownHostException e) {
+        return new Lookup(host, null);
+      }
+    }
+  }
 
   /** Told after every install, for the sidecar's sake (first start, restart on a configuration change). */
   interface Listener {
@@ -62,6 +81,9 @@ final class BundleKeeper {
   private final String userAgent;
   private Listener listener = (report, first, token) -> {};
   private Runnable wake = () -> {};
+  private final IoLane resolving = new IoLane("gateway-resolve");
+  /** A lookup taken while no bundle was installed yet (the restore's): the install uses it. */
+  private Lookup pendingLookup;
 
   private AgentConfig config;
   private BundleVerifier verifier;
@@ -124,6 +146,7 @@ final class BundleKeeper {
   /** Called (from the fetch's thread) when a fetch has ended, so the loop takes its result at once. */
   void setWake(Runnable wake) {
     this.wake = wake;
+    resolving.wakeWith(wake);
   }
 
   /** Takes a (new) configuration; what is installed stays in force. The next fetch is due at once. */
@@ -177,7 +200,14 @@ final class BundleKeeper {
       for (Problem w : b.warnings()) {
         log.warn("last-known-good: " + w.format());
       }
-      install(b, rec.get().source(), "restored last-known-good");
+      Lookup lookup = null;
+      if (b.hosts().isEmpty() && gateway().isPresent() && !resolving.busy()) {
+        resolve();
+        resolving.awaitFinished(RESTORE_RESOLVE);
+        lookup = pendingLookup;
+        pendingLookup = null;
+      }
+      install(b, rec.get().source(), "restored last-known-good", lookup);
       fromLastKnownGood = true;
       fetchedAt = rec.get().savedAt();
     } catch (BadBundleException e) {
@@ -247,14 +277,37 @@ final class BundleKeeper {
     confirmedAt = sentAt;
     log.debug("bundle confirmed current by a report answer; next check " + nextFetchAt + " (" + scheduled.reason()
         + ")");
+    if (current.hosts().isEmpty() && gateway().isPresent() && !resolving.busy()) {
+      resolve();
+    }
+    return true;
+  }
+
+  private Optional<String> gateway() {
+    return config.hosts().gatewayHostname();
+  }
+
+  /** Resolves the gateway's name on the lane; the answer is applied on the loop ({@link #resolved}). */
+  private void resolve() {
+    String host = gateway().get();
+    resolving.submit(() -> Lookup.of(resolver, host), this::resolved);
+  }
+
+  private void resolved(Lookup lookup) {
+    if (!gateway().equals(Optional.of(lookup.host()))) {
+      return; // for a configuration no longer in force
+    }
+    if (current == null) {
+      pendingLookup = lookup;
+      return;
+    }
     try {
-      refreshGatewayHosts();
+      refreshGatewayHosts(lookup);
     } catch (IOException e) {
       lastError = new AgentStatus.LastError(clock.instant(), "cannot update the gateway's hosts entries: "
           + e.getMessage());
       log.error(lastError.message());
     }
-    return true;
   }
 
   String describeSource() {
@@ -266,6 +319,11 @@ final class BundleKeeper {
    * status may have changed).
    */
   boolean fetchIfDue(Instant now) {
+    boolean resolved = resolving.takeFinished();
+    return takeOrStartFetch(now) || resolved;
+  }
+
+  private boolean takeOrStartFetch(Instant now) {
     if (abandoned != null) {
       if (!abandoned.done()) {
         return false;
@@ -287,7 +345,7 @@ final class BundleKeeper {
     }
     if (source != null && !now.isBefore(nextFetchAt)) {
       inFlight = Fetch.start(source, current != null && !fromLastKnownGood ? etag : Optional.empty(), now, clock,
-          wake);
+          wake, gateway(), resolver);
       return true;
     }
     return false;
@@ -302,6 +360,7 @@ final class BundleKeeper {
     private Thread thread;
     private volatile boolean done;
     private FetchResult result;
+    private Lookup lookup;
     private Exception failure;
     private RuntimeException crash;
     private Error error;
@@ -311,11 +370,14 @@ final class BundleKeeper {
       this.startedAt = startedAt;
     }
 
-    static Fetch start(BundleSource source, Optional<String> etag, Instant now, Clock clock, Runnable wake) {
+    static Fetch start(BundleSource source, Optional<String> etag, Instant now, Clock clock, Runnable wake,
+        Optional<String> gateway, AgentDaemon.Resolver resolver) {
       Fetch f = new Fetch(now);
       Thread t = new Thread(() -> {
         try {
           f.result = source.fetch(etag);
+          // After a successful check, never before: a source that is down leaves the hosts entries as they are.
+          f.lookup = gateway.map(host -> Lookup.of(resolver, host)).orElse(null);
         } catch (SourceException | BadBundleException e) {
           f.failure = e;
         } catch (RuntimeException e) {
@@ -371,13 +433,13 @@ final class BundleKeeper {
         for (Problem w : b.warnings()) {
           log.warn(w.format());
         }
-        install(b, source.describe(), "applied");
+        install(b, source.describe(), "applied", fetch.lookup);
         etag = f.etag();
         fetchedAt = lastCheckedAt;
         fromLastKnownGood = false;
       } else {
         log.debug("bundle unchanged (HTTP 304)");
-        refreshGatewayHosts();
+        refreshGatewayHosts(fetch.lookup);
       }
       failures = 0;
       lastError = null;
@@ -416,8 +478,8 @@ final class BundleKeeper {
     log.warn(message + " (attempt " + failures + ", retrying in " + delay.toSeconds() + "s)");
   }
 
-  private void install(VerifiedBundle b, String from, String verb) throws IOException {
-    List<HostsEntry> hosts = hostsFor(b);
+  private void install(VerifiedBundle b, String from, String verb, Lookup lookup) throws IOException {
+    List<HostsEntry> hosts = hostsFor(b, lookup);
     InstallReport report = installer.install(b, from, hosts);
     report.warnings().forEach(log::warn);
     boolean first = current == null;
@@ -435,11 +497,12 @@ final class BundleKeeper {
   }
 
   /** A DNS-only gateway's addresses can change while the bundle does not: re-resolve on every successful check. */
-  private void refreshGatewayHosts() throws IOException {
-    if (current == null || !current.hosts().isEmpty() || config.hosts().gatewayHostname().isEmpty()) {
+  private void refreshGatewayHosts(Lookup lookup) throws IOException {
+    if (current == null || !current.hosts().isEmpty() || config.hosts().gatewayHostname().isEmpty()
+        || lookup == null) {
       return;
     }
-    List<HostsEntry> fresh = hostsFor(current);
+    List<HostsEntry> fresh = hostsFor(current, lookup);
     if (!fresh.equals(hostsEntries)) {
       hostsEntries = fresh;
       installer.syncHosts(fresh).ifPresent(r -> log.info("gateway " + config.hosts().gatewayHostname().get()
@@ -448,22 +511,25 @@ final class BundleKeeper {
     }
   }
 
-  private List<HostsEntry> hostsFor(VerifiedBundle b) {
+  /** The bundle's hosts entries, else the gateway's as {@code lookup} resolved it (null: not resolved yet). */
+  private List<HostsEntry> hostsFor(VerifiedBundle b, Lookup lookup) {
     Optional<String> gateway = config.hosts().gatewayHostname();
     if (!b.hosts().isEmpty() || gateway.isEmpty()) {
       return b.hosts();
     }
-    List<String> names = GatewayHosts.istiodNames(b, new HashSet<>(config.hosts().allowedNames()));
-    try {
-      List<HostsEntry> entries = GatewayHosts.entries(names, resolver.resolve(gateway.get()));
-      if (entries.isEmpty()) {
-        log.warn("hosts.gatewayHostname " + gateway.get() + " resolved to no usable address");
-      }
-      return entries;
-    } catch (UnknownHostException e) {
+    if (lookup == null || !lookup.host().equals(gateway.get())) {
+      return hostsEntries; // the answer is still to come; it is applied when it does
+    }
+    if (lookup.addresses() == null) {
       log.warn("cannot resolve hosts.gatewayHostname " + gateway.get() + "; keeping the current hosts entries");
       return hostsEntries;
     }
+    List<String> names = GatewayHosts.istiodNames(b, new HashSet<>(config.hosts().allowedNames()));
+    List<HostsEntry> entries = GatewayHosts.entries(names, lookup.addresses());
+    if (entries.isEmpty()) {
+      log.warn("hosts.gatewayHostname " + gateway.get() + " resolved to no usable address");
+    }
+    return entries;
   }
 
   /**

@@ -21,7 +21,6 @@ import java.time.Duration;
 import java.time.Instant;
 import java.util.List;
 import java.util.Objects;
-import java.util.Set;
 import java.util.concurrent.atomic.AtomicLong;
 
 /**
@@ -30,9 +29,12 @@ import java.util.concurrent.atomic.AtomicLong;
  *
  * <p>It does not ask systemd every second: the sidecar's main process is watched for its exit ({@link ExitWatcher}),
  * which wakes the daemon's loop at once; when to ask systemd and when to probe Envoy is {@link SidecarPollPolicy}'s.
+ * systemctl and the probe run on a lane of its own ({@link IoLane}): a systemctl that hangs for its timeout (10 s, up
+ * to three calls per look) holds up neither the watchdog nor the rest of the loop. What must be done to the unit is
+ * the daemon's {@link SidecarIntent}, which outlives this object.
  */
 public final class SidecarSupervisor implements AutoCloseable {
-  /** Builds a supervisor for a configuration; the daemon makes a new one on reload (and closes the old one). */
+  /** Builds a supervisor for a configuration; the daemon makes a new one when it changes (and closes the old one). */
   public interface Factory {
     SidecarSupervisor create(AgentConfig.Sidecar config, RootFs fs, Log log);
   }
@@ -43,6 +45,7 @@ public final class SidecarSupervisor implements AutoCloseable {
    */
   void watch(Runnable wake) {
     this.wake = wake;
+    lane.wakeWith(wake);
     services.watch(unit, () -> {
       changeSignalled = true;
       wake.run();
@@ -59,6 +62,7 @@ public final class SidecarSupervisor implements AutoCloseable {
   private final CrashLoopDetector crashLoop = new CrashLoopDetector();
   private final ExitWatcher exits;
   private final Log log;
+  private final IoLane lane;
   private volatile Runnable wake = () -> {};
   /**
    * Set by the exit watcher's thread: the PID that exited; 0 when none is pending. Taken with getAndSet: a read
@@ -69,10 +73,9 @@ public final class SidecarSupervisor implements AutoCloseable {
   /** Set by the service manager's change hook. */
   private volatile boolean changeSignalled;
 
-  private boolean ensureStarted;
-  private boolean restartPending;
-  private String restartReason;
-  private Set<String> secrets = Set.of();
+  private SidecarIntent intent = new SidecarIntent();
+  /** What the last look threw (a bug in the service manager), rethrown on the loop for the step's guard. */
+  private RuntimeException bug;
   private SidecarState label = SidecarState.Agent.UNKNOWN;
   private ServiceState state;
   private Readiness readiness;
@@ -98,6 +101,13 @@ public final class SidecarSupervisor implements AutoCloseable {
 
   public SidecarSupervisor(String unit, ServiceManager services, ReadinessProbe probe, SidecarDiagnosis diagnosis,
       ExitWatcher exits, Log log) {
+    this(unit, services, probe, diagnosis, exits, log, new IoLane("sidecar-io"));
+  }
+
+  /** With the lane given: a test runs the calls within the tick. */
+  SidecarSupervisor(String unit, ServiceManager services, ReadinessProbe probe, SidecarDiagnosis diagnosis,
+      ExitWatcher exits, Log log, IoLane lane) {
+    this.lane = Objects.requireNonNull(lane, "lane == null");
     this.unit = Objects.requireNonNull(unit, "unit == null");
     this.services = services;
     this.probe = probe;
@@ -116,29 +126,34 @@ public final class SidecarSupervisor implements AutoCloseable {
         new PidfdExitWatcher("sidecar-exit-watch"), log);
   }
 
-  /**
-   * Called after every install. The first one starts the sidecar if it is not running; a later one restarts it when
-   * cluster.env, mesh, sidecar.env or the root certificate changed. The token is remembered only to redact it.
-   */
+  /** Takes the daemon's intent (it outlives this supervisor) and looks at once: there may be something to do. */
+  void adopt(SidecarIntent intent) {
+    this.intent = Objects.requireNonNull(intent, "intent == null");
+    lookRequested = true;
+  }
+
+  /** After every install: the intent is updated, and the unit looked at at once when there is something to do. */
   void bundleInstalled(InstallReport report, boolean first, String token) {
-    secrets = token == null ? Set.of() : Set.of(token);
-    if (first) {
-      ensureStarted = true;
-      lookRequested = true;
-      return;
-    }
-    RestartDecision d = RestartDecision.of(report);
-    if (d.restart()) {
-      restartPending = true;
-      restartReason = d.summary();
+    if (intent.installed(report, first, token)) {
       lookRequested = true;
     }
+  }
+
+  /** Asks for a look at the next tick (the intent changed). */
+  void lookSoon() {
+    lookRequested = true;
   }
 
   /** When {@link #tick} has something to do next ({@link Instant#MIN}: at once); the loop waits no longer. */
   Instant nextDue() {
     if (!services.available()) {
       return Instant.MAX;
+    }
+    if (lane.hasFinished()) {
+      return Instant.MIN;
+    }
+    if (lane.busy()) {
+      return Instant.MAX; // the call's end wakes the loop
     }
     Instant look = nextLook();
     if (state == null || !state.running()) {
@@ -155,28 +170,55 @@ public final class SidecarSupervisor implements AutoCloseable {
   }
 
   /**
-   * Looks at the unit when the policy says so (state, actions due, crash loop), and probes readiness when due.
+   * Takes what systemctl or the probe answered, then asks again when the policy says so (state, actions due, crash
+   * loop), or probes readiness when due; never waits for an answer.
    *
-   * @return whether it looked or probed (what {@link #status()} says may have changed)
+   * @return whether an answer came in (what {@link #status()} says may have changed)
    */
   boolean tick(Instant now) {
     if (!services.available()) {
       return setLabel(SidecarState.Agent.NO_SYSTEMD, "no systemd here: istio.service is not supervised");
     }
-    boolean did = false;
-    if (!nextLook().isAfter(now)) {
+    boolean did = lane.takeFinished();
+    if (!lane.busy() && !nextLook().isAfter(now)) {
       look(now);
-      did = true;
+      did |= lane.takeFinished();
     }
-    if (state != null && state.installed() && state.running() && !lastLookFailed
+    if (!lane.busy() && state != null && state.installed() && state.running() && !lastLookFailed
         && !SidecarPollPolicy.nextProbe(lastProbe, readiness).isAfter(now)) {
-      readiness = probe.probe();
       lastProbe = now;
-      probedPid = state.mainPid();
-      did = true;
+      long pid = state.mainPid();
+      probedPid = pid;
+      lane.submit(probe::probe, r -> {
+        if (state != null && state.running() && state.mainPid() == pid && probedPid == pid) {
+          readiness = r;
+        }
+      });
+      did |= lane.takeFinished();
+    }
+    if (bug != null) {
+      throw bug; // on every pass until a look goes through: the step is failing, not flapping
     }
     return did;
   }
+
+  /**
+   * Before the loop: waits up to {@code within} for the first look (and probe), so that the first status says how the
+   * sidecar is rather than "unknown" (after an upgrade's restart it is running and healthy).
+   */
+  void settle(Instant now, Duration within) {
+    long deadline = System.nanoTime() + within.toNanos();
+    tick(now);
+    while (lane.busy() && System.nanoTime() < deadline) {
+      if (lane.awaitFinished(Duration.ofNanos(Math.max(0, deadline - System.nanoTime())))) {
+        tick(now);
+      }
+    }
+  }
+
+  /** What a look did on the lane: systemd's answer, the actions it took, or why systemctl failed. */
+  private record Look(ServiceState state, boolean enabled, boolean started, boolean restarted,
+      ServiceManagerException failure, RuntimeException bug) {}
 
   private void look(Instant now) {
     long exited = exitedPid.getAndSet(0);
@@ -189,45 +231,81 @@ public final class SidecarSupervisor implements AutoCloseable {
       watchedPid = 0;
       watchState = Watch.GONE;
     }
+    SidecarIntent.Snapshot want = intent.snapshot();
+    lane.submit(() -> lookAndAct(want), r -> looked(r, want, now));
+  }
+
+  /** On the lane. */
+  private Look lookAndAct(SidecarIntent.Snapshot want) {
+    ServiceState s = null;
+    boolean enabled = false;
+    boolean started = false;
+    boolean restarted = false;
     try {
-      state = services.state(unit);
-      lastLookFailed = false;
-      if (!state.installed()) {
-        setLabel(SidecarState.Agent.NOT_INSTALLED, unit + " is not installed (install istio-sidecar); the bundle is in place for it");
-        return;
-      }
-      if (ensureStarted) {
-        ensureStarted = false;
-        restartPending = false; // a sidecar that is only now being started reads the new files anyway
-        if (!state.enabled()) {
+      s = services.state(unit);
+      if (s.installed() && want.start()) {
+        if (!s.enabled()) {
           services.enable(unit);
-          log.info("enabled " + unit);
+          enabled = true;
         }
-        if (!state.running()) {
+        if (!s.running()) {
           services.start(unit);
-          log.info("started " + unit + " (the bundle is in place)");
+          started = true;
         }
-      } else if (restartPending) {
-        restartPending = false;
+      } else if (s.installed() && want.restart()) {
         services.restart(unit);
-        log.notice("restarting " + unit + ": " + restartReason);
+        restarted = true;
       }
-      CrashLoopDetector.Verdict v = crashLoop.observe(state, now);
-      if (v.crashLooping() && !looping) {
-        diagnosisLines = diagnose();
-        log.error(unit + " is crash-looping (" + v.describe() + "); last lines of istio.err.log: "
-            + String.join(" | ", diagnosisLines));
-      } else if (!v.crashLooping() && looping) {
-        log.notice(unit + " is no longer crash-looping");
-        diagnosisLines = List.of();
-      }
-      looping = v.crashLooping();
-      follow(state, now);
-      setLabel(new SidecarState.Unit(state.activeState(), state.subState()), null);
+      return new Look(s, enabled, started, restarted, null, null);
     } catch (ServiceManagerException e) {
-      lastLookFailed = true;
-      setLabel(SidecarState.Agent.UNKNOWN, "cannot ask systemd about " + unit + ": " + e.getMessage());
+      return new Look(s, enabled, started, restarted, e, null);
+    } catch (RuntimeException e) {
+      return new Look(s, enabled, started, restarted, null, e);
     }
+  }
+
+  private void looked(Look r, SidecarIntent.Snapshot want, Instant now) {
+    if (r.enabled()) {
+      log.info("enabled " + unit);
+    }
+    if (r.started()) {
+      log.info("started " + unit + " (the bundle is in place)");
+    }
+    if (r.restarted()) {
+      log.notice("restarting " + unit + ": " + want.reason());
+    }
+    bug = r.bug();
+    if (bug != null) {
+      return;
+    }
+    if (r.state() != null) {
+      state = r.state();
+    }
+    if (r.failure() != null) {
+      lastLookFailed = true;
+      setLabel(SidecarState.Agent.UNKNOWN, "cannot ask systemd about " + unit + ": " + r.failure().getMessage());
+      return;
+    }
+    lastLookFailed = false;
+    if (!state.installed()) {
+      setLabel(SidecarState.Agent.NOT_INSTALLED, unit + " is not installed (install istio-sidecar); the bundle is in place for it");
+      return;
+    }
+    if (want.start() || want.restart()) {
+      intent.done(want);
+    }
+    CrashLoopDetector.Verdict v = crashLoop.observe(state, now);
+    if (v.crashLooping() && !looping) {
+      diagnosisLines = diagnose();
+      log.error(unit + " is crash-looping (" + v.describe() + "); last lines of istio.err.log: "
+          + String.join(" | ", diagnosisLines));
+    } else if (!v.crashLooping() && looping) {
+      log.notice(unit + " is no longer crash-looping");
+      diagnosisLines = List.of();
+    }
+    looping = v.crashLooping();
+    follow(state, now);
+    setLabel(new SidecarState.Unit(state.activeState(), state.subState()), null);
   }
 
   /** Watches the main process systemd named; Envoy's readiness is forgotten when that process changed. */
@@ -283,10 +361,11 @@ public final class SidecarSupervisor implements AutoCloseable {
   @Override
   public void close() {
     exits.close();
+    lane.close();
   }
 
   private List<String> diagnose() {
-    SidecarDiagnosis.Result r = diagnosis.lastLines(secrets);
+    SidecarDiagnosis.Result r = diagnosis.lastLines(intent.secrets());
     if (r instanceof SidecarDiagnosis.Result.Tail t) {
       return t.lines();
     }
