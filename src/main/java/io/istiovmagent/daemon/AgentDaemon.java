@@ -1,25 +1,18 @@
 package io.istiovmagent.daemon;
 
-import io.istiovmagent.bundle.BearerToken;
-import io.istiovmagent.bundle.SourceConfigException;
-import io.istiovmagent.bundle.TlsTrust;
 import io.istiovmagent.config.AgentConfig;
 import io.istiovmagent.install.Installer;
 import io.istiovmagent.install.RootFs;
-import io.istiovmagent.report.HostInfo;
 import io.istiovmagent.report.Reporter;
-import io.istiovmagent.retry.Backoff;
 import io.istiovmagent.status.AgentStatus;
 import io.istiovmagent.status.HealthAssessor;
 import io.istiovmagent.status.SidecarState;
 import io.istiovmagent.status.StatusFile;
 import io.istiovmagent.systemd.LoggingNotifier;
-import io.istiovmagent.systemd.Notifications;
 import io.istiovmagent.systemd.Notifier;
 import io.istiovmagent.systemd.WatchdogSettings;
 import io.istiovmagent.util.FileStamp;
 import io.istiovmagent.util.Log;
-import java.io.IOException;
 import java.net.InetAddress;
 import java.net.UnknownHostException;
 import java.nio.file.Path;
@@ -90,24 +83,18 @@ public final class AgentDaemon {
   private final Instant startedAt;
   private final BundleKeeper bundle;
   private final StepGuard guard;
-  private final Notifier notifier;
+  private final StatusPublisher out;
   private final ConfigKeeper configs;
   /** What must be done to istio.service; the daemon's, so that no reload or new supervisor loses it. */
   private final SidecarIntent intent = new SidecarIntent();
   private volatile Runnable iterationHook = () -> {};
 
   private AgentConfig config;
-  private StatusFile statusFile;
   private SidecarSupervisor sidecar;
-  private Reporter reporter;
-  private ReporterInputs reporterInputs;
+  private final ReporterKeeper reporter;
   private BundleInputs bundleInputs;
 
   private boolean stopping;
-  private boolean readySent;
-  private String lastStatusLine;
-  private AgentStatus lastWritten;
-  private long nextWatchdogNanos;
   private Instant nextPublish = Instant.MIN;
   private Reporter.State publishedReport;
   /** How many times the status was worked out: for tests (an idle loop must not do it every tick). */
@@ -126,7 +113,9 @@ public final class AgentDaemon {
     });
     this.bundle.setWake(() -> events.add(Event.WAKE));
     this.guard = new StepGuard(log, options.clock());
-    this.notifier = new LoggingNotifier(options.notifier(), log);
+    this.out = new StatusPublisher(new LoggingNotifier(options.notifier(), log), options.watchdog(), log);
+    this.reporter = new ReporterKeeper(options.fs(), options.clock(), options.random(), log, options.userAgent(),
+        this::hints);
     this.configs = new ConfigKeeper(options.configPath(), options.fs(), options.clock(), log);
   }
 
@@ -195,10 +184,10 @@ public final class AgentDaemon {
       happened |= guard.run("checking the installed files", () -> bundle.maintain(o.clock().instant()));
       happened |= guard.run("sidecar supervision", () -> superviseSidecar(o.clock().instant()));
       Instant now = o.clock().instant();
-      if (happened || !now.isBefore(nextPublish) || (reporter != null && reporter.state() != publishedReport)) {
+      if (happened || !now.isBefore(nextPublish) || reporter.state() != publishedReport) {
         guard.run("publishing the status", () -> publish(now));
       }
-      guard.run("pinging the watchdog", this::pingWatchdog);
+      guard.run("pinging the watchdog", out::pingWatchdog);
       Event e;
       try {
         e = events.poll(nextWaitMillis(), TimeUnit.MILLISECONDS);
@@ -237,9 +226,7 @@ public final class AgentDaemon {
       wait[0] = waitMillis(o.clock().instant());
     });
     if (guard.takeFailedThisPass()) {
-      long watchdogLeft = o.watchdog().isPresent()
-          ? Math.max(0, (nextWatchdogNanos - System.nanoTime()) / 1_000_000) : Long.MAX_VALUE;
-      wait[0] = Math.max(wait[0], Math.min(TICK.toMillis(), watchdogLeft));
+      wait[0] = Math.max(wait[0], Math.min(TICK.toMillis(), out.watchdogDueInMillis()));
     }
     return wait[0];
   }
@@ -254,8 +241,7 @@ public final class AgentDaemon {
   private void applyConfig(AgentConfig previous) {
     boolean all = previous == null;
     if (all || !config.paths().runDir().equals(previous.paths().runDir())) {
-      statusFile = new StatusFile(o.fs().lexical(config.paths().runDir()));
-      lastWritten = null;
+      out.writeTo(new StatusFile(o.fs().lexical(config.paths().runDir())));
     }
     if (all || !config.sidecar().equals(previous.sidecar())) {
       if (sidecar != null) {
@@ -277,31 +263,10 @@ public final class AgentDaemon {
     // The fetch runs on its own thread: started now, it overlaps what comes before the loop (the reporter's TLS
     // client and host addresses, restoring the last-known-good, the first status), whose result the loop takes.
     bundle.fetchIfDue(o.clock().instant());
-    configureReporter();
+    reporter.configure(config);
     if (config.bundle().source().isEmpty()) {
       log.notice("waiting for configuration: set bundle.source in " + o.configPath()
           + " (the agent picks it up on SIGHUP or when the file changes)");
-    }
-  }
-
-  /**
-   * Everything a reporter is built from. The token and CA files are in by their stamp: a reload after the join token
-   * was rotated (or its file made readable by others, or the CA file replaced) must not go on with what was read
-   * before.
-   */
-  private record ReporterInputs(AgentConfig.Report report, Optional<Path> tokenFile, Optional<Path> caFile,
-      Duration timeout, Duration backoffCap, FileStamp token, FileStamp ca) {
-    static ReporterInputs of(AgentConfig c) {
-      return new ReporterInputs(c.report(), c.bundle().tokenFile(), c.bundle().caFile(), c.bundle().timeout(),
-          c.bundle().backoffCap(), stamp(c.bundle().tokenFile()), stamp(c.bundle().caFile()));
-    }
-
-    static FileStamp stamp(Optional<Path> file) {
-      try {
-        return file.isEmpty() ? FileStamp.ABSENT : FileStamp.of(file.get(), true);
-      } catch (IOException e) {
-        return FileStamp.ABSENT;
-      }
     }
   }
 
@@ -312,41 +277,8 @@ public final class AgentDaemon {
   private record BundleInputs(AgentConfig.Bundle bundle, AgentConfig.Hosts hosts, String stateDir, FileStamp token,
       FileStamp ca) {
     static BundleInputs of(AgentConfig c) {
-      return new BundleInputs(c.bundle(), c.hosts(), c.paths().stateDir(), ReporterInputs.stamp(c.bundle().tokenFile()),
-          ReporterInputs.stamp(c.bundle().caFile()));
-    }
-  }
-
-  /** (Re)starts the reporter when anything it is built from changed; none without report.url. */
-  private void configureReporter() {
-    ReporterInputs inputs = ReporterInputs.of(config);
-    if (inputs.equals(reporterInputs) && reporter != null) {
-      return;
-    }
-    if (reporter != null) {
-      reporter.close();
-      reporter = null;
-    }
-    reporterInputs = inputs;
-    if (config.report().url().isEmpty()) {
-      return;
-    }
-    try {
-      HttpUrl url = HttpUrl.parse(config.report().url().get());
-      if (url == null) {
-        throw new SourceConfigException("report.url is not a valid https:// URL");
-      }
-      Optional<BearerToken> credential = config.bundle().tokenFile().isPresent()
-          ? Optional.of(BearerToken.readFile(config.bundle().tokenFile().get())) : Optional.empty();
-      reporter = new Reporter(url, TlsTrust.trustManager(config.bundle().caFile()), credential,
-          config.report().interval(), config.bundle().timeout(),
-          new Backoff(Backoff.DEFAULT_BASE, config.bundle().backoffCap(), o.random()), o.random(),
-          () -> HostInfo.read(o.fs()), o.clock(), log, o.userAgent(), hints(url));
-      reporter.start();
-      log.info("reporting health to " + Reporter.display(url) + " every "
-          + config.report().interval().toSeconds() + "s and on every change");
-    } catch (SourceConfigException e) {
-      log.error("health reporting disabled: " + e.getMessage());
+      return new BundleInputs(c.bundle(), c.hosts(), c.paths().stateDir(), ReporterKeeper.stamp(c.bundle().tokenFile()),
+          ReporterKeeper.stamp(c.bundle().caFile()));
     }
   }
 
@@ -373,14 +305,11 @@ public final class AgentDaemon {
   private void reload(boolean asked) {
     Optional<AgentConfig> reloaded = configs.reload();
     if (!asked && reloaded.isPresent() && reloaded.get().equals(config)
-        && BundleInputs.of(config).equals(bundleInputs) && ReporterInputs.of(config).equals(reporterInputs)) {
+        && BundleInputs.of(config).equals(bundleInputs) && reporter.unchangedFor(config)) {
       log.info(o.configPath() + " says what it said: nothing to reload");
       return;
     }
-    // RELOADING=1 ... READY=1 brackets a reload; before the first READY=1 there is no started state to reload.
-    if (readySent) {
-      notifier.send(Notifications.reloading(Notifications.monotonicMicros()));
-    }
+    out.reloading();
     log.info("reloading configuration from " + o.configPath());
     if (reloaded.isPresent()) {
       AgentConfig previous = config;
@@ -388,9 +317,7 @@ public final class AgentDaemon {
       // The same step as at start: a reload that applies cleanly clears a bug met there.
       guard.run("applying the configuration", () -> applyConfig(previous));
     }
-    if (readySent) {
-      notifier.send(Notifications.ready());
-    }
+    out.reloaded();
   }
 
   /** Reloads when the file changed; returns whether it did. */
@@ -420,37 +347,19 @@ public final class AgentDaemon {
     return sidecar != null && bundle.installed() && sidecar.tick(now);
   }
 
-  /** status.json first, then systemd: whoever reacts to READY=1 or a STATUS= line finds the status to match. */
+  /** Works out the status and tells status.json, systemd and the reporter. */
   private void publish(Instant now) {
     publishes++;
     nextPublish = now.plus(PUBLISH_EVERY);
-    publishedReport = reporter != null ? reporter.state() : null;
+    publishedReport = reporter.state();
     AgentStatus s = snapshot(now);
-    if (reporter != null && s.bundle() != null) {
-      reporter.offer(s); // a VM reports once it knows who it is: its workload comes with the bundle
-    }
-    if (lastWritten == null || !lastWritten.withoutTime().equals(s.withoutTime())) {
-      try {
-        statusFile.write(s);
-        lastWritten = s;
-      } catch (IOException e) {
-        log.error("cannot write " + statusFile.file() + ": " + e.getMessage());
-      }
-    }
+    reporter.offer(s);
     // READY=1 once a verified bundle is in place. An agent with no configuration at all is started too: it has
     // nothing to install and waits (dpkg -i starts it unconfigured; a start job pending forever would fail the
     // unit). An agent whose source is down on first boot is not: istio.service, ordered after it, must wait.
-    if (!readySent && (bundle.installed() || s.phase() == AgentStatus.Phase.WAITING_FOR_CONFIGURATION)) {
-      notifier.send(Notifications.ready());
-      readySent = true;
-      log.notice(bundle.installed() ? "ready: bundle " + Installer.shortRevision(bundle.current().revision())
-          + " in place" : "ready: waiting for configuration");
-    }
-    String line = statusLine(s);
-    if (!line.equals(lastStatusLine)) {
-      notifier.send(Notifications.status(line));
-      lastStatusLine = line;
-    }
+    boolean ready = bundle.installed() || s.phase() == AgentStatus.Phase.WAITING_FOR_CONFIGURATION;
+    out.publish(s, ready, bundle.installed() ? "ready: bundle " + Installer.shortRevision(bundle.current().revision())
+        + " in place" : "ready: waiting for configuration", statusLine(s));
   }
 
   AgentStatus snapshot(Instant now) {
@@ -460,11 +369,7 @@ public final class AgentDaemon {
     // A bug first (it may be why nothing else moves), then the configuration, then the bundle.
     AgentStatus.LastError err = guard.current() != null ? guard.current()
         : configs.error() != null ? configs.error() : bundle.lastError(now);
-    AgentStatus.Report rep = null;
-    if (reporter != null) {
-      Reporter.State st = reporter.state();
-      rep = new AgentStatus.Report(st.url(), st.lastDeliveredAt(), st.delivered(), st.lastError());
-    }
+    AgentStatus.Report rep = reporter.status();
     AgentStatus draft = new AgentStatus(AgentStatus.FORMAT, ProcessHandle.current().pid(), o.version(), startedAt,
         now, phase(), AgentStatus.Health.DEGRADED, List.of(), bundle.bundleStatus(), bundle.hostsStatus(), sc, err,
         bundle.nextFetchAt(), rep);
@@ -487,26 +392,13 @@ public final class AgentDaemon {
     return s.reasons().isEmpty() ? head : head + "; " + s.reasons().get(0);
   }
 
-  private void pingWatchdog() {
-    if (o.watchdog().isEmpty()) {
-      return;
-    }
-    long now = System.nanoTime();
-    if (now - nextWatchdogNanos >= 0) {
-      notifier.send(Notifications.watchdog());
-      nextWatchdogNanos = now + o.watchdog().get().pingEvery().toNanos();
-    }
-  }
-
   private long waitMillis(Instant now) {
     long wait = TICK.toMillis();
     Instant next = bundle.wakeAt();
     if (next != null) {
       wait = Math.min(wait, Math.max(0, Duration.between(now, next).toMillis()));
     }
-    if (o.watchdog().isPresent()) {
-      wait = Math.min(wait, Math.max(0, (nextWatchdogNanos - System.nanoTime()) / 1_000_000));
-    }
+    wait = Math.min(wait, out.watchdogDueInMillis());
     if (sidecar != null && bundle.installed()) {
       // Sooner than the tick only while the supervisor catches up with an exit it was woken for.
       Instant due = sidecar.nextDue();
@@ -522,20 +414,14 @@ public final class AgentDaemon {
     if (sidecar != null) {
       sidecar.close();
     }
-    notifier.send(Notifications.stopping());
+    out.stopping();
     log.info("stopping (istio.service is left running)");
     AgentStatus last = snapshot(o.clock().instant());
+    out.write(last);
     try {
-      statusFile.write(last);
-    } catch (IOException e) {
-      log.error("cannot write " + statusFile.file() + ": " + e.getMessage());
-    }
-    if (reporter != null) {
-      try {
-        reporter.stop(last.bundle() != null ? last : null, REPORT_ON_STOP);
-      } catch (InterruptedException e) {
-        Thread.currentThread().interrupt();
-      }
+      reporter.stop(last, REPORT_ON_STOP);
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
     }
   }
 }

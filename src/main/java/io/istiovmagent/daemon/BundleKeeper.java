@@ -9,8 +9,6 @@ import io.istiovmagent.bundle.Problem;
 import io.istiovmagent.bundle.SourceConfigException;
 import io.istiovmagent.bundle.SourceException;
 import io.istiovmagent.config.AgentConfig;
-import io.istiovmagent.install.Destination;
-import io.istiovmagent.install.InstallPlan;
 import io.istiovmagent.install.InstallReport;
 import io.istiovmagent.install.Installer;
 import io.istiovmagent.install.LastKnownGood;
@@ -18,55 +16,36 @@ import io.istiovmagent.install.RootFs;
 import io.istiovmagent.retry.Backoff;
 import io.istiovmagent.retry.FailureClass;
 import io.istiovmagent.status.AgentStatus;
-import io.istiovmagent.util.FileStamp;
 import io.istiovmagent.util.Log;
 import io.istiovmagent.verify.BundleVerifier;
 import io.istiovmagent.verify.HostsEntry;
 import io.istiovmagent.verify.RootCertificate;
 import io.istiovmagent.verify.VerifiedBundle;
 import java.io.IOException;
-import java.net.InetAddress;
-import java.net.UnknownHostException;
 import java.nio.charset.StandardCharsets;
-import java.nio.file.Path;
 import java.time.Clock;
 import java.time.Duration;
 import java.time.Instant;
-import java.util.HashMap;
 import java.util.HashSet;
 import java.util.List;
-import java.util.Map;
 import java.util.Optional;
 import java.util.random.RandomGenerator;
 
 /**
  * The bundle side of the daemon: restores the last-known-good, fetches and verifies on the refresh schedule,
  * installs, and puts back what someone else changed. Runs on the daemon's loop thread only, except the network
- * part of a fetch: that runs on a thread of its own ({@link Fetch}), so a source that stalls for up to twice
+ * part of a fetch: that runs on a thread of its own ({@link BundleFetch}), so a source that stalls for up to twice
  * bundle.timeout never holds up the loop, which must keep pinging the watchdog, repairing files, watching the
  * sidecar and answering SIGTERM meanwhile. Verifying and installing what it brought happens back on the loop. A
  * DNS-only gateway's name is resolved off the loop too: with the fetch, on its thread (so that an install uses fresh
  * addresses), and after a report answer confirmed the bundle, on a lane of its own.
  */
 final class BundleKeeper {
-  /** Installed files and the hosts block are compared in full this often, even when nothing seemed to change. */
-  static final Duration FULL_CHECK = Duration.ofSeconds(30);
   /**
    * Restoring the last-known-good before the loop waits this long for the gateway's name at most; a later answer
    * is applied when it comes, and the first fetch resolves it again anyway.
    */
   static final Duration RESTORE_RESOLVE = Duration.ofSeconds(2);
-
-  /** The gateway's name as resolved off the loop: its addresses, or null when it did not resolve. */
-  record Lookup(String host, List<InetAddress> addresses) {
-    static Lookup of(AgentDaemon.Resolver resolver, String host) {
-      try {
-        return new Lookup(host, List.copyOf(resolver.resolve(host)));
-      } catch (UnknownHostException e) {
-        return new Lookup(host, null);
-      }
-    }
-  }
 
   /** Told after every install, for the sidecar's sake (first start, restart on a configuration change). */
   interface Listener {
@@ -83,7 +62,7 @@ final class BundleKeeper {
   private Runnable wake = () -> {};
   private final IoLane resolving = new IoLane("gateway-resolve");
   /** A lookup taken while no bundle was installed yet (the restore's): the install uses it. */
-  private Lookup pendingLookup;
+  private GatewayLookup pendingLookup;
 
   private AgentConfig config;
   private BundleVerifier verifier;
@@ -106,21 +85,18 @@ final class BundleKeeper {
   private int failures;
   private Instant nextFetchAt;
   /** The fetch under way, if any: at most one at a time. */
-  private Fetch inFlight;
+  private BundleFetch inFlight;
   /**
    * A fetch for a configuration replaced while it was under way: its result is dropped, and no fetch starts until
    * it has ended, so two never run at once (a reload in a loop would otherwise pile them up against the source).
    */
-  private Fetch abandoned;
+  private BundleFetch abandoned;
   /** A fetch was asked for (fetchNow) while one was under way: the next one is due as soon as it ends. */
   private boolean fetchAgain;
   private AgentStatus.LastError lastError;
 
   private List<HostsEntry> hostsEntries = List.of();
-  private Map<Path, FileStamp> installedStamps = Map.of();
-  private Instant nextFullCheck;
-  private int hostsRepairs;
-  private Instant lastHostsRepair;
+  private final DriftRepair drift;
   private String hostsWarning;
 
   BundleKeeper(RootFs fs, Clock clock, AgentDaemon.Resolver resolver, RandomGenerator random, Log log,
@@ -132,7 +108,7 @@ final class BundleKeeper {
     this.log = log;
     this.userAgent = userAgent;
     this.nextFetchAt = clock.instant();
-    this.nextFullCheck = clock.instant().plus(FULL_CHECK);
+    this.drift = new DriftRepair(fs, log, clock.instant());
     this.hostsWarning = CloudInitHosts.warning(fs).orElse(null);
     if (hostsWarning != null) {
       log.warn(hostsWarning);
@@ -200,7 +176,7 @@ final class BundleKeeper {
       for (Problem w : b.warnings()) {
         log.warn("last-known-good: " + w.format());
       }
-      Lookup lookup = null;
+      GatewayLookup lookup = null;
       if (b.hosts().isEmpty() && gateway().isPresent() && !resolving.busy()) {
         resolve();
         resolving.awaitFinished(RESTORE_RESOLVE);
@@ -290,10 +266,10 @@ final class BundleKeeper {
   /** Resolves the gateway's name on the lane; the answer is applied on the loop ({@link #resolved}). */
   private void resolve() {
     String host = gateway().get();
-    resolving.submit(() -> Lookup.of(resolver, host), this::resolved);
+    resolving.submit(() -> GatewayLookup.of(resolver, host), this::resolved);
   }
 
-  private void resolved(Lookup lookup) {
+  private void resolved(GatewayLookup lookup) {
     if (!gateway().equals(Optional.of(lookup.host()))) {
       return; // for a configuration no longer in force
     }
@@ -334,7 +310,7 @@ final class BundleKeeper {
       if (!inFlight.done()) {
         return false;
       }
-      Fetch ended = inFlight;
+      BundleFetch ended = inFlight;
       inFlight = null;
       completed(ended);
       if (fetchAgain) {
@@ -344,86 +320,14 @@ final class BundleKeeper {
       return true;
     }
     if (source != null && !now.isBefore(nextFetchAt)) {
-      inFlight = Fetch.start(source, current != null && !fromLastKnownGood ? etag : Optional.empty(), now, clock,
+      inFlight = BundleFetch.start(source, current != null && !fromLastKnownGood ? etag : Optional.empty(), now, clock,
           wake, gateway(), resolver);
       return true;
     }
     return false;
   }
 
-  /**
-   * One fetch from the source, on a daemon thread of its own (it must not keep the JVM alive on SIGTERM). Only the
-   * source is touched there; the outcome is taken on the loop thread.
-   */
-  private static final class Fetch {
-    final Instant startedAt;
-    private Thread thread;
-    private volatile boolean done;
-    private FetchResult result;
-    private Lookup lookup;
-    private Exception failure;
-    private RuntimeException crash;
-    private Error error;
-    private Instant endedAt;
-
-    private Fetch(Instant startedAt) {
-      this.startedAt = startedAt;
-    }
-
-    static Fetch start(BundleSource source, Optional<String> etag, Instant now, Clock clock, Runnable wake,
-        Optional<String> gateway, AgentDaemon.Resolver resolver) {
-      Fetch f = new Fetch(now);
-      Thread t = new Thread(() -> {
-        try {
-          f.result = source.fetch(etag);
-          // After a successful check, never before: a source that is down leaves the hosts entries as they are.
-          f.lookup = gateway.map(host -> Lookup.of(resolver, host)).orElse(null);
-        } catch (SourceException | BadBundleException e) {
-          f.failure = e;
-        } catch (RuntimeException e) {
-          f.crash = e;
-        } catch (Error e) {
-          f.error = e;
-        } finally {
-          f.endedAt = clock.instant();
-          f.done = true; // the volatile write publishes the fields above to the loop
-          wake.run();
-        }
-      }, "bundle-fetch");
-      t.setDaemon(true);
-      f.thread = t;
-      t.start();
-      return f;
-    }
-
-    /** Asks the fetch to end early; it still wakes the loop when it has. */
-    void abandon() {
-      thread.interrupt();
-    }
-
-    boolean done() {
-      return done;
-    }
-
-    /** The source's answer, or what it threw; a bug in the source (or an Error) is rethrown on the loop. */
-    FetchResult get() throws SourceException, BadBundleException {
-      if (error != null) {
-        throw error;
-      }
-      if (crash != null) {
-        throw crash;
-      }
-      if (failure instanceof SourceException e) {
-        throw e;
-      }
-      if (failure instanceof BadBundleException e) {
-        throw e;
-      }
-      return result;
-    }
-  }
-
-  private void completed(Fetch fetch) {
+  private void completed(BundleFetch fetch) {
     Instant now = fetch.startedAt;
     try {
       FetchResult r = fetch.get();
@@ -478,7 +382,7 @@ final class BundleKeeper {
     log.warn(message + " (attempt " + failures + ", retrying in " + delay.toSeconds() + "s)");
   }
 
-  private void install(VerifiedBundle b, String from, String verb, Lookup lookup) throws IOException {
+  private void install(VerifiedBundle b, String from, String verb, GatewayLookup lookup) throws IOException {
     List<HostsEntry> hosts = hostsFor(b, lookup);
     InstallReport report = installer.install(b, from, hosts);
     report.warnings().forEach(log::warn);
@@ -486,7 +390,7 @@ final class BundleKeeper {
     current = b;
     currentSource = from;
     hostsEntries = hosts;
-    installedStamps = installedStamps();
+    drift.stamp();
     if (report.changedAnything() || first) {
       log.info(verb + " bundle " + Installer.shortRevision(b.revision()) + " from " + from + ": "
           + report.changes().stream().filter(c -> c.action() != InstallReport.Action.UNCHANGED)
@@ -497,7 +401,7 @@ final class BundleKeeper {
   }
 
   /** A DNS-only gateway's addresses can change while the bundle does not: re-resolve on every successful check. */
-  private void refreshGatewayHosts(Lookup lookup) throws IOException {
+  private void refreshGatewayHosts(GatewayLookup lookup) throws IOException {
     if (current == null || !current.hosts().isEmpty() || config.hosts().gatewayHostname().isEmpty()
         || lookup == null) {
       return;
@@ -507,12 +411,12 @@ final class BundleKeeper {
       hostsEntries = fresh;
       installer.syncHosts(fresh).ifPresent(r -> log.info("gateway " + config.hosts().gatewayHostname().get()
           + " resolves differently: " + r.change().detail()));
-      installedStamps = installedStamps();
+      drift.stamp();
     }
   }
 
   /** The bundle's hosts entries, else the gateway's as {@code lookup} resolved it (null: not resolved yet). */
-  private List<HostsEntry> hostsFor(VerifiedBundle b, Lookup lookup) {
+  private List<HostsEntry> hostsFor(VerifiedBundle b, GatewayLookup lookup) {
     Optional<String> gateway = config.hosts().gatewayHostname();
     if (!b.hosts().isEmpty() || gateway.isEmpty()) {
       return b.hosts();
@@ -533,14 +437,7 @@ final class BundleKeeper {
   }
 
   /**
-   * Puts back what someone else changed: each pass stats the installed files (a deleted token, an edited
-   * cluster.env, an /etc/hosts rewritten by cloud-init), and every {@link #FULL_CHECK} compares them in full anyway:
-   * it observes the disk and plans, and writes only when the plan is not empty.
-   *
-   * <p>The per-pass stat is of the paths as resolved at the last install or full check: resolving them again under
-   * the root (a walk of every path component, for symlinks) each second cost more than the stats. A symbolic link
-   * on the way that someone re-points (/etc/istio) is therefore seen by the next full check, within
-   * {@link #FULL_CHECK}; a changed, replaced or deleted file within the pass.
+   * Puts back what someone else changed in the installed files and the hosts block ({@link DriftRepair}).
    *
    * @return whether it compared the files in full (and so may have repaired something)
    */
@@ -549,67 +446,11 @@ final class BundleKeeper {
       return false;
     }
     try {
-      if (now.isBefore(nextFullCheck) && unchangedSinceStamped()) {
-        return false;
-      }
-      nextFullCheck = now.plus(FULL_CHECK);
-      InstallPlan plan = installer.plan(current, currentSource, hostsEntries);
-      if (plan.isEmpty() && plan.refusals().isEmpty()) {
-        installedStamps = installedStamps();
-        return true; // nothing drifted: nothing is written
-      }
-      InstallReport r = installer.apply(plan);
-      for (InstallReport.Change c : r.changes()) {
-        if (c.action() == InstallReport.Action.UNCHANGED) {
-          continue;
-        }
-        if (c.path().equals(Destination.HOSTS)) {
-          hostsRepairs++;
-          lastHostsRepair = now;
-          log.warn("/etc/hosts was rewritten without the agent's block; block restored (repair " + hostsRepairs + ")");
-        } else {
-          log.warn("repaired " + c.path() + " (" + c.action().label() + (c.detail().isEmpty() ? "" : ": " + c.detail())
-              + ")");
-        }
-      }
-      r.warnings().forEach(log::warn);
-      installedStamps = installedStamps();
+      return drift.check(now, installer, current, currentSource, hostsEntries);
     } catch (IOException e) {
       lastError = new AgentStatus.LastError(now, "cannot check installed files: " + e.getMessage());
       log.error(lastError.message());
-      // Try again on the next change or full check, not every pass: a refused link stays until someone removes it.
-      installedStamps = installedStamps();
-    }
-    return true;
-  }
-
-  /** Whether every path stamped at the last install or full check still has that stamp. */
-  private boolean unchangedSinceStamped() {
-    for (Map.Entry<Path, FileStamp> e : installedStamps.entrySet()) {
-      if (!FileStamp.orAbsent(e.getKey()).equals(e.getValue())) {
-        return false;
-      }
-    }
-    return !installedStamps.isEmpty();
-  }
-
-  private Map<Path, FileStamp> installedStamps() {
-    Map<Path, FileStamp> out = new HashMap<>();
-    for (Destination d : Destination.values()) {
-      Path p = stamped(d.path());
-      out.put(p, FileStamp.orAbsent(p));
-    }
-    Path hosts = stamped(Destination.HOSTS);
-    out.put(hosts, FileStamp.orAbsent(hosts));
-    return out;
-  }
-
-  /** Where to stat a destination: as resolved, or as written when a link on the way is refused (stat only). */
-  private Path stamped(String systemPath) {
-    try {
-      return fs.resolve(systemPath);
-    } catch (IOException e) {
-      return fs.lexical(systemPath);
+      return true;
     }
   }
 
@@ -627,7 +468,7 @@ final class BundleKeeper {
   }
 
   AgentStatus.Hosts hostsStatus() {
-    return new AgentStatus.Hosts(hostsEntries.size(), hostsRepairs, lastHostsRepair, hostsWarning);
+    return new AgentStatus.Hosts(hostsEntries.size(), drift.hostsRepairs(), drift.lastHostsRepair(), hostsWarning);
   }
 
   /**
