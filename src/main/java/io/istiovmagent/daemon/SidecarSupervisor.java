@@ -1,7 +1,6 @@
 package io.istiovmagent.daemon;
 
 import io.istiovmagent.config.AgentConfig;
-import io.istiovmagent.daemon.SidecarPollPolicy.Watch;
 import io.istiovmagent.install.InstallReport;
 import io.istiovmagent.install.RootFs;
 import io.istiovmagent.sidecar.CrashLoopDetector;
@@ -10,7 +9,6 @@ import io.istiovmagent.sidecar.PidfdExitWatcher;
 import io.istiovmagent.sidecar.Readiness;
 import io.istiovmagent.sidecar.ReadinessProbe;
 import io.istiovmagent.sidecar.ServiceManager;
-import io.istiovmagent.sidecar.ServiceManagerException;
 import io.istiovmagent.sidecar.ServiceState;
 import io.istiovmagent.sidecar.SidecarDiagnosis;
 import io.istiovmagent.sidecar.SystemctlServiceManager;
@@ -21,7 +19,6 @@ import java.time.Duration;
 import java.time.Instant;
 import java.util.List;
 import java.util.Objects;
-import java.util.concurrent.atomic.AtomicLong;
 
 /**
  * Watches istio.service and acts on it: starts it once the first bundle is in place, restarts it when the bundle's
@@ -44,7 +41,7 @@ public final class SidecarSupervisor implements AutoCloseable {
    * manager reports a change (where it can).
    */
   void watch(Runnable wake) {
-    this.wake = wake;
+    mainProcess.wakeWith(wake);
     lane.wakeWith(wake);
     services.watch(unit, () -> {
       changeSignalled = true;
@@ -60,16 +57,9 @@ public final class SidecarSupervisor implements AutoCloseable {
   private final ReadinessProbe probe;
   private final SidecarDiagnosis diagnosis;
   private final CrashLoopDetector crashLoop = new CrashLoopDetector();
-  private final ExitWatcher exits;
   private final Log log;
   private final IoLane lane;
-  private volatile Runnable wake = () -> {};
-  /**
-   * Set by the exit watcher's thread: the PID that exited; 0 when none is pending. Taken with getAndSet: a read
-   * then a separate write of 0 would lose an exit that lands between them, hiding the sidecar's death until the
-   * safety look (60 s).
-   */
-  private final AtomicLong exitedPid = new AtomicLong();
+  private final MainProcessWatch mainProcess;
   /** Set by the service manager's change hook. */
   private volatile boolean changeSignalled;
 
@@ -85,11 +75,6 @@ public final class SidecarSupervisor implements AutoCloseable {
   private Instant lastLook;
   private boolean lastLookFailed;
   private boolean lookRequested;
-  private Watch watchState = Watch.NONE;
-  private long watchedPid;
-  private long exitSeenPid;
-  private Instant exitSeenAt;
-  private boolean unwatchableLogged;
   private Instant lastProbe;
   private long probedPid;
 
@@ -112,7 +97,7 @@ public final class SidecarSupervisor implements AutoCloseable {
     this.services = services;
     this.probe = probe;
     this.diagnosis = diagnosis;
-    this.exits = Objects.requireNonNull(exits, "exits == null");
+    this.mainProcess = new MainProcessWatch(unit, Objects.requireNonNull(exits, "exits == null"), log);
     this.log = log;
   }
 
@@ -164,8 +149,8 @@ public final class SidecarSupervisor implements AutoCloseable {
   }
 
   private Instant nextLook() {
-    Watch w = exitedPid.get() != 0 ? Watch.EXITED : watchState;
-    return SidecarPollPolicy.nextLook(lastLook, lastLookFailed ? null : state, w, exitSeenAt,
+    return SidecarPollPolicy.nextLook(lastLook, lastLookFailed ? null : state, mainProcess.watch(),
+        mainProcess.exitSeenAt(),
         lookRequested || changeSignalled);
   }
 
@@ -216,55 +201,16 @@ public final class SidecarSupervisor implements AutoCloseable {
     }
   }
 
-  /** What a look did on the lane: systemd's answer, the actions it took, or why systemctl failed. */
-  private record Look(ServiceState state, boolean enabled, boolean started, boolean restarted,
-      ServiceManagerException failure, RuntimeException bug) {}
-
   private void look(Instant now) {
-    long exited = exitedPid.getAndSet(0);
+    mainProcess.takeExit(now);
     changeSignalled = false;
     lookRequested = false;
     lastLook = now;
-    if (exited != 0 && exited == watchedPid) {
-      exitSeenPid = exited;
-      exitSeenAt = now;
-      watchedPid = 0;
-      watchState = Watch.GONE;
-    }
     SidecarIntent.Snapshot want = intent.snapshot();
-    lane.submit(() -> lookAndAct(want), r -> looked(r, want, now));
+    lane.submit(() -> SidecarLook.run(services, unit, want), r -> looked(r, want, now));
   }
 
-  /** On the lane. */
-  private Look lookAndAct(SidecarIntent.Snapshot want) {
-    ServiceState s = null;
-    boolean enabled = false;
-    boolean started = false;
-    boolean restarted = false;
-    try {
-      s = services.state(unit);
-      if (s.installed() && want.start()) {
-        if (!s.enabled()) {
-          services.enable(unit);
-          enabled = true;
-        }
-        if (!s.running()) {
-          services.start(unit);
-          started = true;
-        }
-      } else if (s.installed() && want.restart()) {
-        services.restart(unit);
-        restarted = true;
-      }
-      return new Look(s, enabled, started, restarted, null, null);
-    } catch (ServiceManagerException e) {
-      return new Look(s, enabled, started, restarted, e, null);
-    } catch (RuntimeException e) {
-      return new Look(s, enabled, started, restarted, null, e);
-    }
-  }
-
-  private void looked(Look r, SidecarIntent.Snapshot want, Instant now) {
+  private void looked(SidecarLook r, SidecarIntent.Snapshot want, Instant now) {
     if (r.enabled()) {
       log.info("enabled " + unit);
     }
@@ -314,7 +260,7 @@ public final class SidecarSupervisor implements AutoCloseable {
       readiness = null;
       lastProbe = null;
       probedPid = 0;
-      watchState = Watch.NONE;
+      mainProcess.none();
       return;
     }
     long pid = s.mainPid();
@@ -322,45 +268,13 @@ public final class SidecarSupervisor implements AutoCloseable {
       readiness = null; // another process: its Envoy has not been asked yet
       lastProbe = null;
     }
-    if (watchState == Watch.GONE && pid == exitSeenPid) {
-      return; // systemd has not handled that exit yet: the policy asks again shortly
-    }
-    if (watchState == Watch.WATCHING && pid == watchedPid) {
-      return;
-    }
-    switch (exits.watch(pid, this::exited)) {
-      case WATCHING -> {
-        watchedPid = pid;
-        watchState = Watch.WATCHING;
-      }
-      case GONE -> {
-        watchedPid = 0;
-        exitSeenPid = pid;
-        exitSeenAt = now;
-        watchState = Watch.GONE;
-      }
-      case UNSUPPORTED -> {
-        watchedPid = 0;
-        watchState = Watch.NONE;
-        if (!unwatchableLogged) {
-          unwatchableLogged = true;
-          log.info("cannot watch " + unit + "'s main process for its exit ("
-              + exits.unsupportedReason().orElse("unsupported") + "); asking systemd about it every second");
-        }
-      }
-    }
-  }
-
-  /** On the exit watcher's thread. */
-  private void exited(long pid) {
-    exitedPid.set(pid);
-    wake.run();
+    mainProcess.follow(pid, now);
   }
 
   /** Stops watching the sidecar's process (the daemon replaces this supervisor on reload, or stops). */
   @Override
   public void close() {
-    exits.close();
+    mainProcess.close();
     lane.close();
   }
 
