@@ -13,7 +13,6 @@ import io.istiovmagent.install.InstallReport;
 import io.istiovmagent.install.Installer;
 import io.istiovmagent.install.LastKnownGood;
 import io.istiovmagent.install.RootFs;
-import io.istiovmagent.retry.Backoff;
 import io.istiovmagent.retry.FailureClass;
 import io.istiovmagent.status.AgentStatus;
 import io.istiovmagent.util.Log;
@@ -55,7 +54,6 @@ final class BundleKeeper {
   private final RootFs fs;
   private final Clock clock;
   private final AgentDaemon.Resolver resolver;
-  private final RandomGenerator random;
   private final Log log;
   private final String userAgent;
   private Listener listener = (report, first, token) -> {};
@@ -74,16 +72,7 @@ final class BundleKeeper {
   private String currentSource;
   private boolean fromLastKnownGood;
   private Instant fetchedAt;
-  private Instant lastCheckedAt;
-  /** The last report answer that counted as a check of the bundle (see {@link ConfirmationPolicy}). */
-  private Instant confirmedAt;
-  /** The next fetch and the rule that chose it, after a success; null after a failure (the backoff chose it). */
-  private RefreshPolicy.Next scheduled;
-  /** The installed token's window as the schedule saw it. */
-  private Optional<RefreshPolicy.TokenWindow> scheduledToken = Optional.empty();
-  private Optional<String> etag = Optional.empty();
-  private int failures;
-  private Instant nextFetchAt;
+  private final FetchSchedule schedule;
   /** The fetch under way, if any: at most one at a time. */
   private BundleFetch inFlight;
   /**
@@ -91,8 +80,6 @@ final class BundleKeeper {
    * it has ended, so two never run at once (a reload in a loop would otherwise pile them up against the source).
    */
   private BundleFetch abandoned;
-  /** A fetch was asked for (fetchNow) while one was under way: the next one is due as soon as it ends. */
-  private boolean fetchAgain;
   private AgentStatus.LastError lastError;
 
   private List<HostsEntry> hostsEntries = List.of();
@@ -104,10 +91,9 @@ final class BundleKeeper {
     this.fs = fs;
     this.clock = clock;
     this.resolver = resolver;
-    this.random = random;
     this.log = log;
     this.userAgent = userAgent;
-    this.nextFetchAt = clock.instant();
+    this.schedule = new FetchSchedule(random, clock.instant());
     this.drift = new DriftRepair(fs, log, clock.instant());
     this.hostsWarning = CloudInitHosts.warning(fs).orElse(null);
     if (hostsWarning != null) {
@@ -132,10 +118,7 @@ final class BundleKeeper {
     installer = new Installer(fs, new LastKnownGood(fs.lexical(config.paths().stateDir())), clock);
     source = null;
     sourceProblem = null;
-    etag = Optional.empty();
-    failures = 0;
-    nextFetchAt = clock.instant();
-    scheduled = null;
+    schedule.reset(config.bundle(), clock.instant());
     // A fetch still under way was for the old configuration: it is interrupted (it ends within twice its timeout at
     // the latest), and nobody looks at its result.
     if (inFlight != null && !inFlight.done()) {
@@ -144,7 +127,6 @@ final class BundleKeeper {
       log.debug("a fetch for the previous configuration is still under way; the next one starts when it has ended");
     }
     inFlight = null;
-    fetchAgain = false;
     if (config.bundle().source().isEmpty()) {
       return;
     }
@@ -211,7 +193,7 @@ final class BundleKeeper {
 
   /** When the next fetch is due; null without a usable source. */
   Instant nextFetchAt() {
-    return source == null ? null : nextFetchAt;
+    return source == null ? null : schedule.nextAt();
   }
 
   /**
@@ -223,11 +205,7 @@ final class BundleKeeper {
   }
 
   void fetchNow() {
-    if (inFlight != null) {
-      fetchAgain = true;
-    } else {
-      nextFetchAt = clock.instant();
-    }
+    schedule.fetchNow(clock.instant(), inFlight != null);
   }
 
   /**
@@ -240,19 +218,13 @@ final class BundleKeeper {
     if (source == null || current == null) {
       return false;
     }
-    Optional<RefreshPolicy.Next> next = ConfirmationPolicy.postpone(
-        new RefreshPolicy(config.bundle().refreshInterval()),
-        new ConfirmationPolicy.Keeper(clock.instant(), current.revision(), lastCheckedAt, scheduled, scheduledToken,
-            failures > 0, inFlight != null || fetchAgain),
-        new ConfirmationPolicy.Confirmation(revision, sentAt, sameOrigin));
+    Optional<RefreshPolicy.Next> next = schedule.onConfirmed(clock.instant(), current.revision(),
+        new ConfirmationPolicy.Confirmation(revision, sentAt, sameOrigin), inFlight != null);
     if (next.isEmpty()) {
       return false;
     }
-    scheduled = next.get();
-    nextFetchAt = next.get().at();
-    confirmedAt = sentAt;
-    log.debug("bundle confirmed current by a report answer; next check " + nextFetchAt + " (" + scheduled.reason()
-        + ")");
+    log.debug("bundle confirmed current by a report answer; next check " + next.get().at() + " ("
+        + next.get().reason() + ")");
     if (current.hosts().isEmpty() && gateway().isPresent() && !resolving.busy()) {
       resolve();
     }
@@ -313,14 +285,12 @@ final class BundleKeeper {
       BundleFetch ended = inFlight;
       inFlight = null;
       completed(ended);
-      if (fetchAgain) {
-        fetchAgain = false;
-        nextFetchAt = clock.instant();
-      }
+      schedule.ended(clock.instant());
       return true;
     }
-    if (source != null && !now.isBefore(nextFetchAt)) {
-      inFlight = BundleFetch.start(source, current != null && !fromLastKnownGood ? etag : Optional.empty(), now, clock,
+    if (source != null && !now.isBefore(schedule.nextAt())) {
+      inFlight = BundleFetch.start(source, current != null && !fromLastKnownGood ? schedule.etag() : Optional.empty(),
+          now, clock,
           wake, gateway(), resolver);
       return true;
     }
@@ -331,26 +301,22 @@ final class BundleKeeper {
     Instant now = fetch.startedAt;
     try {
       FetchResult r = fetch.get();
-      lastCheckedAt = fetch.endedAt;
+      schedule.checked(fetch.endedAt);
       if (r instanceof FetchResult.Fetched f) {
         VerifiedBundle b = verifier.verify(f.bundle());
         for (Problem w : b.warnings()) {
           log.warn(w.format());
         }
         install(b, source.describe(), "applied", fetch.lookup);
-        etag = f.etag();
-        fetchedAt = lastCheckedAt;
+        fetchedAt = schedule.lastCheckedAt();
         fromLastKnownGood = false;
+        schedule.onFetched(f.etag(), current.token());
       } else {
         log.debug("bundle unchanged (HTTP 304)");
         refreshGatewayHosts(fetch.lookup);
+        schedule.onNotModified(current.token());
       }
-      failures = 0;
       lastError = null;
-      Optional<RefreshPolicy.TokenWindow> token = RefreshPolicy.TokenWindow.of(current.token(), lastCheckedAt);
-      scheduled = new RefreshPolicy(config.bundle().refreshInterval()).next(lastCheckedAt, token);
-      scheduledToken = token;
-      nextFetchAt = scheduled.at();
     } catch (SourceException e) {
       failed(now, FailureClass.of(e), e.retryAfter(), "cannot fetch the bundle: " + e.getMessage());
     } catch (BadBundleException e) {
@@ -371,15 +337,11 @@ final class BundleKeeper {
   }
 
   private void failed(Instant now, FailureClass kind, Optional<Duration> retryAfter, String message) {
-    failures++;
-    scheduled = null;
     lastError = new AgentStatus.LastError(now, message);
     Optional<Duration> tokenLeft = current == null ? Optional.empty()
         : Optional.of(Duration.between(now, current.token().expiresAt()));
-    Duration delay = new Backoff(Backoff.DEFAULT_BASE, config.bundle().backoffCap(), random)
-        .delay(failures, kind, retryAfter, tokenLeft);
-    nextFetchAt = clock.instant().plus(delay);
-    log.warn(message + " (attempt " + failures + ", retrying in " + delay.toSeconds() + "s)");
+    Duration delay = schedule.onFailed(clock.instant(), kind, retryAfter, tokenLeft);
+    log.warn(message + " (attempt " + schedule.failures() + ", retrying in " + delay.toSeconds() + "s)");
   }
 
   private void install(VerifiedBundle b, String from, String verb, GatewayLookup lookup) throws IOException {
@@ -460,11 +422,11 @@ final class BundleKeeper {
     if (current == null) {
       return null;
     }
-    return new AgentStatus.Bundle(currentSource, current.revision(), fetchedAt, lastCheckedAt, fromLastKnownGood,
-        current.token().expiresAt(), current.rootCertificates().stream().map(RootCertificate::notAfter)
+    return new AgentStatus.Bundle(currentSource, current.revision(), fetchedAt, schedule.lastCheckedAt(),
+        fromLastKnownGood, current.token().expiresAt(), current.rootCertificates().stream().map(RootCertificate::notAfter)
             .min(Instant::compareTo).orElse(null), current.namespace(), current.serviceAccount(),
         current.workloadGroup(), current.clusterEnv().nonEmpty("ISTIO_META_CLUSTER_ID"),
-        current.clusterEnv().nonEmpty("ISTIO_META_NETWORK"), confirmedAt);
+        current.clusterEnv().nonEmpty("ISTIO_META_NETWORK"), schedule.confirmedAt());
   }
 
   AgentStatus.Hosts hostsStatus() {
