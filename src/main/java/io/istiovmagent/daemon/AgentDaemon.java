@@ -6,12 +6,10 @@ import io.istiovmagent.install.RootFs;
 import io.istiovmagent.report.Reporter;
 import io.istiovmagent.status.AgentStatus;
 import io.istiovmagent.status.HealthAssessor;
-import io.istiovmagent.status.SidecarState;
 import io.istiovmagent.status.StatusFile;
 import io.istiovmagent.systemd.LoggingNotifier;
 import io.istiovmagent.systemd.Notifier;
 import io.istiovmagent.systemd.WatchdogSettings;
-import io.istiovmagent.util.FileStamp;
 import io.istiovmagent.util.Log;
 import java.net.InetAddress;
 import java.net.UnknownHostException;
@@ -85,14 +83,12 @@ public final class AgentDaemon {
   private final StepGuard guard;
   private final StatusPublisher out;
   private final ConfigKeeper configs;
-  /** What must be done to istio.service; the daemon's, so that no reload or new supervisor loses it. */
-  private final SidecarIntent intent = new SidecarIntent();
+  /** istio.service: the intent (the daemon's, so that no reload loses it) and its supervisor. */
+  private final SidecarLane sidecar;
   private volatile Runnable iterationHook = () -> {};
 
   private AgentConfig config;
-  private SidecarSupervisor sidecar;
   private final ReporterKeeper reporter;
-  private BundleInputs bundleInputs;
 
   private boolean stopping;
   private Instant nextPublish = Instant.MIN;
@@ -106,11 +102,8 @@ public final class AgentDaemon {
     this.startedAt = options.clock().instant();
     this.bundle = new BundleKeeper(options.fs(), options.clock(), options.resolver(), options.random(), log,
         options.userAgent());
-    this.bundle.setListener((report, first, token) -> {
-      if (intent.installed(report, first, token) && sidecar != null) {
-        sidecar.lookSoon();
-      }
-    });
+    this.sidecar = new SidecarLane(options.sidecar(), options.fs(), log, () -> events.add(Event.WAKE));
+    this.bundle.setListener(sidecar::installed);
     this.bundle.setWake(() -> events.add(Event.WAKE));
     this.guard = new StepGuard(log, options.clock());
     this.out = new StatusPublisher(new LoggingNotifier(options.notifier(), log), options.watchdog(), log);
@@ -160,7 +153,7 @@ public final class AgentDaemon {
       // at first, so that the first status and report say how it is rather than "unknown" (UNHEALTHY): after an
       // upgrade's restart it is running and healthy.
       guard.run("sidecar supervision", () -> {
-        if (sidecar != null && bundle.installed()) {
+        if (bundle.installed()) {
           sidecar.settle(o.clock().instant(), FIRST_LOOK);
         }
       });
@@ -243,23 +236,8 @@ public final class AgentDaemon {
     if (all || !config.paths().runDir().equals(previous.paths().runDir())) {
       out.writeTo(new StatusFile(o.fs().lexical(config.paths().runDir())));
     }
-    if (all || !config.sidecar().equals(previous.sidecar())) {
-      if (sidecar != null) {
-        sidecar.close();
-      }
-      sidecar = config.sidecar().manage() ? o.sidecar().create(config.sidecar(), o.fs(), log) : null;
-      if (sidecar != null) {
-        sidecar.watch(() -> events.add(Event.WAKE));
-        sidecar.adopt(intent);
-      }
-    }
-    BundleInputs inputs = BundleInputs.of(config);
-    if (!inputs.equals(bundleInputs)) {
-      bundleInputs = inputs;
-      bundle.configure(config);
-    } else {
-      bundle.fetchNow();
-    }
+    sidecar.configure(config.sidecar());
+    bundle.reconfigure(config);
     // The fetch runs on its own thread: started now, it overlaps what comes before the loop (the reporter's TLS
     // client and host addresses, restoring the last-known-good, the first status), whose result the loop takes.
     bundle.fetchIfDue(o.clock().instant());
@@ -267,18 +245,6 @@ public final class AgentDaemon {
     if (config.bundle().source().isEmpty()) {
       log.notice("waiting for configuration: set bundle.source in " + o.configPath()
           + " (the agent picks it up on SIGHUP or when the file changes)");
-    }
-  }
-
-  /**
-   * Everything the bundle side is built from: the source, its trust and credential (by their stamp, as for the
-   * reporter), the hosts rules and where the last-known-good lives.
-   */
-  private record BundleInputs(AgentConfig.Bundle bundle, AgentConfig.Hosts hosts, String stateDir, FileStamp token,
-      FileStamp ca) {
-    static BundleInputs of(AgentConfig c) {
-      return new BundleInputs(c.bundle(), c.hosts(), c.paths().stateDir(), ReporterKeeper.stamp(c.bundle().tokenFile()),
-          ReporterKeeper.stamp(c.bundle().caFile()));
     }
   }
 
@@ -305,7 +271,7 @@ public final class AgentDaemon {
   private void reload(boolean asked) {
     Optional<AgentConfig> reloaded = configs.reload();
     if (!asked && reloaded.isPresent() && reloaded.get().equals(config)
-        && BundleInputs.of(config).equals(bundleInputs) && reporter.unchangedFor(config)) {
+        && bundle.unchangedFor(config) && reporter.unchangedFor(config)) {
       log.info(o.configPath() + " says what it said: nothing to reload");
       return;
     }
@@ -344,7 +310,7 @@ public final class AgentDaemon {
 
   /** The sidecar is looked after once there is a bundle for it. Returns whether the supervisor did anything. */
   private boolean superviseSidecar(Instant now) {
-    return sidecar != null && bundle.installed() && sidecar.tick(now);
+    return bundle.installed() && sidecar.tick(now);
   }
 
   /** Works out the status and tells status.json, systemd and the reporter. */
@@ -363,9 +329,7 @@ public final class AgentDaemon {
   }
 
   AgentStatus snapshot(Instant now) {
-    AgentStatus.Sidecar sc = sidecar == null ? new AgentStatus.Sidecar(false, SidecarState.Agent.UNMANAGED, 0, 0,
-        null, null, false,
-        List.of()) : sidecar.status();
+    AgentStatus.Sidecar sc = sidecar.status();
     // A bug first (it may be why nothing else moves), then the configuration, then the bundle.
     AgentStatus.LastError err = guard.current() != null ? guard.current()
         : configs.error() != null ? configs.error() : bundle.lastError(now);
@@ -399,7 +363,7 @@ public final class AgentDaemon {
       wait = Math.min(wait, Math.max(0, Duration.between(now, next).toMillis()));
     }
     wait = Math.min(wait, out.watchdogDueInMillis());
-    if (sidecar != null && bundle.installed()) {
+    if (bundle.installed()) {
       // Sooner than the tick only while the supervisor catches up with an exit it was woken for.
       Instant due = sidecar.nextDue();
       if (due.isBefore(now.plus(TICK))) {
@@ -411,9 +375,7 @@ public final class AgentDaemon {
 
   private void stop() {
     stopping = true;
-    if (sidecar != null) {
-      sidecar.close();
-    }
+    sidecar.close();
     out.stopping();
     log.info("stopping (istio.service is left running)");
     AgentStatus last = snapshot(o.clock().instant());

@@ -15,6 +15,7 @@ import io.istiovmagent.install.LastKnownGood;
 import io.istiovmagent.install.RootFs;
 import io.istiovmagent.retry.FailureClass;
 import io.istiovmagent.status.AgentStatus;
+import io.istiovmagent.util.FileStamp;
 import io.istiovmagent.util.Log;
 import io.istiovmagent.verify.BundleVerifier;
 import io.istiovmagent.verify.HostsEntry;
@@ -40,11 +41,6 @@ import java.util.random.RandomGenerator;
  * addresses), and after a report answer confirmed the bundle, on a lane of its own.
  */
 final class BundleKeeper {
-  /**
-   * Restoring the last-known-good before the loop waits this long for the gateway's name at most; a later answer
-   * is applied when it comes, and the first fetch resolves it again anyway.
-   */
-  static final Duration RESTORE_RESOLVE = Duration.ofSeconds(2);
 
   /** Told after every install, for the sidecar's sake (first start, restart on a configuration change). */
   interface Listener {
@@ -53,14 +49,11 @@ final class BundleKeeper {
 
   private final RootFs fs;
   private final Clock clock;
-  private final AgentDaemon.Resolver resolver;
+  private final GatewayAddresses gateway;
   private final Log log;
   private final String userAgent;
   private Listener listener = (report, first, token) -> {};
   private Runnable wake = () -> {};
-  private final IoLane resolving = new IoLane("gateway-resolve");
-  /** A lookup taken while no bundle was installed yet (the restore's): the install uses it. */
-  private GatewayLookup pendingLookup;
 
   private AgentConfig config;
   private BundleVerifier verifier;
@@ -90,7 +83,7 @@ final class BundleKeeper {
       String userAgent) {
     this.fs = fs;
     this.clock = clock;
-    this.resolver = resolver;
+    this.gateway = new GatewayAddresses(resolver, log);
     this.log = log;
     this.userAgent = userAgent;
     this.schedule = new FetchSchedule(random, clock.instant());
@@ -108,12 +101,47 @@ final class BundleKeeper {
   /** Called (from the fetch's thread) when a fetch has ended, so the loop takes its result at once. */
   void setWake(Runnable wake) {
     this.wake = wake;
-    resolving.wakeWith(wake);
+    gateway.wakeWith(wake);
+  }
+
+  /**
+   * Everything the bundle side is built from: the source, its trust and credential (by their stamp, as for the
+   * reporter: a rotated join token or CA file is read again), the hosts rules and where the last-known-good lives.
+   */
+  private record Inputs(AgentConfig.Bundle bundle, AgentConfig.Hosts hosts, String stateDir, FileStamp token,
+      FileStamp ca) {
+    static Inputs of(AgentConfig c) {
+      return new Inputs(c.bundle(), c.hosts(), c.paths().stateDir(), ReporterKeeper.stamp(c.bundle().tokenFile()),
+          ReporterKeeper.stamp(c.bundle().caFile()));
+    }
+  }
+
+  private Inputs inputs;
+
+  /** Whether {@code c} would build the bundle side in force. */
+  boolean unchangedFor(AgentConfig c) {
+    return Inputs.of(c).equals(inputs);
+  }
+
+  /**
+   * A configuration at start or on reload: the bundle side is built anew only when its inputs changed (the schedule
+   * starts over, a fetch under way is abandoned); else it keeps its schedule, ETag and fetch under way, and fetches
+   * at once (conditionally).
+   */
+  void reconfigure(AgentConfig c) {
+    Inputs next = Inputs.of(c);
+    if (next.equals(inputs)) {
+      fetchNow();
+      return;
+    }
+    inputs = next;
+    configure(c);
   }
 
   /** Takes a (new) configuration; what is installed stays in force. The next fetch is due at once. */
   void configure(AgentConfig config) {
     this.config = config;
+    gateway.configure(config.hosts());
     verifier = new BundleVerifier(clock, new HashSet<>(config.hosts().allowedNames()));
     installer = new Installer(fs, new LastKnownGood(fs.lexical(config.paths().stateDir())), clock);
     source = null;
@@ -158,13 +186,7 @@ final class BundleKeeper {
       for (Problem w : b.warnings()) {
         log.warn("last-known-good: " + w.format());
       }
-      GatewayLookup lookup = null;
-      if (b.hosts().isEmpty() && gateway().isPresent() && !resolving.busy()) {
-        resolve();
-        resolving.awaitFinished(RESTORE_RESOLVE);
-        lookup = pendingLookup;
-        pendingLookup = null;
-      }
+      GatewayLookup lookup = gateway.needed(b) ? gateway.resolveBeforeLoop(this::resolved) : null;
       install(b, rec.get().source(), "restored last-known-good", lookup);
       fromLastKnownGood = true;
       fetchedAt = rec.get().savedAt();
@@ -225,30 +247,14 @@ final class BundleKeeper {
     }
     log.debug("bundle confirmed current by a report answer; next check " + next.get().at() + " ("
         + next.get().reason() + ")");
-    if (current.hosts().isEmpty() && gateway().isPresent() && !resolving.busy()) {
-      resolve();
+    if (gateway.needed(current)) {
+      gateway.request(this::resolved);
     }
     return true;
   }
 
-  private Optional<String> gateway() {
-    return config.hosts().gatewayHostname();
-  }
-
-  /** Resolves the gateway's name on the lane; the answer is applied on the loop ({@link #resolved}). */
-  private void resolve() {
-    String host = gateway().get();
-    resolving.submit(() -> GatewayLookup.of(resolver, host), this::resolved);
-  }
-
+  /** A later answer for the gateway's name, on the loop. */
   private void resolved(GatewayLookup lookup) {
-    if (!gateway().equals(Optional.of(lookup.host()))) {
-      return; // for a configuration no longer in force
-    }
-    if (current == null) {
-      pendingLookup = lookup;
-      return;
-    }
     try {
       refreshGatewayHosts(lookup);
     } catch (IOException e) {
@@ -267,7 +273,7 @@ final class BundleKeeper {
    * status may have changed).
    */
   boolean fetchIfDue(Instant now) {
-    boolean resolved = resolving.takeFinished();
+    boolean resolved = gateway.takeFinished();
     return takeOrStartFetch(now) || resolved;
   }
 
@@ -291,7 +297,7 @@ final class BundleKeeper {
     if (source != null && !now.isBefore(schedule.nextAt())) {
       inFlight = BundleFetch.start(source, current != null && !fromLastKnownGood ? schedule.etag() : Optional.empty(),
           now, clock,
-          wake, gateway(), resolver);
+          wake, gateway.name(), gateway.resolver());
       return true;
     }
     return false;
@@ -345,7 +351,7 @@ final class BundleKeeper {
   }
 
   private void install(VerifiedBundle b, String from, String verb, GatewayLookup lookup) throws IOException {
-    List<HostsEntry> hosts = hostsFor(b, lookup);
+    List<HostsEntry> hosts = gateway.entriesFor(b, lookup, hostsEntries);
     InstallReport report = installer.install(b, from, hosts);
     report.warnings().forEach(log::warn);
     boolean first = current == null;
@@ -364,38 +370,16 @@ final class BundleKeeper {
 
   /** A DNS-only gateway's addresses can change while the bundle does not: re-resolve on every successful check. */
   private void refreshGatewayHosts(GatewayLookup lookup) throws IOException {
-    if (current == null || !current.hosts().isEmpty() || config.hosts().gatewayHostname().isEmpty()
-        || lookup == null) {
+    if (current == null || !gateway.needed(current) || lookup == null) {
       return;
     }
-    List<HostsEntry> fresh = hostsFor(current, lookup);
+    List<HostsEntry> fresh = gateway.entriesFor(current, lookup, hostsEntries);
     if (!fresh.equals(hostsEntries)) {
       hostsEntries = fresh;
-      installer.syncHosts(fresh).ifPresent(r -> log.info("gateway " + config.hosts().gatewayHostname().get()
+      installer.syncHosts(fresh).ifPresent(r -> log.info("gateway " + gateway.name().get()
           + " resolves differently: " + r.change().detail()));
       drift.stamp();
     }
-  }
-
-  /** The bundle's hosts entries, else the gateway's as {@code lookup} resolved it (null: not resolved yet). */
-  private List<HostsEntry> hostsFor(VerifiedBundle b, GatewayLookup lookup) {
-    Optional<String> gateway = config.hosts().gatewayHostname();
-    if (!b.hosts().isEmpty() || gateway.isEmpty()) {
-      return b.hosts();
-    }
-    if (lookup == null || !lookup.host().equals(gateway.get())) {
-      return hostsEntries; // the answer is still to come; it is applied when it does
-    }
-    if (lookup.addresses() == null) {
-      log.warn("cannot resolve hosts.gatewayHostname " + gateway.get() + "; keeping the current hosts entries");
-      return hostsEntries;
-    }
-    List<String> names = GatewayHosts.istiodNames(b, new HashSet<>(config.hosts().allowedNames()));
-    List<HostsEntry> entries = GatewayHosts.entries(names, lookup.addresses());
-    if (entries.isEmpty()) {
-      log.warn("hosts.gatewayHostname " + gateway.get() + " resolved to no usable address");
-    }
-    return entries;
   }
 
   /**
