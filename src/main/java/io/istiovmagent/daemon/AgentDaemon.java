@@ -5,7 +5,6 @@ import io.istiovmagent.install.Installer;
 import io.istiovmagent.install.RootFs;
 import io.istiovmagent.report.Reporter;
 import io.istiovmagent.status.AgentStatus;
-import io.istiovmagent.status.HealthAssessor;
 import io.istiovmagent.status.StatusFile;
 import io.istiovmagent.systemd.LoggingNotifier;
 import io.istiovmagent.systemd.Notifier;
@@ -29,9 +28,11 @@ import java.util.random.RandomGenerator;
 import okhttp3.HttpUrl;
 
 /**
- * `istio-vm-agent run`: keeps this VM in the mesh for as long as it lives. One thread runs one loop over the
- * bundle ({@link BundleKeeper}), the sidecar ({@link SidecarSupervisor}) and what it tells systemd, status.json and
- * the control plane; decisions are delegated to pure policies.
+ * `istio-vm-agent run`: keeps this VM in the mesh for as long as it lives. One thread runs one loop that steps its
+ * parts: the bundle ({@link BundleKeeper}), istio.service ({@link SidecarLane}), the reporter ({@link ReporterKeeper})
+ * and what it tells systemd and status.json ({@link StatusPublisher}). Each part does its blocking calls on a thread
+ * of its own and hands the answer back through the loop's queue, so the loop waits on nothing slower than that queue
+ * and the watchdog ping is never starved; decisions are delegated to pure policies.
  */
 public final class AgentDaemon {
   /** How often the loop wakes at the least: sidecar state, installed files and the config file are looked at. */
@@ -41,8 +42,6 @@ public final class AgentDaemon {
    * (a token or root certificate crossing an expiry threshold). Anything that happens is published in its pass.
    */
   static final Duration PUBLISH_EVERY = Duration.ofSeconds(5);
-  /** The STOPPING report may hold up shutdown this long at most (the unit's stop timeout is larger). */
-  static final Duration REPORT_ON_STOP = Duration.ofSeconds(3);
   /**
    * Before the loop, the first look at the sidecar may take this long (systemctl answers in milliseconds); a systemd
    * that does not answer is not waited for: the loop starts, and the status says "unknown" until it does.
@@ -83,6 +82,7 @@ public final class AgentDaemon {
   private final StepGuard guard;
   private final StatusPublisher out;
   private final ConfigKeeper configs;
+  private final StatusView view;
   /** istio.service: the intent (the daemon's, so that no reload loses it) and its supervisor. */
   private final SidecarLane sidecar;
   private volatile Runnable iterationHook = () -> {};
@@ -110,6 +110,8 @@ public final class AgentDaemon {
     this.reporter = new ReporterKeeper(options.fs(), options.clock(), options.random(), log, options.userAgent(),
         this::hints);
     this.configs = new ConfigKeeper(options.configPath(), options.fs(), options.clock(), log);
+    this.view = new StatusView(bundle, sidecar, reporter, configs, guard, options.configPath(), options.version(),
+        startedAt);
   }
 
   /** Asks the loop to stop (SIGTERM); safe from any thread. */
@@ -145,7 +147,7 @@ public final class AgentDaemon {
     try {
       log.info("istio-vm-agent " + o.version() + " starting (root " + o.fs().root() + ")");
       config = configs.atStart();
-      guard.run("applying the configuration", () -> applyConfig(null));
+      guard.run("applying the configuration", this::applyConfig);
       // Whatever the configuration says: after a reboot the token in tmpfs is gone, and istio.service needs it.
       guard.run("restoring the last-known-good", bundle::restoreLastKnownGood);
       // A restored bundle is announced before the network is touched: the source may take a timeout to answer,
@@ -175,7 +177,8 @@ public final class AgentDaemon {
       happened |= guard.run("watching the configuration file", this::watchConfigFile);
       happened |= guard.run("fetching the bundle", () -> bundle.fetchIfDue(o.clock().instant()));
       happened |= guard.run("checking the installed files", () -> bundle.maintain(o.clock().instant()));
-      happened |= guard.run("sidecar supervision", () -> superviseSidecar(o.clock().instant()));
+      // The sidecar is looked after once there is a bundle for it.
+      happened |= guard.run("sidecar supervision", () -> bundle.installed() && sidecar.tick(o.clock().instant()));
       Instant now = o.clock().instant();
       if (happened || !now.isBefore(nextPublish) || reporter.state() != publishedReport) {
         guard.run("publishing the status", () -> publish(now));
@@ -227,15 +230,12 @@ public final class AgentDaemon {
   // --- configuration ---
 
   /**
-   * Applies {@link #config} to the parts whose section changed since {@code previous} (all of them at start, when it
-   * is null); the others keep their state: the sidecar's supervisor its history, the fetch schedule its ETag and the
-   * fetch under way. A reload fetches at once (docs/protocol.md), conditionally when the source is the same.
+   * Applies {@link #config}: each part compares its section and rebuilds only when it changed; the others keep their
+   * state (the sidecar's supervisor its history, the fetch schedule its ETag and the fetch under way). A reload
+   * fetches at once (docs/protocol.md), conditionally when the source is the same.
    */
-  private void applyConfig(AgentConfig previous) {
-    boolean all = previous == null;
-    if (all || !config.paths().runDir().equals(previous.paths().runDir())) {
-      out.writeTo(new StatusFile(o.fs().lexical(config.paths().runDir())));
-    }
+  private void applyConfig() {
+    out.writeTo(new StatusFile(o.fs().lexical(config.paths().runDir())));
     sidecar.configure(config.sidecar());
     bundle.reconfigure(config);
     // The fetch runs on its own thread: started now, it overlaps what comes before the loop (the reporter's TLS
@@ -278,10 +278,9 @@ public final class AgentDaemon {
     out.reloading();
     log.info("reloading configuration from " + o.configPath());
     if (reloaded.isPresent()) {
-      AgentConfig previous = config;
       config = reloaded.get();
       // The same step as at start: a reload that applies cleanly clears a bug met there.
-      guard.run("applying the configuration", () -> applyConfig(previous));
+      guard.run("applying the configuration", this::applyConfig);
     }
     out.reloaded();
   }
@@ -298,21 +297,6 @@ public final class AgentDaemon {
 
   // --- telling systemd, status.json and the control plane ---
 
-  private AgentStatus.Phase phase() {
-    if (stopping) {
-      return AgentStatus.Phase.STOPPING;
-    }
-    if (config.bundle().source().isEmpty()) {
-      return AgentStatus.Phase.WAITING_FOR_CONFIGURATION;
-    }
-    return bundle.installed() ? AgentStatus.Phase.RUNNING : AgentStatus.Phase.WAITING_FOR_BUNDLE;
-  }
-
-  /** The sidecar is looked after once there is a bundle for it. Returns whether the supervisor did anything. */
-  private boolean superviseSidecar(Instant now) {
-    return bundle.installed() && sidecar.tick(now);
-  }
-
   /** Works out the status and tells status.json, systemd and the reporter. */
   private void publish(Instant now) {
     publishes++;
@@ -325,35 +309,11 @@ public final class AgentDaemon {
     // unit). An agent whose source is down on first boot is not: istio.service, ordered after it, must wait.
     boolean ready = bundle.installed() || s.phase() == AgentStatus.Phase.WAITING_FOR_CONFIGURATION;
     out.publish(s, ready, bundle.installed() ? "ready: bundle " + Installer.shortRevision(bundle.current().revision())
-        + " in place" : "ready: waiting for configuration", statusLine(s));
+        + " in place" : "ready: waiting for configuration", view.line(s));
   }
 
   AgentStatus snapshot(Instant now) {
-    AgentStatus.Sidecar sc = sidecar.status();
-    // A bug first (it may be why nothing else moves), then the configuration, then the bundle.
-    AgentStatus.LastError err = guard.current() != null ? guard.current()
-        : configs.error() != null ? configs.error() : bundle.lastError(now);
-    AgentStatus.Report rep = reporter.status();
-    AgentStatus draft = new AgentStatus(AgentStatus.FORMAT, ProcessHandle.current().pid(), o.version(), startedAt,
-        now, phase(), AgentStatus.Health.DEGRADED, List.of(), bundle.bundleStatus(), bundle.hostsStatus(), sc, err,
-        bundle.nextFetchAt(), rep);
-    HealthAssessor.Assessment a = HealthAssessor.assess(draft, now);
-    return new AgentStatus(draft.format(), draft.pid(), draft.version(), startedAt, now, draft.phase(), a.health(),
-        a.reasons(), draft.bundle(), draft.hosts(), sc, err, draft.nextRefreshAt(), rep);
-  }
-
-  private String statusLine(AgentStatus s) {
-    if (s.phase() == AgentStatus.Phase.WAITING_FOR_CONFIGURATION) {
-      return configs.error() != null ? configs.error().message()
-          : "waiting for configuration: set bundle.source in " + o.configPath();
-    }
-    if (!bundle.installed()) {
-      return "no bundle yet: " + (s.lastError() != null ? s.lastError().message()
-          : "fetching from " + bundle.describeSource());
-    }
-    String head = s.health() + ": bundle " + Installer.shortRevision(bundle.current().revision())
-        + (bundle.fromLastKnownGood() ? " (last-known-good)" : "");
-    return s.reasons().isEmpty() ? head : head + "; " + s.reasons().get(0);
+    return view.snapshot(now, StatusView.phase(stopping, config.bundle().source().isPresent(), bundle.installed()));
   }
 
   private long waitMillis(Instant now) {
@@ -381,7 +341,7 @@ public final class AgentDaemon {
     AgentStatus last = snapshot(o.clock().instant());
     out.write(last);
     try {
-      reporter.stop(last, REPORT_ON_STOP);
+      reporter.stop(last);
     } catch (InterruptedException e) {
       Thread.currentThread().interrupt();
     }

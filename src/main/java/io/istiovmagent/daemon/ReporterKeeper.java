@@ -39,6 +39,9 @@ final class ReporterKeeper {
     }
   }
 
+  /** The STOPPING report may hold up shutdown this long at most (the unit's stop timeout is larger). */
+  static final Duration ON_STOP = Duration.ofSeconds(3);
+
   private final RootFs fs;
   private final Clock clock;
   private final RandomGenerator random;
@@ -126,10 +129,10 @@ final class ReporterKeeper {
     }
   }
 
-  /** Sends the last report (if the VM knows who it is) and ends the reporter, waiting {@code atMost}. */
-  void stop(AgentStatus last, Duration atMost) throws InterruptedException {
+  /** Sends the last report (if the VM knows who it is) and ends the reporter, waiting {@link #ON_STOP} at most. */
+  void stop(AgentStatus last) throws InterruptedException {
     if (reporter != null) {
-      reporter.stop(last.bundle() != null ? last : null, atMost);
+      reporter.stop(last.bundle() != null ? last : null, ON_STOP);
     }
   }
 }

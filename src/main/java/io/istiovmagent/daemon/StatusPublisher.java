@@ -33,6 +33,9 @@ final class StatusPublisher {
 
   /** Where status.json goes (paths.runDir); a new place is written at the next publish. */
   void writeTo(StatusFile file) {
+    if (this.file != null && this.file.file().equals(file.file())) {
+      return;
+    }
     this.file = file;
     lastWritten = null;
   }
