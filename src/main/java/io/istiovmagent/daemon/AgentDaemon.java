@@ -1,25 +1,15 @@
 package io.istiovmagent.daemon;
 
-import io.istiovmagent.bundle.BearerToken;
-import io.istiovmagent.bundle.SourceConfigException;
-import io.istiovmagent.bundle.TlsTrust;
 import io.istiovmagent.config.AgentConfig;
 import io.istiovmagent.fs.RootFs;
 import io.istiovmagent.install.Installer;
-import io.istiovmagent.report.HostInfo;
 import io.istiovmagent.report.Reporter;
-import io.istiovmagent.retry.Backoff;
 import io.istiovmagent.status.AgentStatus;
-import io.istiovmagent.status.HealthAssessor;
-import io.istiovmagent.status.SidecarState;
 import io.istiovmagent.status.StatusFile;
 import io.istiovmagent.systemd.LoggingNotifier;
-import io.istiovmagent.systemd.Notifications;
 import io.istiovmagent.systemd.Notifier;
 import io.istiovmagent.systemd.WatchdogSettings;
-import io.istiovmagent.util.FileStamp;
 import io.istiovmagent.util.Log;
-import java.io.IOException;
 import java.net.InetAddress;
 import java.net.UnknownHostException;
 import java.nio.file.Path;
@@ -38,9 +28,11 @@ import java.util.random.RandomGenerator;
 import okhttp3.HttpUrl;
 
 /**
- * `istio-vm-agent run`: keeps this VM in the mesh for as long as it lives. One thread runs one loop over the
- * bundle ({@link BundleKeeper}), the sidecar ({@link SidecarSupervisor}) and what it tells systemd, status.json and
- * the control plane; decisions are delegated to pure policies.
+ * `istio-vm-agent run`: keeps this VM in the mesh for as long as it lives. One thread runs one loop that steps its
+ * parts: the bundle ({@link BundleKeeper}), istio.service ({@link SidecarLane}), the reporter ({@link ReporterKeeper})
+ * and what it tells systemd and status.json ({@link StatusPublisher}). Each part does its blocking calls on a thread
+ * of its own and hands the answer back through the loop's queue, so the loop waits on nothing slower than that queue
+ * and the watchdog ping is never starved; decisions are delegated to pure policies.
  */
 public final class AgentDaemon {
   /** How often the loop wakes at the least: sidecar state, installed files and the config file are looked at. */
@@ -50,8 +42,11 @@ public final class AgentDaemon {
    * (a token or root certificate crossing an expiry threshold). Anything that happens is published in its pass.
    */
   static final Duration PUBLISH_EVERY = Duration.ofSeconds(5);
-  /** The STOPPING report may hold up shutdown this long at most (the unit's stop timeout is larger). */
-  static final Duration REPORT_ON_STOP = Duration.ofSeconds(3);
+  /**
+   * Before the loop, the first look at the sidecar may take this long (systemctl answers in milliseconds); a systemd
+   * that does not answer is not waited for: the loop starts, and the status says "unknown" until it does.
+   */
+  static final Duration FIRST_LOOK = Duration.ofSeconds(1);
 
   /** Resolves the DNS-only gateway's name; an interface so tests need no DNS. */
   public interface Resolver {
@@ -85,21 +80,17 @@ public final class AgentDaemon {
   private final Instant startedAt;
   private final BundleKeeper bundle;
   private final StepGuard guard;
-  private final Notifier notifier;
+  private final StatusPublisher out;
   private final ConfigKeeper configs;
+  private final StatusView view;
+  /** istio.service: the intent (the daemon's, so that no reload loses it) and its supervisor. */
+  private final SidecarLane sidecar;
   private volatile Runnable iterationHook = () -> {};
 
   private AgentConfig config;
-  private StatusFile statusFile;
-  private SidecarSupervisor sidecar;
-  private Reporter reporter;
-  private ReporterInputs reporterInputs;
+  private final ReporterKeeper reporter;
 
   private boolean stopping;
-  private boolean readySent;
-  private String lastStatusLine;
-  private AgentStatus lastWritten;
-  private long nextWatchdogNanos;
   private Instant nextPublish = Instant.MIN;
   private Reporter.State publishedReport;
   /** How many times the status was worked out: for tests (an idle loop must not do it every tick). */
@@ -111,15 +102,16 @@ public final class AgentDaemon {
     this.startedAt = options.clock().instant();
     this.bundle = new BundleKeeper(options.fs(), options.clock(), options.resolver(), options.random(), log,
         options.userAgent());
-    this.bundle.setListener((report, first, token) -> {
-      if (sidecar != null) {
-        sidecar.bundleInstalled(report, first, token);
-      }
-    });
+    this.sidecar = new SidecarLane(options.sidecar(), options.fs(), log, () -> events.add(Event.WAKE));
+    this.bundle.setListener(sidecar::installed);
     this.bundle.setWake(() -> events.add(Event.WAKE));
     this.guard = new StepGuard(log, options.clock());
-    this.notifier = new LoggingNotifier(options.notifier(), log);
+    this.out = new StatusPublisher(new LoggingNotifier(options.notifier(), log), options.watchdog(), log);
+    this.reporter = new ReporterKeeper(options.fs(), options.clock(), options.random(), log, options.userAgent(),
+        this::hints);
     this.configs = new ConfigKeeper(options.configPath(), options.fs(), options.clock(), log);
+    this.view = new StatusView(bundle, sidecar, reporter, configs, guard, options.configPath(), options.version(),
+        startedAt);
   }
 
   /** Asks the loop to stop (SIGTERM); safe from any thread. */
@@ -162,7 +154,11 @@ public final class AgentDaemon {
       // and istio.service, ordered after the agent, can start on the restored files meanwhile. The sidecar is looked
       // at first, so that the first status and report say how it is rather than "unknown" (UNHEALTHY): after an
       // upgrade's restart it is running and healthy.
-      guard.run("sidecar supervision", () -> superviseSidecar(o.clock().instant()));
+      guard.run("sidecar supervision", () -> {
+        if (bundle.installed()) {
+          sidecar.settle(o.clock().instant(), FIRST_LOOK);
+        }
+      });
       guard.run("publishing the status", () -> publish(o.clock().instant()));
       return loop();
     } finally {
@@ -181,12 +177,13 @@ public final class AgentDaemon {
       happened |= guard.run("watching the configuration file", this::watchConfigFile);
       happened |= guard.run("fetching the bundle", () -> bundle.fetchIfDue(o.clock().instant()));
       happened |= guard.run("checking the installed files", () -> bundle.maintain(o.clock().instant()));
-      happened |= guard.run("sidecar supervision", () -> superviseSidecar(o.clock().instant()));
+      // The sidecar is looked after once there is a bundle for it.
+      happened |= guard.run("sidecar supervision", () -> bundle.installed() && sidecar.tick(o.clock().instant()));
       Instant now = o.clock().instant();
-      if (happened || !now.isBefore(nextPublish) || (reporter != null && reporter.state() != publishedReport)) {
+      if (happened || !now.isBefore(nextPublish) || reporter.state() != publishedReport) {
         guard.run("publishing the status", () -> publish(now));
       }
-      guard.run("pinging the watchdog", this::pingWatchdog);
+      guard.run("pinging the watchdog", out::pingWatchdog);
       Event e;
       try {
         e = events.poll(nextWaitMillis(), TimeUnit.MILLISECONDS);
@@ -206,7 +203,7 @@ public final class AgentDaemon {
 
   private void handle(Event e) {
     if (e == Event.RELOAD) {
-      reload();
+      reload(true);
     } else if (e == Event.FETCH_NOW) {
       bundle.fetchNow();
     } else if (e == Event.CONFIRMED) {
@@ -225,86 +222,29 @@ public final class AgentDaemon {
       wait[0] = waitMillis(o.clock().instant());
     });
     if (guard.takeFailedThisPass()) {
-      long watchdogLeft = o.watchdog().isPresent()
-          ? Math.max(0, (nextWatchdogNanos - System.nanoTime()) / 1_000_000) : Long.MAX_VALUE;
-      wait[0] = Math.max(wait[0], Math.min(TICK.toMillis(), watchdogLeft));
+      wait[0] = Math.max(wait[0], Math.min(TICK.toMillis(), out.watchdogDueInMillis()));
     }
     return wait[0];
   }
 
   // --- configuration ---
 
+  /**
+   * Applies {@link #config}: each part compares its section and rebuilds only when it changed; the others keep their
+   * state (the sidecar's supervisor its history, the fetch schedule its ETag and the fetch under way). A reload
+   * fetches at once (docs/protocol.md), conditionally when the source is the same.
+   */
   private void applyConfig() {
-    statusFile = new StatusFile(o.fs().lexical(config.paths().runDir()));
-    if (sidecar != null) {
-      sidecar.close();
-    }
-    sidecar = config.sidecar().manage() ? o.sidecar().create(config.sidecar(), o.fs(), log) : null;
-    if (sidecar != null) {
-      sidecar.watch(() -> events.add(Event.WAKE));
-    }
-    bundle.configure(config);
+    out.writeTo(new StatusFile(o.fs().lexical(config.paths().runDir())));
+    sidecar.configure(config.sidecar());
+    bundle.reconfigure(config);
     // The fetch runs on its own thread: started now, it overlaps what comes before the loop (the reporter's TLS
     // client and host addresses, restoring the last-known-good, the first status), whose result the loop takes.
     bundle.fetchIfDue(o.clock().instant());
-    configureReporter();
+    reporter.configure(config);
     if (config.bundle().source().isEmpty()) {
       log.notice("waiting for configuration: set bundle.source in " + o.configPath()
           + " (the agent picks it up on SIGHUP or when the file changes)");
-    }
-  }
-
-  /**
-   * Everything a reporter is built from. The token and CA files are in by their stamp: a reload after the join token
-   * was rotated (or its file made readable by others, or the CA file replaced) must not go on with what was read
-   * before.
-   */
-  private record ReporterInputs(AgentConfig.Report report, Optional<Path> tokenFile, Optional<Path> caFile,
-      Duration timeout, Duration backoffCap, FileStamp token, FileStamp ca) {
-    static ReporterInputs of(AgentConfig c) {
-      return new ReporterInputs(c.report(), c.bundle().tokenFile(), c.bundle().caFile(), c.bundle().timeout(),
-          c.bundle().backoffCap(), stamp(c.bundle().tokenFile()), stamp(c.bundle().caFile()));
-    }
-
-    private static FileStamp stamp(Optional<Path> file) {
-      try {
-        return file.isEmpty() ? FileStamp.ABSENT : FileStamp.of(file.get(), true);
-      } catch (IOException e) {
-        return FileStamp.ABSENT;
-      }
-    }
-  }
-
-  /** (Re)starts the reporter when anything it is built from changed; none without report.url. */
-  private void configureReporter() {
-    ReporterInputs inputs = ReporterInputs.of(config);
-    if (inputs.equals(reporterInputs) && reporter != null) {
-      return;
-    }
-    if (reporter != null) {
-      reporter.close();
-      reporter = null;
-    }
-    reporterInputs = inputs;
-    if (config.report().url().isEmpty()) {
-      return;
-    }
-    try {
-      HttpUrl url = HttpUrl.parse(config.report().url().get());
-      if (url == null) {
-        throw new SourceConfigException("report.url is not a valid https:// URL");
-      }
-      Optional<BearerToken> credential = config.bundle().tokenFile().isPresent()
-          ? Optional.of(BearerToken.readFile(config.bundle().tokenFile().get())) : Optional.empty();
-      reporter = new Reporter(url, TlsTrust.trustManager(config.bundle().caFile()), credential,
-          config.report().interval(), config.bundle().timeout(),
-          new Backoff(Backoff.DEFAULT_BASE, config.bundle().backoffCap(), o.random()), o.random(),
-          HostInfo.read(o.fs()), o.clock(), log, o.userAgent(), hints(url));
-      reporter.start();
-      log.info("reporting health to " + Reporter.display(url) + " every "
-          + config.report().interval().toSeconds() + "s and on every change");
-    } catch (SourceConfigException e) {
-      log.error("health reporting disabled: " + e.getMessage());
     }
   }
 
@@ -324,28 +264,32 @@ public final class AgentDaemon {
     };
   }
 
-  private void reload() {
-    // RELOADING=1 ... READY=1 brackets a reload; before the first READY=1 there is no started state to reload.
-    if (readySent) {
-      notifier.send(Notifications.reloading(Notifications.monotonicMicros()));
-    }
-    log.info("reloading configuration from " + o.configPath());
+  /**
+   * Re-reads config.yaml: on SIGHUP ({@code asked}), or when the file changed. A rewrite that changes nothing (the
+   * same configuration, the same token and CA files) does nothing.
+   */
+  private void reload(boolean asked) {
     Optional<AgentConfig> reloaded = configs.reload();
+    if (!asked && reloaded.isPresent() && reloaded.get().equals(config)
+        && bundle.unchangedFor(config) && reporter.unchangedFor(config)) {
+      log.info(o.configPath() + " says what it said: nothing to reload");
+      return;
+    }
+    out.reloading();
+    log.info("reloading configuration from " + o.configPath());
     if (reloaded.isPresent()) {
       config = reloaded.get();
       // The same step as at start: a reload that applies cleanly clears a bug met there.
       guard.run("applying the configuration", this::applyConfig);
     }
-    if (readySent) {
-      notifier.send(Notifications.ready());
-    }
+    out.reloaded();
   }
 
   /** Reloads when the file changed; returns whether it did. */
   private boolean watchConfigFile() {
     if (configs.changed()) {
       log.info(o.configPath() + " changed");
-      reload();
+      reload(false);
       return true;
     }
     return false;
@@ -353,97 +297,23 @@ public final class AgentDaemon {
 
   // --- telling systemd, status.json and the control plane ---
 
-  private AgentStatus.Phase phase() {
-    if (stopping) {
-      return AgentStatus.Phase.STOPPING;
-    }
-    if (config.bundle().source().isEmpty()) {
-      return AgentStatus.Phase.WAITING_FOR_CONFIGURATION;
-    }
-    return bundle.installed() ? AgentStatus.Phase.RUNNING : AgentStatus.Phase.WAITING_FOR_BUNDLE;
-  }
-
-  /** The sidecar is looked after once there is a bundle for it. Returns whether the supervisor did anything. */
-  private boolean superviseSidecar(Instant now) {
-    return sidecar != null && bundle.installed() && sidecar.tick(now);
-  }
-
-  /** status.json first, then systemd: whoever reacts to READY=1 or a STATUS= line finds the status to match. */
+  /** Works out the status and tells status.json, systemd and the reporter. */
   private void publish(Instant now) {
     publishes++;
     nextPublish = now.plus(PUBLISH_EVERY);
-    publishedReport = reporter != null ? reporter.state() : null;
+    publishedReport = reporter.state();
     AgentStatus s = snapshot(now);
-    if (reporter != null && s.bundle() != null) {
-      reporter.offer(s); // a VM reports once it knows who it is: its workload comes with the bundle
-    }
-    if (lastWritten == null || !lastWritten.withoutTime().equals(s.withoutTime())) {
-      try {
-        statusFile.write(s);
-        lastWritten = s;
-      } catch (IOException e) {
-        log.error("cannot write " + statusFile.file() + ": " + e.getMessage());
-      }
-    }
+    reporter.offer(s);
     // READY=1 once a verified bundle is in place. An agent with no configuration at all is started too: it has
     // nothing to install and waits (dpkg -i starts it unconfigured; a start job pending forever would fail the
     // unit). An agent whose source is down on first boot is not: istio.service, ordered after it, must wait.
-    if (!readySent && (bundle.installed() || s.phase() == AgentStatus.Phase.WAITING_FOR_CONFIGURATION)) {
-      notifier.send(Notifications.ready());
-      readySent = true;
-      log.notice(bundle.installed() ? "ready: bundle " + Installer.shortRevision(bundle.current().revision())
-          + " in place" : "ready: waiting for configuration");
-    }
-    String line = statusLine(s);
-    if (!line.equals(lastStatusLine)) {
-      notifier.send(Notifications.status(line));
-      lastStatusLine = line;
-    }
+    boolean ready = bundle.installed() || s.phase() == AgentStatus.Phase.WAITING_FOR_CONFIGURATION;
+    out.publish(s, ready, bundle.installed() ? "ready: bundle " + Installer.shortRevision(bundle.current().revision())
+        + " in place" : "ready: waiting for configuration", view.line(s));
   }
 
   AgentStatus snapshot(Instant now) {
-    AgentStatus.Sidecar sc = sidecar == null ? new AgentStatus.Sidecar(false, SidecarState.Agent.UNMANAGED, 0, 0,
-        null, null, false,
-        List.of()) : sidecar.status();
-    // A bug first (it may be why nothing else moves), then the configuration, then the bundle.
-    AgentStatus.LastError err = guard.current() != null ? guard.current()
-        : configs.error() != null ? configs.error() : bundle.lastError(now);
-    AgentStatus.Report rep = null;
-    if (reporter != null) {
-      Reporter.State st = reporter.state();
-      rep = new AgentStatus.Report(st.url(), st.lastDeliveredAt(), st.delivered(), st.lastError());
-    }
-    AgentStatus draft = new AgentStatus(AgentStatus.FORMAT, ProcessHandle.current().pid(), o.version(), startedAt,
-        now, phase(), AgentStatus.Health.DEGRADED, List.of(), bundle.bundleStatus(), bundle.hostsStatus(), sc, err,
-        bundle.nextFetchAt(), rep);
-    HealthAssessor.Assessment a = HealthAssessor.assess(draft, now);
-    return new AgentStatus(draft.format(), draft.pid(), draft.version(), startedAt, now, draft.phase(), a.health(),
-        a.reasons(), draft.bundle(), draft.hosts(), sc, err, draft.nextRefreshAt(), rep);
-  }
-
-  private String statusLine(AgentStatus s) {
-    if (s.phase() == AgentStatus.Phase.WAITING_FOR_CONFIGURATION) {
-      return configs.error() != null ? configs.error().message()
-          : "waiting for configuration: set bundle.source in " + o.configPath();
-    }
-    if (!bundle.installed()) {
-      return "no bundle yet: " + (s.lastError() != null ? s.lastError().message()
-          : "fetching from " + bundle.describeSource());
-    }
-    String head = s.health() + ": bundle " + Installer.shortRevision(bundle.current().revision())
-        + (bundle.fromLastKnownGood() ? " (last-known-good)" : "");
-    return s.reasons().isEmpty() ? head : head + "; " + s.reasons().get(0);
-  }
-
-  private void pingWatchdog() {
-    if (o.watchdog().isEmpty()) {
-      return;
-    }
-    long now = System.nanoTime();
-    if (now - nextWatchdogNanos >= 0) {
-      notifier.send(Notifications.watchdog());
-      nextWatchdogNanos = now + o.watchdog().get().pingEvery().toNanos();
-    }
+    return view.snapshot(now, StatusView.phase(stopping, config.bundle().source().isPresent(), bundle.installed()));
   }
 
   private long waitMillis(Instant now) {
@@ -452,10 +322,8 @@ public final class AgentDaemon {
     if (next != null) {
       wait = Math.min(wait, Math.max(0, Duration.between(now, next).toMillis()));
     }
-    if (o.watchdog().isPresent()) {
-      wait = Math.min(wait, Math.max(0, (nextWatchdogNanos - System.nanoTime()) / 1_000_000));
-    }
-    if (sidecar != null && bundle.installed()) {
+    wait = Math.min(wait, out.watchdogDueInMillis());
+    if (bundle.installed()) {
       // Sooner than the tick only while the supervisor catches up with an exit it was woken for.
       Instant due = sidecar.nextDue();
       if (due.isBefore(now.plus(TICK))) {
@@ -467,23 +335,15 @@ public final class AgentDaemon {
 
   private void stop() {
     stopping = true;
-    if (sidecar != null) {
-      sidecar.close();
-    }
-    notifier.send(Notifications.stopping());
+    sidecar.close();
+    out.stopping();
     log.info("stopping (istio.service is left running)");
     AgentStatus last = snapshot(o.clock().instant());
+    out.write(last);
     try {
-      statusFile.write(last);
-    } catch (IOException e) {
-      log.error("cannot write " + statusFile.file() + ": " + e.getMessage());
-    }
-    if (reporter != null) {
-      try {
-        reporter.stop(last.bundle() != null ? last : null, REPORT_ON_STOP);
-      } catch (InterruptedException e) {
-        Thread.currentThread().interrupt();
-      }
+      reporter.stop(last);
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
     }
   }
 }

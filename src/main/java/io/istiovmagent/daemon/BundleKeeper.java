@@ -10,12 +10,9 @@ import io.istiovmagent.bundle.SourceConfigException;
 import io.istiovmagent.bundle.SourceException;
 import io.istiovmagent.config.AgentConfig;
 import io.istiovmagent.fs.RootFs;
-import io.istiovmagent.install.Destination;
-import io.istiovmagent.install.InstallPlan;
 import io.istiovmagent.install.InstallReport;
 import io.istiovmagent.install.Installer;
 import io.istiovmagent.install.LastKnownGood;
-import io.istiovmagent.retry.Backoff;
 import io.istiovmagent.retry.FailureClass;
 import io.istiovmagent.status.AgentStatus;
 import io.istiovmagent.util.FileStamp;
@@ -25,29 +22,25 @@ import io.istiovmagent.verify.HostsEntry;
 import io.istiovmagent.verify.RootCertificate;
 import io.istiovmagent.verify.VerifiedBundle;
 import java.io.IOException;
-import java.net.UnknownHostException;
 import java.nio.charset.StandardCharsets;
-import java.nio.file.Path;
 import java.time.Clock;
 import java.time.Duration;
 import java.time.Instant;
-import java.util.HashMap;
 import java.util.HashSet;
 import java.util.List;
-import java.util.Map;
 import java.util.Optional;
 import java.util.random.RandomGenerator;
 
 /**
  * The bundle side of the daemon: restores the last-known-good, fetches and verifies on the refresh schedule,
  * installs, and puts back what someone else changed. Runs on the daemon's loop thread only, except the network
- * part of a fetch: that runs on a thread of its own ({@link Fetch}), so a source that stalls for up to twice
+ * part of a fetch: that runs on a thread of its own ({@link BundleFetch}), so a source that stalls for up to twice
  * bundle.timeout never holds up the loop, which must keep pinging the watchdog, repairing files, watching the
- * sidecar and answering SIGTERM meanwhile. Verifying and installing what it brought happens back on the loop.
+ * sidecar and answering SIGTERM meanwhile. Verifying and installing what it brought happens back on the loop. A
+ * DNS-only gateway's name is resolved off the loop too: with the fetch, on its thread (so that an install uses fresh
+ * addresses), and after a report answer confirmed the bundle, on a lane of its own.
  */
 final class BundleKeeper {
-  /** Installed files and the hosts block are compared in full this often, even when nothing seemed to change. */
-  static final Duration FULL_CHECK = Duration.ofSeconds(30);
 
   /** Told after every install, for the sidecar's sake (first start, restart on a configuration change). */
   interface Listener {
@@ -56,8 +49,7 @@ final class BundleKeeper {
 
   private final RootFs fs;
   private final Clock clock;
-  private final AgentDaemon.Resolver resolver;
-  private final RandomGenerator random;
+  private final GatewayAddresses gateway;
   private final Log log;
   private final String userAgent;
   private Listener listener = (report, first, token) -> {};
@@ -73,44 +65,29 @@ final class BundleKeeper {
   private String currentSource;
   private boolean fromLastKnownGood;
   private Instant fetchedAt;
-  private Instant lastCheckedAt;
-  /** The last report answer that counted as a check of the bundle (see {@link ConfirmationPolicy}). */
-  private Instant confirmedAt;
-  /** The next fetch and the rule that chose it, after a success; null after a failure (the backoff chose it). */
-  private RefreshPolicy.Next scheduled;
-  /** The installed token's window as the schedule saw it. */
-  private Optional<RefreshPolicy.TokenWindow> scheduledToken = Optional.empty();
-  private Optional<String> etag = Optional.empty();
-  private int failures;
-  private Instant nextFetchAt;
+  private final FetchSchedule schedule;
   /** The fetch under way, if any: at most one at a time. */
-  private Fetch inFlight;
+  private BundleFetch inFlight;
   /**
    * A fetch for a configuration replaced while it was under way: its result is dropped, and no fetch starts until
    * it has ended, so two never run at once (a reload in a loop would otherwise pile them up against the source).
    */
-  private Fetch abandoned;
-  /** A fetch was asked for (fetchNow) while one was under way: the next one is due as soon as it ends. */
-  private boolean fetchAgain;
+  private BundleFetch abandoned;
   private AgentStatus.LastError lastError;
 
   private List<HostsEntry> hostsEntries = List.of();
-  private Map<Path, FileStamp> installedStamps = Map.of();
-  private Instant nextFullCheck;
-  private int hostsRepairs;
-  private Instant lastHostsRepair;
+  private final DriftRepair drift;
   private String hostsWarning;
 
   BundleKeeper(RootFs fs, Clock clock, AgentDaemon.Resolver resolver, RandomGenerator random, Log log,
       String userAgent) {
     this.fs = fs;
     this.clock = clock;
-    this.resolver = resolver;
-    this.random = random;
+    this.gateway = new GatewayAddresses(resolver, log);
     this.log = log;
     this.userAgent = userAgent;
-    this.nextFetchAt = clock.instant();
-    this.nextFullCheck = clock.instant().plus(FULL_CHECK);
+    this.schedule = new FetchSchedule(random, clock.instant());
+    this.drift = new DriftRepair(fs, log, clock.instant());
     this.hostsWarning = CloudInitHosts.warning(fs).orElse(null);
     if (hostsWarning != null) {
       log.warn(hostsWarning);
@@ -124,19 +101,52 @@ final class BundleKeeper {
   /** Called (from the fetch's thread) when a fetch has ended, so the loop takes its result at once. */
   void setWake(Runnable wake) {
     this.wake = wake;
+    gateway.wakeWith(wake);
+  }
+
+  /**
+   * Everything the bundle side is built from: the source, its trust and credential (by their stamp, as for the
+   * reporter: a rotated join token or CA file is read again), the hosts rules and where the last-known-good lives.
+   */
+  private record Inputs(AgentConfig.Bundle bundle, AgentConfig.Hosts hosts, String stateDir, FileStamp token,
+      FileStamp ca) {
+    static Inputs of(AgentConfig c) {
+      return new Inputs(c.bundle(), c.hosts(), c.paths().stateDir(), ReporterKeeper.stamp(c.bundle().tokenFile()),
+          ReporterKeeper.stamp(c.bundle().caFile()));
+    }
+  }
+
+  private Inputs inputs;
+
+  /** Whether {@code c} would build the bundle side in force. */
+  boolean unchangedFor(AgentConfig c) {
+    return Inputs.of(c).equals(inputs);
+  }
+
+  /**
+   * A configuration at start or on reload: the bundle side is built anew only when its inputs changed (the schedule
+   * starts over, a fetch under way is abandoned); else it keeps its schedule, ETag and fetch under way, and fetches
+   * at once (conditionally).
+   */
+  void reconfigure(AgentConfig c) {
+    Inputs next = Inputs.of(c);
+    if (next.equals(inputs)) {
+      fetchNow();
+      return;
+    }
+    inputs = next;
+    configure(c);
   }
 
   /** Takes a (new) configuration; what is installed stays in force. The next fetch is due at once. */
   void configure(AgentConfig config) {
     this.config = config;
+    gateway.configure(config.hosts());
     verifier = new BundleVerifier(clock, new HashSet<>(config.hosts().allowedNames()));
     installer = new Installer(fs, new LastKnownGood(fs.lexical(config.paths().stateDir())), clock);
     source = null;
     sourceProblem = null;
-    etag = Optional.empty();
-    failures = 0;
-    nextFetchAt = clock.instant();
-    scheduled = null;
+    schedule.reset(config.bundle(), clock.instant());
     // A fetch still under way was for the old configuration: it is interrupted (it ends within twice its timeout at
     // the latest), and nobody looks at its result.
     if (inFlight != null && !inFlight.done()) {
@@ -145,7 +155,6 @@ final class BundleKeeper {
       log.debug("a fetch for the previous configuration is still under way; the next one starts when it has ended");
     }
     inFlight = null;
-    fetchAgain = false;
     if (config.bundle().source().isEmpty()) {
       return;
     }
@@ -177,7 +186,8 @@ final class BundleKeeper {
       for (Problem w : b.warnings()) {
         log.warn("last-known-good: " + w.format());
       }
-      install(b, rec.get().source(), "restored last-known-good");
+      GatewayLookup lookup = gateway.needed(b) ? gateway.resolveBeforeLoop(this::resolved) : null;
+      install(b, rec.get().source(), "restored last-known-good", lookup);
       fromLastKnownGood = true;
       fetchedAt = rec.get().savedAt();
     } catch (BadBundleException e) {
@@ -205,7 +215,7 @@ final class BundleKeeper {
 
   /** When the next fetch is due; null without a usable source. */
   Instant nextFetchAt() {
-    return source == null ? null : nextFetchAt;
+    return source == null ? null : schedule.nextAt();
   }
 
   /**
@@ -217,11 +227,7 @@ final class BundleKeeper {
   }
 
   void fetchNow() {
-    if (inFlight != null) {
-      fetchAgain = true;
-    } else {
-      nextFetchAt = clock.instant();
-    }
+    schedule.fetchNow(clock.instant(), inFlight != null);
   }
 
   /**
@@ -234,27 +240,28 @@ final class BundleKeeper {
     if (source == null || current == null) {
       return false;
     }
-    Optional<RefreshPolicy.Next> next = ConfirmationPolicy.postpone(
-        new RefreshPolicy(config.bundle().refreshInterval()),
-        new ConfirmationPolicy.Keeper(clock.instant(), current.revision(), lastCheckedAt, scheduled, scheduledToken,
-            failures > 0, inFlight != null || fetchAgain),
-        new ConfirmationPolicy.Confirmation(revision, sentAt, sameOrigin));
+    Optional<RefreshPolicy.Next> next = schedule.onConfirmed(clock.instant(), current.revision(),
+        new ConfirmationPolicy.Confirmation(revision, sentAt, sameOrigin), inFlight != null);
     if (next.isEmpty()) {
       return false;
     }
-    scheduled = next.get();
-    nextFetchAt = next.get().at();
-    confirmedAt = sentAt;
-    log.debug("bundle confirmed current by a report answer; next check " + nextFetchAt + " (" + scheduled.reason()
-        + ")");
+    log.debug("bundle confirmed current by a report answer; next check " + next.get().at() + " ("
+        + next.get().reason() + ")");
+    if (gateway.needed(current)) {
+      gateway.request(this::resolved);
+    }
+    return true;
+  }
+
+  /** A later answer for the gateway's name, on the loop. */
+  private void resolved(GatewayLookup lookup) {
     try {
-      refreshGatewayHosts();
+      refreshGatewayHosts(lookup);
     } catch (IOException e) {
       lastError = new AgentStatus.LastError(clock.instant(), "cannot update the gateway's hosts entries: "
           + e.getMessage());
       log.error(lastError.message());
     }
-    return true;
   }
 
   String describeSource() {
@@ -266,6 +273,11 @@ final class BundleKeeper {
    * status may have changed).
    */
   boolean fetchIfDue(Instant now) {
+    boolean resolved = gateway.takeFinished();
+    return takeOrStartFetch(now) || resolved;
+  }
+
+  private boolean takeOrStartFetch(Instant now) {
     if (abandoned != null) {
       if (!abandoned.done()) {
         return false;
@@ -276,115 +288,41 @@ final class BundleKeeper {
       if (!inFlight.done()) {
         return false;
       }
-      Fetch ended = inFlight;
+      BundleFetch ended = inFlight;
       inFlight = null;
       completed(ended);
-      if (fetchAgain) {
-        fetchAgain = false;
-        nextFetchAt = clock.instant();
-      }
+      schedule.ended(clock.instant());
       return true;
     }
-    if (source != null && !now.isBefore(nextFetchAt)) {
-      inFlight = Fetch.start(source, current != null && !fromLastKnownGood ? etag : Optional.empty(), now, clock,
-          wake);
+    if (source != null && !now.isBefore(schedule.nextAt())) {
+      inFlight = BundleFetch.start(source, current != null && !fromLastKnownGood ? schedule.etag() : Optional.empty(),
+          now, clock,
+          wake, gateway.name(), gateway.resolver());
       return true;
     }
     return false;
   }
 
-  /**
-   * One fetch from the source, on a daemon thread of its own (it must not keep the JVM alive on SIGTERM). Only the
-   * source is touched there; the outcome is taken on the loop thread.
-   */
-  private static final class Fetch {
-    final Instant startedAt;
-    private Thread thread;
-    private volatile boolean done;
-    private FetchResult result;
-    private Exception failure;
-    private RuntimeException crash;
-    private Error error;
-    private Instant endedAt;
-
-    private Fetch(Instant startedAt) {
-      this.startedAt = startedAt;
-    }
-
-    static Fetch start(BundleSource source, Optional<String> etag, Instant now, Clock clock, Runnable wake) {
-      Fetch f = new Fetch(now);
-      Thread t = new Thread(() -> {
-        try {
-          f.result = source.fetch(etag);
-        } catch (SourceException | BadBundleException e) {
-          f.failure = e;
-        } catch (RuntimeException e) {
-          f.crash = e;
-        } catch (Error e) {
-          f.error = e;
-        } finally {
-          f.endedAt = clock.instant();
-          f.done = true; // the volatile write publishes the fields above to the loop
-          wake.run();
-        }
-      }, "bundle-fetch");
-      t.setDaemon(true);
-      f.thread = t;
-      t.start();
-      return f;
-    }
-
-    /** Asks the fetch to end early; it still wakes the loop when it has. */
-    void abandon() {
-      thread.interrupt();
-    }
-
-    boolean done() {
-      return done;
-    }
-
-    /** The source's answer, or what it threw; a bug in the source (or an Error) is rethrown on the loop. */
-    FetchResult get() throws SourceException, BadBundleException {
-      if (error != null) {
-        throw error;
-      }
-      if (crash != null) {
-        throw crash;
-      }
-      if (failure instanceof SourceException e) {
-        throw e;
-      }
-      if (failure instanceof BadBundleException e) {
-        throw e;
-      }
-      return result;
-    }
-  }
-
-  private void completed(Fetch fetch) {
+  private void completed(BundleFetch fetch) {
     Instant now = fetch.startedAt;
     try {
       FetchResult r = fetch.get();
-      lastCheckedAt = fetch.endedAt;
+      schedule.checked(fetch.endedAt);
       if (r instanceof FetchResult.Fetched f) {
         VerifiedBundle b = verifier.verify(f.bundle());
         for (Problem w : b.warnings()) {
           log.warn(w.format());
         }
-        install(b, source.describe(), "applied");
-        etag = f.etag();
-        fetchedAt = lastCheckedAt;
+        install(b, source.describe(), "applied", fetch.lookup);
+        fetchedAt = schedule.lastCheckedAt();
         fromLastKnownGood = false;
+        schedule.onFetched(f.etag(), current.token());
       } else {
         log.debug("bundle unchanged (HTTP 304)");
-        refreshGatewayHosts();
+        refreshGatewayHosts(fetch.lookup);
+        schedule.onNotModified(current.token());
       }
-      failures = 0;
       lastError = null;
-      Optional<RefreshPolicy.TokenWindow> token = RefreshPolicy.TokenWindow.of(current.token(), lastCheckedAt);
-      scheduled = new RefreshPolicy(config.bundle().refreshInterval()).next(lastCheckedAt, token);
-      scheduledToken = token;
-      nextFetchAt = scheduled.at();
     } catch (SourceException e) {
       failed(now, FailureClass.of(e), e.retryAfter(), "cannot fetch the bundle: " + e.getMessage());
     } catch (BadBundleException e) {
@@ -405,26 +343,22 @@ final class BundleKeeper {
   }
 
   private void failed(Instant now, FailureClass kind, Optional<Duration> retryAfter, String message) {
-    failures++;
-    scheduled = null;
     lastError = new AgentStatus.LastError(now, message);
     Optional<Duration> tokenLeft = current == null ? Optional.empty()
         : Optional.of(Duration.between(now, current.token().expiresAt()));
-    Duration delay = new Backoff(Backoff.DEFAULT_BASE, config.bundle().backoffCap(), random)
-        .delay(failures, kind, retryAfter, tokenLeft);
-    nextFetchAt = clock.instant().plus(delay);
-    log.warn(message + " (attempt " + failures + ", retrying in " + delay.toSeconds() + "s)");
+    Duration delay = schedule.onFailed(clock.instant(), kind, retryAfter, tokenLeft);
+    log.warn(message + " (attempt " + schedule.failures() + ", retrying in " + delay.toSeconds() + "s)");
   }
 
-  private void install(VerifiedBundle b, String from, String verb) throws IOException {
-    List<HostsEntry> hosts = hostsFor(b);
+  private void install(VerifiedBundle b, String from, String verb, GatewayLookup lookup) throws IOException {
+    List<HostsEntry> hosts = gateway.entriesFor(b, lookup, hostsEntries);
     InstallReport report = installer.install(b, from, hosts);
     report.warnings().forEach(log::warn);
     boolean first = current == null;
     current = b;
     currentSource = from;
     hostsEntries = hosts;
-    installedStamps = installedStamps();
+    drift.stamp();
     if (report.changedAnything() || first) {
       log.info(verb + " bundle " + Installer.shortRevision(b.revision()) + " from " + from + ": "
           + report.changes().stream().filter(c -> c.action() != InstallReport.Action.UNCHANGED)
@@ -435,46 +369,21 @@ final class BundleKeeper {
   }
 
   /** A DNS-only gateway's addresses can change while the bundle does not: re-resolve on every successful check. */
-  private void refreshGatewayHosts() throws IOException {
-    if (current == null || !current.hosts().isEmpty() || config.hosts().gatewayHostname().isEmpty()) {
+  private void refreshGatewayHosts(GatewayLookup lookup) throws IOException {
+    if (current == null || !gateway.needed(current) || lookup == null) {
       return;
     }
-    List<HostsEntry> fresh = hostsFor(current);
+    List<HostsEntry> fresh = gateway.entriesFor(current, lookup, hostsEntries);
     if (!fresh.equals(hostsEntries)) {
       hostsEntries = fresh;
-      installer.syncHosts(fresh).ifPresent(r -> log.info("gateway " + config.hosts().gatewayHostname().get()
+      installer.syncHosts(fresh).ifPresent(r -> log.info("gateway " + gateway.name().get()
           + " resolves differently: " + r.change().detail()));
-      installedStamps = installedStamps();
-    }
-  }
-
-  private List<HostsEntry> hostsFor(VerifiedBundle b) {
-    Optional<String> gateway = config.hosts().gatewayHostname();
-    if (!b.hosts().isEmpty() || gateway.isEmpty()) {
-      return b.hosts();
-    }
-    List<String> names = GatewayHosts.istiodNames(b, new HashSet<>(config.hosts().allowedNames()));
-    try {
-      List<HostsEntry> entries = GatewayHosts.entries(names, resolver.resolve(gateway.get()));
-      if (entries.isEmpty()) {
-        log.warn("hosts.gatewayHostname " + gateway.get() + " resolved to no usable address");
-      }
-      return entries;
-    } catch (UnknownHostException e) {
-      log.warn("cannot resolve hosts.gatewayHostname " + gateway.get() + "; keeping the current hosts entries");
-      return hostsEntries;
+      drift.stamp();
     }
   }
 
   /**
-   * Puts back what someone else changed: each pass stats the installed files (a deleted token, an edited
-   * cluster.env, an /etc/hosts rewritten by cloud-init), and every {@link #FULL_CHECK} compares them in full anyway:
-   * it observes the disk and plans, and writes only when the plan is not empty.
-   *
-   * <p>The per-pass stat is of the paths as resolved at the last install or full check: resolving them again under
-   * the root (a walk of every path component, for symlinks) each second cost more than the stats. A symbolic link
-   * on the way that someone re-points (/etc/istio) is therefore seen by the next full check, within
-   * {@link #FULL_CHECK}; a changed, replaced or deleted file within the pass.
+   * Puts back what someone else changed in the installed files and the hosts block ({@link DriftRepair}).
    *
    * @return whether it compared the files in full (and so may have repaired something)
    */
@@ -483,67 +392,11 @@ final class BundleKeeper {
       return false;
     }
     try {
-      if (now.isBefore(nextFullCheck) && unchangedSinceStamped()) {
-        return false;
-      }
-      nextFullCheck = now.plus(FULL_CHECK);
-      InstallPlan plan = installer.plan(current, currentSource, hostsEntries);
-      if (plan.isEmpty() && plan.refusals().isEmpty()) {
-        installedStamps = installedStamps();
-        return true; // nothing drifted: nothing is written
-      }
-      InstallReport r = installer.apply(plan);
-      for (InstallReport.Change c : r.changes()) {
-        if (c.action() == InstallReport.Action.UNCHANGED) {
-          continue;
-        }
-        if (c.path().equals(Destination.HOSTS)) {
-          hostsRepairs++;
-          lastHostsRepair = now;
-          log.warn("/etc/hosts was rewritten without the agent's block; block restored (repair " + hostsRepairs + ")");
-        } else {
-          log.warn("repaired " + c.path() + " (" + c.action().label() + (c.detail().isEmpty() ? "" : ": " + c.detail())
-              + ")");
-        }
-      }
-      r.warnings().forEach(log::warn);
-      installedStamps = installedStamps();
+      return drift.check(now, installer, current, currentSource, hostsEntries);
     } catch (IOException e) {
       lastError = new AgentStatus.LastError(now, "cannot check installed files: " + e.getMessage());
       log.error(lastError.message());
-      // Try again on the next change or full check, not every pass: a refused link stays until someone removes it.
-      installedStamps = installedStamps();
-    }
-    return true;
-  }
-
-  /** Whether every path stamped at the last install or full check still has that stamp. */
-  private boolean unchangedSinceStamped() {
-    for (Map.Entry<Path, FileStamp> e : installedStamps.entrySet()) {
-      if (!FileStamp.orAbsent(e.getKey()).equals(e.getValue())) {
-        return false;
-      }
-    }
-    return !installedStamps.isEmpty();
-  }
-
-  private Map<Path, FileStamp> installedStamps() {
-    Map<Path, FileStamp> out = new HashMap<>();
-    for (Destination d : Destination.values()) {
-      Path p = stamped(d.path());
-      out.put(p, FileStamp.orAbsent(p));
-    }
-    Path hosts = stamped(Destination.HOSTS);
-    out.put(hosts, FileStamp.orAbsent(hosts));
-    return out;
-  }
-
-  /** Where to stat a destination: as resolved, or as written when a link on the way is refused (stat only). */
-  private Path stamped(String systemPath) {
-    try {
-      return fs.resolve(systemPath);
-    } catch (IOException e) {
-      return fs.lexical(systemPath);
+      return true;
     }
   }
 
@@ -553,15 +406,15 @@ final class BundleKeeper {
     if (current == null) {
       return null;
     }
-    return new AgentStatus.Bundle(currentSource, current.revision(), fetchedAt, lastCheckedAt, fromLastKnownGood,
-        current.token().expiresAt(), current.rootCertificates().stream().map(RootCertificate::notAfter)
+    return new AgentStatus.Bundle(currentSource, current.revision(), fetchedAt, schedule.lastCheckedAt(),
+        fromLastKnownGood, current.token().expiresAt(), current.rootCertificates().stream().map(RootCertificate::notAfter)
             .min(Instant::compareTo).orElse(null), current.namespace(), current.serviceAccount(),
         current.workloadGroup(), current.clusterEnv().nonEmpty("ISTIO_META_CLUSTER_ID"),
-        current.clusterEnv().nonEmpty("ISTIO_META_NETWORK"), confirmedAt);
+        current.clusterEnv().nonEmpty("ISTIO_META_NETWORK"), schedule.confirmedAt());
   }
 
   AgentStatus.Hosts hostsStatus() {
-    return new AgentStatus.Hosts(hostsEntries.size(), hostsRepairs, lastHostsRepair, hostsWarning);
+    return new AgentStatus.Hosts(hostsEntries.size(), drift.hostsRepairs(), drift.lastHostsRepair(), hostsWarning);
   }
 
   /**

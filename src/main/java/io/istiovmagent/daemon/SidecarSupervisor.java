@@ -1,7 +1,6 @@
 package io.istiovmagent.daemon;
 
 import io.istiovmagent.config.AgentConfig;
-import io.istiovmagent.daemon.SidecarPollPolicy.Watch;
 import io.istiovmagent.fs.RootFs;
 import io.istiovmagent.install.InstallReport;
 import io.istiovmagent.sidecar.CrashLoopDetector;
@@ -10,7 +9,6 @@ import io.istiovmagent.sidecar.PidfdExitWatcher;
 import io.istiovmagent.sidecar.Readiness;
 import io.istiovmagent.sidecar.ReadinessProbe;
 import io.istiovmagent.sidecar.ServiceManager;
-import io.istiovmagent.sidecar.ServiceManagerException;
 import io.istiovmagent.sidecar.ServiceState;
 import io.istiovmagent.sidecar.SidecarDiagnosis;
 import io.istiovmagent.sidecar.SystemctlServiceManager;
@@ -21,8 +19,6 @@ import java.time.Duration;
 import java.time.Instant;
 import java.util.List;
 import java.util.Objects;
-import java.util.Set;
-import java.util.concurrent.atomic.AtomicLong;
 
 /**
  * Watches istio.service and acts on it: starts it once the first bundle is in place, restarts it when the bundle's
@@ -30,9 +26,12 @@ import java.util.concurrent.atomic.AtomicLong;
  *
  * <p>It does not ask systemd every second: the sidecar's main process is watched for its exit ({@link ExitWatcher}),
  * which wakes the daemon's loop at once; when to ask systemd and when to probe Envoy is {@link SidecarPollPolicy}'s.
+ * systemctl and the probe run on a lane of its own ({@link IoLane}): a systemctl that hangs for its timeout (10 s, up
+ * to three calls per look) holds up neither the watchdog nor the rest of the loop. What must be done to the unit is
+ * the daemon's {@link SidecarIntent}, which outlives this object.
  */
 public final class SidecarSupervisor implements AutoCloseable {
-  /** Builds a supervisor for a configuration; the daemon makes a new one on reload (and closes the old one). */
+  /** Builds a supervisor for a configuration; the daemon makes a new one when it changes (and closes the old one). */
   public interface Factory {
     SidecarSupervisor create(AgentConfig.Sidecar config, RootFs fs, Log log);
   }
@@ -42,7 +41,8 @@ public final class SidecarSupervisor implements AutoCloseable {
    * manager reports a change (where it can).
    */
   void watch(Runnable wake) {
-    this.wake = wake;
+    mainProcess.wakeWith(wake);
+    lane.wakeWith(wake);
     services.watch(unit, () -> {
       changeSignalled = true;
       wake.run();
@@ -57,22 +57,15 @@ public final class SidecarSupervisor implements AutoCloseable {
   private final ReadinessProbe probe;
   private final SidecarDiagnosis diagnosis;
   private final CrashLoopDetector crashLoop = new CrashLoopDetector();
-  private final ExitWatcher exits;
   private final Log log;
-  private volatile Runnable wake = () -> {};
-  /**
-   * Set by the exit watcher's thread: the PID that exited; 0 when none is pending. Taken with getAndSet: a read
-   * then a separate write of 0 would lose an exit that lands between them, hiding the sidecar's death until the
-   * safety look (60 s).
-   */
-  private final AtomicLong exitedPid = new AtomicLong();
+  private final IoLane lane;
+  private final MainProcessWatch mainProcess;
   /** Set by the service manager's change hook. */
   private volatile boolean changeSignalled;
 
-  private boolean ensureStarted;
-  private boolean restartPending;
-  private String restartReason;
-  private Set<String> secrets = Set.of();
+  private SidecarIntent intent = new SidecarIntent();
+  /** What the last look threw (a bug in the service manager), rethrown on the loop for the step's guard. */
+  private RuntimeException bug;
   private SidecarState label = SidecarState.Agent.UNKNOWN;
   private ServiceState state;
   private Readiness readiness;
@@ -82,11 +75,6 @@ public final class SidecarSupervisor implements AutoCloseable {
   private Instant lastLook;
   private boolean lastLookFailed;
   private boolean lookRequested;
-  private Watch watchState = Watch.NONE;
-  private long watchedPid;
-  private long exitSeenPid;
-  private Instant exitSeenAt;
-  private boolean unwatchableLogged;
   private Instant lastProbe;
   private long probedPid;
 
@@ -98,11 +86,18 @@ public final class SidecarSupervisor implements AutoCloseable {
 
   public SidecarSupervisor(String unit, ServiceManager services, ReadinessProbe probe, SidecarDiagnosis diagnosis,
       ExitWatcher exits, Log log) {
+    this(unit, services, probe, diagnosis, exits, log, new IoLane("sidecar-io"));
+  }
+
+  /** With the lane given: a test runs the calls within the tick. */
+  SidecarSupervisor(String unit, ServiceManager services, ReadinessProbe probe, SidecarDiagnosis diagnosis,
+      ExitWatcher exits, Log log, IoLane lane) {
+    this.lane = Objects.requireNonNull(lane, "lane == null");
     this.unit = Objects.requireNonNull(unit, "unit == null");
     this.services = services;
     this.probe = probe;
     this.diagnosis = diagnosis;
-    this.exits = Objects.requireNonNull(exits, "exits == null");
+    this.mainProcess = new MainProcessWatch(unit, Objects.requireNonNull(exits, "exits == null"), log);
     this.log = log;
   }
 
@@ -116,29 +111,34 @@ public final class SidecarSupervisor implements AutoCloseable {
         new PidfdExitWatcher("sidecar-exit-watch"), log);
   }
 
-  /**
-   * Called after every install. The first one starts the sidecar if it is not running; a later one restarts it when
-   * cluster.env, mesh, sidecar.env or the root certificate changed. The token is remembered only to redact it.
-   */
+  /** Takes the daemon's intent (it outlives this supervisor) and looks at once: there may be something to do. */
+  void adopt(SidecarIntent intent) {
+    this.intent = Objects.requireNonNull(intent, "intent == null");
+    lookRequested = true;
+  }
+
+  /** After every install: the intent is updated, and the unit looked at at once when there is something to do. */
   void bundleInstalled(InstallReport report, boolean first, String token) {
-    secrets = token == null ? Set.of() : Set.of(token);
-    if (first) {
-      ensureStarted = true;
-      lookRequested = true;
-      return;
-    }
-    RestartDecision d = RestartDecision.of(report);
-    if (d.restart()) {
-      restartPending = true;
-      restartReason = d.summary();
+    if (intent.installed(report, first, token)) {
       lookRequested = true;
     }
+  }
+
+  /** Asks for a look at the next tick (the intent changed). */
+  void lookSoon() {
+    lookRequested = true;
   }
 
   /** When {@link #tick} has something to do next ({@link Instant#MIN}: at once); the loop waits no longer. */
   Instant nextDue() {
     if (!services.available()) {
       return Instant.MAX;
+    }
+    if (lane.hasFinished()) {
+      return Instant.MIN;
+    }
+    if (lane.busy()) {
+      return Instant.MAX; // the call's end wakes the loop
     }
     Instant look = nextLook();
     if (state == null || !state.running()) {
@@ -149,85 +149,109 @@ public final class SidecarSupervisor implements AutoCloseable {
   }
 
   private Instant nextLook() {
-    Watch w = exitedPid.get() != 0 ? Watch.EXITED : watchState;
-    return SidecarPollPolicy.nextLook(lastLook, lastLookFailed ? null : state, w, exitSeenAt,
+    return SidecarPollPolicy.nextLook(lastLook, lastLookFailed ? null : state, mainProcess.watch(),
+        mainProcess.exitSeenAt(),
         lookRequested || changeSignalled);
   }
 
   /**
-   * Looks at the unit when the policy says so (state, actions due, crash loop), and probes readiness when due.
+   * Takes what systemctl or the probe answered, then asks again when the policy says so (state, actions due, crash
+   * loop), or probes readiness when due; never waits for an answer.
    *
-   * @return whether it looked or probed (what {@link #status()} says may have changed)
+   * @return whether an answer came in (what {@link #status()} says may have changed)
    */
   boolean tick(Instant now) {
     if (!services.available()) {
       return setLabel(SidecarState.Agent.NO_SYSTEMD, "no systemd here: istio.service is not supervised");
     }
-    boolean did = false;
-    if (!nextLook().isAfter(now)) {
+    boolean did = lane.takeFinished();
+    if (!lane.busy() && !nextLook().isAfter(now)) {
       look(now);
-      did = true;
+      did |= lane.takeFinished();
     }
-    if (state != null && state.installed() && state.running() && !lastLookFailed
+    if (!lane.busy() && state != null && state.installed() && state.running() && !lastLookFailed
         && !SidecarPollPolicy.nextProbe(lastProbe, readiness).isAfter(now)) {
-      readiness = probe.probe();
       lastProbe = now;
-      probedPid = state.mainPid();
-      did = true;
+      long pid = state.mainPid();
+      probedPid = pid;
+      lane.submit(probe::probe, r -> {
+        if (state != null && state.running() && state.mainPid() == pid && probedPid == pid) {
+          readiness = r;
+        }
+      });
+      did |= lane.takeFinished();
+    }
+    if (bug != null) {
+      throw bug; // on every pass until a look goes through: the step is failing, not flapping
     }
     return did;
   }
 
+  /**
+   * Before the loop: waits up to {@code within} for the first look (and probe), so that the first status says how the
+   * sidecar is rather than "unknown" (after an upgrade's restart it is running and healthy).
+   */
+  void settle(Instant now, Duration within) {
+    long deadline = System.nanoTime() + within.toNanos();
+    tick(now);
+    while (lane.busy() && System.nanoTime() < deadline) {
+      if (lane.awaitFinished(Duration.ofNanos(Math.max(0, deadline - System.nanoTime())))) {
+        tick(now);
+      }
+    }
+  }
+
   private void look(Instant now) {
-    long exited = exitedPid.getAndSet(0);
+    mainProcess.takeExit(now);
     changeSignalled = false;
     lookRequested = false;
     lastLook = now;
-    if (exited != 0 && exited == watchedPid) {
-      exitSeenPid = exited;
-      exitSeenAt = now;
-      watchedPid = 0;
-      watchState = Watch.GONE;
+    SidecarIntent.Snapshot want = intent.snapshot();
+    lane.submit(() -> SidecarLook.run(services, unit, want), r -> looked(r, want, now));
+  }
+
+  private void looked(SidecarLook r, SidecarIntent.Snapshot want, Instant now) {
+    if (r.enabled()) {
+      log.info("enabled " + unit);
     }
-    try {
-      state = services.state(unit);
-      lastLookFailed = false;
-      if (!state.installed()) {
-        setLabel(SidecarState.Agent.NOT_INSTALLED, unit + " is not installed (install istio-sidecar); the bundle is in place for it");
-        return;
-      }
-      if (ensureStarted) {
-        ensureStarted = false;
-        restartPending = false; // a sidecar that is only now being started reads the new files anyway
-        if (!state.enabled()) {
-          services.enable(unit);
-          log.info("enabled " + unit);
-        }
-        if (!state.running()) {
-          services.start(unit);
-          log.info("started " + unit + " (the bundle is in place)");
-        }
-      } else if (restartPending) {
-        restartPending = false;
-        services.restart(unit);
-        log.notice("restarting " + unit + ": " + restartReason);
-      }
-      CrashLoopDetector.Verdict v = crashLoop.observe(state, now);
-      if (v.crashLooping() && !looping) {
-        diagnosisLines = diagnose();
-        log.error(unit + " is crash-looping (" + v.describe() + "); last lines of istio.err.log: "
-            + String.join(" | ", diagnosisLines));
-      } else if (!v.crashLooping() && looping) {
-        log.notice(unit + " is no longer crash-looping");
-        diagnosisLines = List.of();
-      }
-      looping = v.crashLooping();
-      follow(state, now);
-      setLabel(new SidecarState.Unit(state.activeState(), state.subState()), null);
-    } catch (ServiceManagerException e) {
+    if (r.started()) {
+      log.info("started " + unit + " (the bundle is in place)");
+    }
+    if (r.restarted()) {
+      log.notice("restarting " + unit + ": " + want.reason());
+    }
+    bug = r.bug();
+    if (bug != null) {
+      return;
+    }
+    if (r.state() != null) {
+      state = r.state();
+    }
+    if (r.failure() != null) {
       lastLookFailed = true;
-      setLabel(SidecarState.Agent.UNKNOWN, "cannot ask systemd about " + unit + ": " + e.getMessage());
+      setLabel(SidecarState.Agent.UNKNOWN, "cannot ask systemd about " + unit + ": " + r.failure().getMessage());
+      return;
     }
+    lastLookFailed = false;
+    if (!state.installed()) {
+      setLabel(SidecarState.Agent.NOT_INSTALLED, unit + " is not installed (install istio-sidecar); the bundle is in place for it");
+      return;
+    }
+    if (want.start() || want.restart()) {
+      intent.done(want);
+    }
+    CrashLoopDetector.Verdict v = crashLoop.observe(state, now);
+    if (v.crashLooping() && !looping) {
+      diagnosisLines = diagnose();
+      log.error(unit + " is crash-looping (" + v.describe() + "); last lines of istio.err.log: "
+          + String.join(" | ", diagnosisLines));
+    } else if (!v.crashLooping() && looping) {
+      log.notice(unit + " is no longer crash-looping");
+      diagnosisLines = List.of();
+    }
+    looping = v.crashLooping();
+    follow(state, now);
+    setLabel(new SidecarState.Unit(state.activeState(), state.subState()), null);
   }
 
   /** Watches the main process systemd named; Envoy's readiness is forgotten when that process changed. */
@@ -236,7 +260,7 @@ public final class SidecarSupervisor implements AutoCloseable {
       readiness = null;
       lastProbe = null;
       probedPid = 0;
-      watchState = Watch.NONE;
+      mainProcess.none();
       return;
     }
     long pid = s.mainPid();
@@ -244,49 +268,18 @@ public final class SidecarSupervisor implements AutoCloseable {
       readiness = null; // another process: its Envoy has not been asked yet
       lastProbe = null;
     }
-    if (watchState == Watch.GONE && pid == exitSeenPid) {
-      return; // systemd has not handled that exit yet: the policy asks again shortly
-    }
-    if (watchState == Watch.WATCHING && pid == watchedPid) {
-      return;
-    }
-    switch (exits.watch(pid, this::exited)) {
-      case WATCHING -> {
-        watchedPid = pid;
-        watchState = Watch.WATCHING;
-      }
-      case GONE -> {
-        watchedPid = 0;
-        exitSeenPid = pid;
-        exitSeenAt = now;
-        watchState = Watch.GONE;
-      }
-      case UNSUPPORTED -> {
-        watchedPid = 0;
-        watchState = Watch.NONE;
-        if (!unwatchableLogged) {
-          unwatchableLogged = true;
-          log.info("cannot watch " + unit + "'s main process for its exit ("
-              + exits.unsupportedReason().orElse("unsupported") + "); asking systemd about it every second");
-        }
-      }
-    }
-  }
-
-  /** On the exit watcher's thread. */
-  private void exited(long pid) {
-    exitedPid.set(pid);
-    wake.run();
+    mainProcess.follow(pid, now);
   }
 
   /** Stops watching the sidecar's process (the daemon replaces this supervisor on reload, or stops). */
   @Override
   public void close() {
-    exits.close();
+    mainProcess.close();
+    lane.close();
   }
 
   private List<String> diagnose() {
-    SidecarDiagnosis.Result r = diagnosis.lastLines(secrets);
+    SidecarDiagnosis.Result r = diagnosis.lastLines(intent.secrets());
     if (r instanceof SidecarDiagnosis.Result.Tail t) {
       return t.lines();
     }

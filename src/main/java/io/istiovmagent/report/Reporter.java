@@ -21,6 +21,7 @@ import java.util.ArrayDeque;
 import java.util.Deque;
 import java.util.List;
 import java.util.Optional;
+import java.util.function.Supplier;
 import java.util.random.RandomGenerator;
 import javax.net.ssl.X509TrustManager;
 import okhttp3.EventListener;
@@ -72,7 +73,9 @@ public final class Reporter {
   private final Duration interval;
   private final Backoff backoff;
   private final RandomGenerator random;
-  private final HealthReport.Host host;
+  /** Who this VM is, read on the reporter's thread at the first report: host info may ask DNS for the hostname. */
+  private final Supplier<HealthReport.Host> hostSource;
+  private HealthReport.Host host;
   private final Clock clock;
   private final Log log;
   private final String userAgent;
@@ -105,6 +108,13 @@ public final class Reporter {
   public Reporter(HttpUrl url, X509TrustManager trust, Optional<BearerToken> credential, Duration interval,
       Duration timeout, Backoff backoff, RandomGenerator random, HealthReport.Host host, Clock clock, Log log,
       String userAgent, Hints hints) {
+    this(url, trust, credential, interval, timeout, backoff, random, () -> host, clock, log, userAgent, hints);
+  }
+
+  /** As above, with host info read when the first report is built (off the caller's thread). */
+  public Reporter(HttpUrl url, X509TrustManager trust, Optional<BearerToken> credential, Duration interval,
+      Duration timeout, Backoff backoff, RandomGenerator random, Supplier<HealthReport.Host> host, Clock clock,
+      Log log, String userAgent, Hints hints) {
     this(url, trust, credential, interval, timeout, backoff, random, host, clock, log, userAgent, hints,
         HttpsClients.NO_EVENTS);
   }
@@ -116,6 +126,12 @@ public final class Reporter {
   Reporter(HttpUrl url, X509TrustManager trust, Optional<BearerToken> credential, Duration interval,
       Duration timeout, Backoff backoff, RandomGenerator random, HealthReport.Host host, Clock clock, Log log,
       String userAgent, Hints hints, EventListener.Factory events) {
+    this(url, trust, credential, interval, timeout, backoff, random, () -> host, clock, log, userAgent, hints, events);
+  }
+
+  private Reporter(HttpUrl url, X509TrustManager trust, Optional<BearerToken> credential, Duration interval,
+      Duration timeout, Backoff backoff, RandomGenerator random, Supplier<HealthReport.Host> host, Clock clock,
+      Log log, String userAgent, Hints hints, EventListener.Factory events) {
     if (!url.isHttps()) {
       throw new IllegalArgumentException("report.url must be https://");
     }
@@ -124,7 +140,7 @@ public final class Reporter {
     this.interval = interval;
     this.backoff = backoff;
     this.random = random;
-    this.host = host;
+    this.hostSource = host;
     this.clock = clock;
     this.log = log;
     this.userAgent = userAgent;
@@ -279,6 +295,9 @@ public final class Reporter {
   }
 
   private boolean send(AgentStatus s) {
+    if (host == null) {
+      host = hostSource.get();
+    }
     HealthReport report = ReportBuilder.build(s, host, ++sequence, interval, List.copyOf(transitions));
     Request.Builder rb = new Request.Builder().url(url).header("User-Agent", userAgent);
     credential.ifPresent(c -> rb.header("Authorization", c.headerValue()));

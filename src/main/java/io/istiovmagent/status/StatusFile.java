@@ -10,9 +10,9 @@ import io.istiovmagent.fs.FileOwner;
 import io.istiovmagent.fs.RootFs;
 import java.io.IOException;
 import java.nio.charset.StandardCharsets;
-import java.nio.file.attribute.PosixFilePermissions;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.nio.file.attribute.PosixFilePermissions;
 import java.util.Optional;
 
 /** status.json: written atomically by the daemon on every change, read by `istio-vm-agent status`. */

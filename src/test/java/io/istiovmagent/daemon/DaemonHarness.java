@@ -66,6 +66,8 @@ public final class DaemonHarness implements AutoCloseable {
     throw new AssertionError("sidecar.manage is false in the harness's default config");
   };
   public Optional<WatchdogSettings> watchdog = Optional.empty();
+  /** Resolves hosts.gatewayHostname; by default every name is 192.0.2.77 (TEST-NET-1). */
+  public AgentDaemon.Resolver resolver = host -> List.of(InetAddress.getByName("192.0.2.77"));
   /** Wraps the daemon's notifier, e.g. to count what it sends. */
   public java.util.function.UnaryOperator<Notifier> notifier = n -> n;
   public AgentDaemon daemon;
@@ -120,7 +122,7 @@ public final class DaemonHarness implements AutoCloseable {
     daemon = new AgentDaemon(new AgentDaemon.Options(new RootFs(root), configPath, clock,
         notifier.apply(Notifier.fromEnvironment(Map.of("NOTIFY_SOCKET", dir.resolve("notify.sock").toString()))),
         watchdog, sidecar,
-        host -> List.of(InetAddress.getByName("192.0.2.77")), new SplittableRandom(SEED),
+        resolver, new SplittableRandom(SEED),
         new Log(new PrintStream(logs, true, StandardCharsets.UTF_8), true), "istio-vm-agent/test", "test"));
     exitCode = null;
     thread = new Thread(() -> exitCode = daemon.run(), "agent-daemon-under-test");

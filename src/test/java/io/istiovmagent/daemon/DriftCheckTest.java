@@ -28,7 +28,7 @@ import java.util.SplittableRandom;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
-/** The daemon's full check every {@link BundleKeeper#FULL_CHECK}: it observes and plans, and writes only for a drift. */
+/** The daemon's full check every {@link DriftRepair#FULL_CHECK}: it observes and plans, and writes only for a drift. */
 class DriftCheckTest {
   @TempDir
   Path tmp;
@@ -48,7 +48,7 @@ class DriftCheckTest {
   }
 
   private static Instant fullCheckDue() {
-    return TestBundles.NOW.plus(BundleKeeper.FULL_CHECK).plusSeconds(1);
+    return TestBundles.NOW.plus(DriftRepair.FULL_CHECK).plusSeconds(1);
   }
 
   @Test

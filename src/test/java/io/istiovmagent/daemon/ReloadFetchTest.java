@@ -49,6 +49,8 @@ class ReloadFetchTest {
       });
       h.start();
       assertTrue(firstArrived.await(15, TimeUnit.SECONDS), "the first fetch\n" + h.logs());
+      // A reload that changes the bundle's section: the fetch under way is for a configuration no longer in force.
+      h.writeConfig(Files.readString(h.configPath).replace("bundle:\n", "bundle:\n  timeout: 20s\n"));
       h.daemon.requestReload();
       // Either the daemon says it waits for the abandoned fetch, or (the defect) a second fetch reaches the source.
       h.await("the reload", WAIT, () -> h.logs().contains("is still under way") || h.bundleRequests.get() > 1);

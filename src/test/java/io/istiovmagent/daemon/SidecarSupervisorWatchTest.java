@@ -35,7 +35,7 @@ import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
 /**
- * The supervisor between its loop passes, with time passed in: a real `sleep` as the sidecar's main process, watched
+ * The supervisor between its loop passes, with time passed in and systemctl's calls run within the tick: a real `sleep` as the sidecar's main process, watched
  * through a real pidfd; systemd's answers and Envoy's are counted.
  */
 class SidecarSupervisorWatchTest {
@@ -78,7 +78,7 @@ class SidecarSupervisorWatchTest {
   private SidecarSupervisor supervisor(ExitWatcher exits) {
     supervisor = new SidecarSupervisor(UNIT, systemd, new ReadinessProbe("http://127.0.0.1:" + envoy.getPort()
         + "/healthz/ready", Duration.ofMillis(500)), new SidecarDiagnosis(new RootFs(tmp)), exits,
-        new Log(new PrintStream(logs, true, StandardCharsets.UTF_8), true));
+        new Log(new PrintStream(logs, true, StandardCharsets.UTF_8), true), new IoLane(Runnable::run));
     supervisor.watch(wakes::release);
     return supervisor;
   }
