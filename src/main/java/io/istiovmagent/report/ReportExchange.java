@@ -1,12 +1,12 @@
 package io.istiovmagent.report;
 
-import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.SerializationFeature;
 import com.fasterxml.jackson.datatype.jsr310.JavaTimeModule;
 import io.istiovmagent.bundle.BearerToken;
 import io.istiovmagent.bundle.HttpsClients;
 import io.istiovmagent.bundle.HttpsSource;
+import io.istiovmagent.protocol.ErrorBody;
 import io.istiovmagent.protocol.HealthReport;
 import io.istiovmagent.protocol.ReportAnswer;
 import io.istiovmagent.util.Log;
@@ -132,8 +132,8 @@ final class ReportExchange {
   private static String errorOf(Response r) {
     try {
       String body = r.body().string();
-      JsonNode n = JSON.readTree(body.length() > 500 ? body.substring(0, 500) : body);
-      return n.path("error").asText("no reason given");
+      return ErrorBody.reasonIn(JSON.readTree(body.length() > 500 ? body.substring(0, 500) : body))
+          .orElse("no reason given");
     } catch (IOException | RuntimeException e) {
       return "no reason given";
     }
