@@ -1,24 +1,15 @@
 package io.istiovmagent.report;
 
-import com.fasterxml.jackson.databind.JsonNode;
-import com.fasterxml.jackson.databind.ObjectMapper;
-import com.fasterxml.jackson.databind.SerializationFeature;
-import com.fasterxml.jackson.datatype.jsr310.JavaTimeModule;
 import io.istiovmagent.bundle.BearerToken;
 import io.istiovmagent.bundle.HttpsClients;
-import io.istiovmagent.bundle.HttpsSource;
 import io.istiovmagent.protocol.HealthReport;
-import io.istiovmagent.protocol.ReportAnswer;
 import io.istiovmagent.retry.Backoff;
 import io.istiovmagent.retry.FailureClass;
 import io.istiovmagent.status.AgentStatus;
 import io.istiovmagent.util.Log;
-import java.io.IOException;
 import java.time.Clock;
 import java.time.Duration;
 import java.time.Instant;
-import java.util.ArrayDeque;
-import java.util.Deque;
 import java.util.List;
 import java.util.Optional;
 import java.util.function.Supplier;
@@ -26,11 +17,7 @@ import java.util.random.RandomGenerator;
 import javax.net.ssl.X509TrustManager;
 import okhttp3.EventListener;
 import okhttp3.HttpUrl;
-import okhttp3.MediaType;
-import okhttp3.OkHttpClient;
 import okhttp3.Request;
-import okhttp3.RequestBody;
-import okhttp3.Response;
 
 /**
  * Sends health reports to the control plane from one background thread, so the daemon's loop never waits on the
@@ -38,8 +25,6 @@ import okhttp3.Response;
  * heartbeat; after an outage one report with the current state goes first, carrying the transitions it missed.
  */
 public final class Reporter {
-  /** At most this many undelivered transitions ride along; older ones are dropped. */
-  static final int MAX_TRANSITIONS = 20;
   /** The longest the loop sleeps at a time, so that a clock stepped back delays a heartbeat by no more than this. */
   static final Duration MAX_WAIT = Duration.ofMinutes(1);
   /**
@@ -47,9 +32,6 @@ public final class Reporter {
    * interrupted); the bound only keeps a reporter stuck in a hint callback from holding up the daemon's loop.
    */
   static final Duration CLOSE_WAIT = Duration.ofSeconds(5);
-  private static final MediaType JSON_TYPE = MediaType.get("application/json");
-  static final ObjectMapper JSON = new ObjectMapper().registerModule(new JavaTimeModule())
-      .disable(SerializationFeature.WRITE_DATES_AS_TIMESTAMPS);
 
   /** What the reporter tells the daemon and `status`. */
   public record State(String url, Instant lastDeliveredAt, long delivered, String lastError) {}
@@ -68,8 +50,7 @@ public final class Reporter {
   }
 
   private final HttpUrl url;
-  private final OkHttpClient client;
-  private final Optional<BearerToken> credential;
+  private final ReportExchange exchange;
   private final Duration interval;
   private final Backoff backoff;
   private final RandomGenerator random;
@@ -78,7 +59,6 @@ public final class Reporter {
   private HealthReport.Host host;
   private final Clock clock;
   private final Log log;
-  private final String userAgent;
   private final Hints hints;
   private final Thread thread;
 
@@ -94,12 +74,10 @@ public final class Reporter {
   /** How often the reporter's loop has looked at the latest status: for tests (it must not poll). */
   private long looks;
   // Reporter thread only.
-  private final Deque<HealthReport.Transition> transitions = new ArrayDeque<>();
+  private final MissedTransitions transitions = new MissedTransitions();
   /** The last failed answer's Retry-After (429, 5xx), if it had one. */
   private Optional<Duration> retryAfter = Optional.empty();
   private ReportPolicy.Key deliveredKey;
-  private ReportPolicy.Key pendingKey;
-  private AgentStatus pendingStatus;
   private long sequence;
   private int failures;
   /** Attempts at the last (STOPPING) report so far. */
@@ -136,16 +114,14 @@ public final class Reporter {
       throw new IllegalArgumentException("report.url must be https://");
     }
     this.url = url;
-    this.credential = credential;
     this.interval = interval;
     this.backoff = backoff;
     this.random = random;
     this.hostSource = host;
     this.clock = clock;
     this.log = log;
-    this.userAgent = userAgent;
     this.hints = hints;
-    this.client = HttpsClients.client(trust, timeout, false, events);
+    this.exchange = new ReportExchange(url, trust, credential, timeout, userAgent, clock, events);
     this.state = new State(display(url), null, 0, null);
     this.thread = new Thread(this::loop, "health-reporter");
     this.thread.setDaemon(true);
@@ -200,7 +176,7 @@ public final class Reporter {
     thread.join(within.toMillis());
     if (thread.isAlive()) {
       thread.interrupt();
-      client.dispatcher().cancelAll();
+      exchange.cancel();
       thread.join(1000);
     }
   }
@@ -215,7 +191,7 @@ public final class Reporter {
       notifyAll();
     }
     thread.interrupt();
-    client.dispatcher().cancelAll();
+    exchange.cancel();
     try {
       thread.join(CLOSE_WAIT.toMillis());
     } catch (InterruptedException e) {
@@ -262,7 +238,7 @@ public final class Reporter {
           }
         }
       }
-      track(s);
+      transitions.track(s, failures > 0);
       boolean ok = send(s);
       if (ok) {
         failures = 0;
@@ -281,64 +257,32 @@ public final class Reporter {
     }
   }
 
-  /** A state that changed while reports were failing is kept as a transition (bounded), not lost. */
-  private void track(AgentStatus s) {
-    ReportPolicy.Key key = ReportPolicy.Key.of(s);
-    if (pendingStatus != null && !key.equals(pendingKey) && failures > 0) {
-      transitions.addLast(ReportBuilder.transition(pendingStatus));
-      while (transitions.size() > MAX_TRANSITIONS) {
-        transitions.removeFirst();
-      }
-    }
-    pendingKey = key;
-    pendingStatus = s;
-  }
-
   private boolean send(AgentStatus s) {
     if (host == null) {
       host = hostSource.get();
     }
-    HealthReport report = ReportBuilder.build(s, host, ++sequence, interval, List.copyOf(transitions));
-    Request.Builder rb = new Request.Builder().url(url).header("User-Agent", userAgent);
-    credential.ifPresent(c -> rb.header("Authorization", c.headerValue()));
-    try {
-      rb.post(RequestBody.create(JSON.writeValueAsBytes(report), JSON_TYPE));
-    } catch (IOException e) {
-      throw new IllegalStateException("a report is plain data and always serialises", e);
-    }
+    HealthReport report = ReportBuilder.build(s, host, ++sequence, interval, transitions.list());
+    Request request = exchange.request(report);
     Instant sentAt = clock.instant();
     retryAfter = Optional.empty();
-    try (Response r = client.newCall(rb.build()).execute()) {
-      // Any 2xx: a plain sink answers 202 Accepted or 204 No Content and means "stored" as much as a 200 does.
-      if (r.isSuccessful()) {
-        transitions.clear();
-        deliveredKey = ReportPolicy.Key.of(s);
-        String previousError;
-        synchronized (this) {
-          previousError = state.lastError();
-          state = new State(state.url(), clock.instant(), state.delivered() + 1, null);
-        }
-        if (previousError != null) {
-          log.info("health reports delivered again to " + url.host());
-        }
-        if (hasBody(r)) {
-          readHints(r, s.bundle() == null ? null : s.bundle().revision(), sentAt);
-        }
-        return true;
-      }
-      if (r.code() == 429 || r.code() >= 500) {
-        retryAfter = HttpsSource.retryAfter(r.header("Retry-After"), clock);
-      }
-      String why = switch (r.code()) {
-        case 401, 403 -> "credential rejected (HTTP " + r.code() + ") by " + url.host()
-            + ": check bundle.tokenFile";
-        case 400 -> "report refused (HTTP 400): " + errorOf(r);
-        default -> "report endpoint answered HTTP " + r.code();
-      };
-      return failed(why);
-    } catch (IOException e) {
-      return failed("cannot reach the report endpoint " + url.host() + ":" + url.port() + " (" + e.getMessage() + ")");
+    ReportExchange.Outcome outcome = exchange.send(request);
+    if (outcome instanceof ReportExchange.Failed f) {
+      retryAfter = f.retryAfter();
+      return failed(f.why());
     }
+    transitions.delivered();
+    deliveredKey = ReportPolicy.Key.of(s);
+    String previousError;
+    synchronized (this) {
+      previousError = state.lastError();
+      state = new State(state.url(), clock.instant(), state.delivered() + 1, null);
+    }
+    if (previousError != null) {
+      log.info("health reports delivered again to " + url.host());
+    }
+    ((ReportExchange.Delivered) outcome).handTo(hints, s.bundle() == null ? null : s.bundle().revision(), sentAt,
+        log);
+    return true;
   }
 
   private boolean failed(String why) {
@@ -352,34 +296,5 @@ public final class Reporter {
       log.warn(why);
     }
     return false;
-  }
-
-  /** The answer's hint, read as the protocol says (ReportAnswer.hintIn); an unreadable body hints nothing. */
-  private void readHints(Response r, String revision, Instant sentAt) {
-    try {
-      ReportAnswer.Hint hint = ReportAnswer.hintIn(JSON.readTree(r.body().byteStream()));
-      if (hint == ReportAnswer.Hint.FETCH_NOW) {
-        hints.fetchBundleNow();
-      } else if (hint == ReportAnswer.Hint.CONFIRMED && revision != null) {
-        hints.bundleConfirmed(revision, sentAt);
-      }
-    } catch (IOException | RuntimeException e) {
-      log.debug("report answer without readable hints: " + e.getMessage());
-    }
-  }
-
-  /** A 204 or 205 never has one; any other answer may (a 202 from a plain sink has any body, or none). */
-  private static boolean hasBody(Response r) {
-    return r.code() != 204 && r.code() != 205 && r.body().contentLength() != 0;
-  }
-
-  private static String errorOf(Response r) {
-    try {
-      String body = r.body().string();
-      JsonNode n = JSON.readTree(body.length() > 500 ? body.substring(0, 500) : body);
-      return n.path("error").asText("no reason given");
-    } catch (IOException | RuntimeException e) {
-      return "no reason given";
-    }
   }
 }

@@ -11,8 +11,8 @@ import com.fasterxml.jackson.databind.cfg.CoercionInputShape;
 import com.fasterxml.jackson.databind.json.JsonMapper;
 import com.fasterxml.jackson.databind.type.LogicalType;
 import com.fasterxml.jackson.datatype.jsr310.JavaTimeModule;
+import io.istiovmagent.protocol.ErrorBody;
 import java.nio.charset.StandardCharsets;
-import java.util.Map;
 
 /** The server's one JSON mapper: strict about types, tolerant of unknown fields, compact output. */
 final class Json {
@@ -65,6 +65,6 @@ final class Json {
 
   /** The body of every error response. */
   static byte[] error(String message) {
-    return bytes(Map.of("error", message));
+    return bytes(new ErrorBody(message));
   }
 }

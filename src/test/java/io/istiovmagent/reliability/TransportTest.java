@@ -286,7 +286,8 @@ class TransportTest {
         + "query|username|fragment|tag\\()"), List.of("bundle/HttpsClients.java", "sidecar/ReadinessProbe.java"));
     rules.put(Pattern.compile("SSLContext\\.getInstance|sslSocketFactory\\("), List.of("bundle/HttpsClients.java",
         "server/ServerTls.java"));
-    rules.put(Pattern.compile("HttpsClients\\.client\\("), List.of("bundle/HttpsSource.java", "report/Reporter.java"));
+    rules.put(Pattern.compile("HttpsClients\\.client\\("), List.of("bundle/HttpsSource.java",
+        "report/ReportExchange.java"));
     int scanned = 0;
     try (Stream<Path> files = Files.walk(MAIN)) {
       for (Path f : files.filter(p -> p.toString().endsWith(".java")).sorted().toList()) {

@@ -44,7 +44,7 @@ class ReportWireTest {
         + "\"mainPid\":4242,\"crashLoop\":true,\"diagnosis\":[\"exit status 1\"]},"
         + "\"transitions\":[{\"at\":\"2026-11-25T12:00:01.250Z\",\"status\":\"DEGRADED\","
         + "\"reasons\":[\"sidecar restarting\"]}]}",
-        Reporter.JSON.writeValueAsString(report));
+        ReportExchange.JSON.writeValueAsString(report));
   }
 
   @Test
@@ -60,7 +60,7 @@ class ReportWireTest {
         + "\"addresses\":[\"10.0.0.7\"]},"
         + "\"workload\":{\"namespace\":null,\"serviceAccount\":null,\"group\":null,\"clusterId\":null,"
         + "\"network\":null},\"bundle\":null,\"sidecar\":null,\"transitions\":[]}",
-        Reporter.JSON.writeValueAsString(report));
+        ReportExchange.JSON.writeValueAsString(report));
   }
 
   /** One host, named once: the tests construct it through whichever model the reporter uses. */

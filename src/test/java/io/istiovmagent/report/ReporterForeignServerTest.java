@@ -198,7 +198,7 @@ class ReporterForeignServerTest {
   private JsonNode next() throws Exception {
     TinyHttpsServer.Received r = server.received.poll(WAIT.toSeconds(), TimeUnit.SECONDS);
     assertNotNull(r, "no report within " + WAIT + "; log:\n" + logs);
-    return Reporter.JSON.readTree(r.body());
+    return ReportExchange.JSON.readTree(r.body());
   }
 
   private void awaitDelivered(long n) throws InterruptedException {

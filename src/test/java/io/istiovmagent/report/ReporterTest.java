@@ -98,7 +98,7 @@ class ReporterTest {
         receivedNanos.add(System.nanoTime());
         try {
           assertEquals("Bearer " + JOIN, r.getHeaders().get("Authorization"));
-          received.add(Reporter.JSON.readTree(r.getBody().utf8()));
+          received.add(ReportExchange.JSON.readTree(r.getBody().utf8()));
         } catch (Exception e) {
           throw new AssertionError(e);
         }
@@ -269,6 +269,22 @@ class ReporterTest {
     }
     assertTrue(reporter.state().lastError().startsWith("credential rejected (HTTP 401)"), reporter.state().toString());
     assertFalse(logs.toString().contains(JOIN));
+  }
+
+  @ParameterizedTest
+  @ValueSource(strings = {"{\"error\":\"unknown status \\\"FINE\\\"\"}", "<html>bad request</html>"})
+  void aRefusedReportShowsTheServicesReasonInItsState(String body) throws Exception {
+    code = 400;
+    answer = body;
+    reporter(Duration.ofMinutes(10));
+    reporter.offer(status(AgentStatus.Health.HEALTHY, List.of(), "active/running"));
+    next();
+    long deadline = System.nanoTime() + Duration.ofSeconds(5).toNanos();
+    while (reporter.state().lastError() == null && System.nanoTime() < deadline) {
+      Thread.sleep(10);
+    }
+    String reason = body.startsWith("{") ? "unknown status \"FINE\"" : "no reason given";
+    assertEquals("report refused (HTTP 400): " + reason, reporter.state().lastError());
   }
 
   @Test
