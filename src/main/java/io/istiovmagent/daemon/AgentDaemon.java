@@ -336,6 +336,7 @@ public final class AgentDaemon {
   private void stop() {
     stopping = true;
     sidecar.close();
+    bundle.close();
     out.stopping();
     log.info("stopping (istio.service is left running)");
     AgentStatus last = snapshot(o.clock().instant());

@@ -12,7 +12,7 @@ import java.util.function.Consumer;
 
 /**
  * A DNS-only gateway (hosts.gatewayHostname): its name resolved off the loop, on a lane of its own (the fetch
- * resolves it on its own thread too, {@link BundleFetch}), and the hosts entries that map istiod's names to it.
+ * resolves it on its own thread too, {@link FetchRunner}), and the hosts entries that map istiod's names to it.
  */
 final class GatewayAddresses {
   /**

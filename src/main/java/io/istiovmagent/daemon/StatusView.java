@@ -3,6 +3,8 @@ package io.istiovmagent.daemon;
 import io.istiovmagent.install.Installer;
 import io.istiovmagent.status.AgentStatus;
 import io.istiovmagent.status.HealthAssessor;
+import io.istiovmagent.verify.RootCertificate;
+import io.istiovmagent.verify.VerifiedBundle;
 import java.nio.file.Path;
 import java.time.Instant;
 import java.util.List;
@@ -55,6 +57,16 @@ final class StatusView {
     HealthAssessor.Assessment a = HealthAssessor.assess(draft, now);
     return new AgentStatus(draft.format(), draft.pid(), draft.version(), startedAt, now, draft.phase(), a.health(),
         a.reasons(), draft.bundle(), draft.hosts(), sc, err, draft.nextRefreshAt(), rep);
+  }
+
+  /** What the status says of the bundle in force, {@code b}. */
+  static AgentStatus.Bundle bundle(VerifiedBundle b, String source, Instant fetchedAt, boolean fromLastKnownGood,
+      FetchSchedule schedule) {
+    return new AgentStatus.Bundle(source, b.revision(), fetchedAt, schedule.lastCheckedAt(), fromLastKnownGood,
+        b.token().expiresAt(), b.rootCertificates().stream().map(RootCertificate::notAfter).min(Instant::compareTo)
+            .orElse(null), b.namespace(), b.serviceAccount(), b.workloadGroup(),
+        b.clusterEnv().nonEmpty("ISTIO_META_CLUSTER_ID"), b.clusterEnv().nonEmpty("ISTIO_META_NETWORK"),
+        schedule.confirmedAt());
   }
 
   /** systemd's STATUS= line for {@code s}. */

@@ -37,14 +37,11 @@ import okhttp3.HttpUrl;
 
 /**
  * One simulated VM: the agent's real {@link Reporter} (its own thread, its own OkHttp client and TLS context, its
- * own heartbeat jitter and backoff) and the real bundle fetch ({@link HttpsSource} with a conditional GET, then
- * the daemon's RefreshPolicy after a success and the token-aware {@link Backoff} after a failure, classified by
- * {@link FailureClass}). What is not real: the glue of {@code daemon.BundleKeeper} around the fetch (its
- * {@code completed}, {@code failed} and {@code confirmed}), copied below minus the installing (no files are written) and minus its
- * "fetch again when a hint came during a fetch" (the endpoint gives that hint only for a changed bundle, which this
- * fleet never sees); and the daemon's status snapshot, built here the way {@code AgentDaemon.snapshot} builds it
- * for a managed, running, ready sidecar. A change to that glue in BundleKeeper (a new refresh rule, say) must be
- * copied here to be measured; a change to the policies, the Reporter or the HTTP client is picked up as it is.
+ * own heartbeat jitter and backoff), the real bundle fetch ({@link HttpsSource} with a conditional GET) and the
+ * daemon's real fetch schedule ({@link FleetSchedule}: refresh policy, token-aware backoff, report confirmations,
+ * fetch-now hints), classified by {@link FailureClass}. What is not real: nothing is installed (no files are
+ * written), a blocking pool stands in for the daemon's fetch thread, and the status is built here the way the
+ * daemon's status view builds it for a managed, running, ready sidecar.
  */
 final class FleetAgent {
   /** What every agent of the fleet shares: the process-wide settings of one simulated VM image. */
@@ -90,17 +87,12 @@ final class FleetAgent {
   private HttpsSource source;
   private volatile Reporter reporter;
 
-  // BundleKeeper's state; guarded by this.
+  // The bundle side's state; guarded by this.
   private VerifiedBundle current;
-  private Optional<String> etag = Optional.empty();
   private Instant fetchedAt;
-  private Instant lastCheckedAt;
-  private int failures;
   private AgentStatus.LastError lastError;
-  private Instant nextFetchAt;
-  private final FleetSchedule refreshSchedule;
+  private final FleetSchedule fetchSchedule;
   private boolean fetching;
-  private Instant confirmedAt;
   private ScheduledFuture<?> pending;
   private boolean warmStart = true;
   private boolean renewSource;
@@ -112,7 +104,7 @@ final class FleetAgent {
     this.reportRandom = random.split();
     this.backoffRandom = random.split();
     this.startedAt = shared.clock().instant();
-    this.refreshSchedule = new FleetSchedule(shared.refresh());
+    this.fetchSchedule = new FleetSchedule(shared.refresh(), fetchRandom, startedAt);
     byte[] machineId = new byte[16];
     random.split().nextBytes(machineId);
     this.host = new HealthReport.Host(String.format("vm-%05d", id), HexFormat.of().formatHex(machineId),
@@ -151,24 +143,22 @@ final class FleetAgent {
 
   /** The reporter's fetchBundleNow hint, as the daemon's FETCH_NOW event. */
   private synchronized void fetchNow() {
-    nextFetchAt = shared.clock().instant();
-    schedule();
+    fetchSchedule.fetchNow(shared.clock().instant(), fetching);
+    if (!fetching) { // else the fetch under way schedules the next when it ends
+      schedule();
+    }
   }
 
   /**
-   * A report answer confirmed the bundle, as the daemon's CONFIRMED event and BundleKeeper.confirmed: the real
-   * ConfirmationPolicy ({@link FleetSchedule}) may move the interval refresh (the report URL is the bundle source's
-   * origin here).
+   * A report answer confirmed the bundle, as the daemon's CONFIRMED event: the real ConfirmationPolicy may move
+   * the interval refresh (the report URL is the bundle source's origin here).
    */
   private synchronized void confirmed(String revision, Instant sentAt) {
     if (current == null) {
       return;
     }
-    Optional<Instant> next = refreshSchedule.confirmed(shared.clock().instant(), current.revision(), lastCheckedAt,
-        failures > 0, fetching, revision, sentAt);
-    if (next.isPresent()) {
-      nextFetchAt = next.get();
-      confirmedAt = sentAt;
+    if (fetchSchedule.confirmed(shared.clock().instant(), current.revision(), fetching, revision, sentAt)
+        .isPresent()) {
       schedule();
     }
   }
@@ -183,15 +173,15 @@ final class FleetAgent {
     return last != null && !last.isBefore(t);
   }
 
-  // ---- BundleKeeper.fetch and .failed, minus the installing ----
+  // ---- a fetch and what the schedule makes of it, minus the installing ----
 
   private void fetch() {
     Instant now = shared.clock().instant();
     HttpsSource s;
     Optional<String> ifNoneMatch;
     synchronized (this) {
-      if (nextFetchAt != null) {
-        shared.stats().fetchLag(Math.max(0, Duration.between(nextFetchAt, now).toMillis()));
+      if (fetchSchedule.lastCheckedAt() != null || fetchSchedule.failures() > 0) { // not the first fetch
+        shared.stats().fetchLag(Math.max(0, Duration.between(fetchSchedule.nextAt(), now).toMillis()));
       }
       if (renewSource) {
         // The first refresh, brought forward by the warm start below: an agent that has run for a while has no
@@ -202,30 +192,30 @@ final class FleetAgent {
         renewSource = false;
       }
       s = source;
-      ifNoneMatch = current != null ? etag : Optional.empty();
+      ifNoneMatch = current != null ? fetchSchedule.etag() : Optional.empty();
       fetching = true;
     }
     try {
       FetchResult r = s.fetch(ifNoneMatch); // blocking, outside the lock: the hint may arrive meanwhile
       synchronized (this) {
-        lastCheckedAt = shared.clock().instant();
-        if (r instanceof FetchResult.Fetched f) {
-          current = shared.verifier().verify(f.bundle());
-          etag = f.etag();
-          fetchedAt = lastCheckedAt;
-        }
-        failures = 0;
-        lastError = null;
+        Instant checkedAt = shared.clock().instant();
         // A fleet that has run for a while has its refreshes spread over the interval; one that booted within the
         // ramp has not. The first schedule is therefore computed from a last success drawn uniformly from the past
-        // refresh interval (the policy is the real one; only its input is shifted). Later ones are the daemon's.
-        Instant from = lastCheckedAt;
+        // refresh interval (the schedule is the real one; only its input is shifted). Later ones are the daemon's.
+        Instant from = checkedAt;
         if (warmStart) {
           warmStart = false;
           renewSource = true;
-          from = lastCheckedAt.minusMillis(fetchRandom.nextLong(shared.refresh().refreshInterval().toMillis()));
+          from = checkedAt.minusMillis(fetchRandom.nextLong(shared.refresh().refreshInterval().toMillis()));
         }
-        nextFetchAt = refreshSchedule.succeeded(from, lastCheckedAt, current.token());
+        if (r instanceof FetchResult.Fetched f) {
+          current = shared.verifier().verify(f.bundle());
+          fetchedAt = checkedAt;
+          fetchSchedule.fetched(from, checkedAt, f.etag(), current.token());
+        } else {
+          fetchSchedule.notModified(from, checkedAt, current.token());
+        }
+        lastError = null;
       }
     } catch (SourceException e) {
       failed(now, FailureClass.of(e), e.retryAfter(), "cannot fetch the bundle: " + e.getMessage());
@@ -237,53 +227,51 @@ final class FleetAgent {
     }
     synchronized (this) {
       fetching = false;
+      fetchSchedule.ended(shared.clock().instant());
       publish();
       schedule();
     }
   }
 
   private synchronized void failed(Instant now, FailureClass kind, Optional<Duration> retryAfter, String message) {
-    failures++;
-    refreshSchedule.failed();
     lastError = new AgentStatus.LastError(now, message);
     Optional<Duration> tokenLeft = current == null ? Optional.empty()
         : Optional.of(Duration.between(now, current.token().expiresAt()));
-    Duration delay = new Backoff(Backoff.DEFAULT_BASE, shared.backoffCap(), fetchRandom)
-        .delay(failures, kind, retryAfter, tokenLeft);
-    nextFetchAt = shared.clock().instant().plus(delay);
+    fetchSchedule.failed(shared.clock().instant(), kind, retryAfter, tokenLeft);
   }
 
   private void schedule() {
     if (pending != null) {
       pending.cancel(false);
     }
-    long ms = Math.max(0, Duration.between(shared.clock().instant(), nextFetchAt).toMillis());
+    long ms = Math.max(0, Duration.between(shared.clock().instant(), fetchSchedule.nextAt()).toMillis());
     // The timer only hands the fetch over: a fetch blocks (up to the 30 s timeout, twice) as in the daemon's fetch
     // thread, and must not hold up other agents' fetches. The blocking pool grows with the fetches in flight.
     pending = shared.scheduler().schedule(() -> shared.blocking().execute(this::fetch), ms, TimeUnit.MILLISECONDS);
   }
 
-  // ---- AgentDaemon.publish / snapshot: a VM reports once it holds a bundle ----
+  // ---- the daemon's status view: a VM reports once it holds a bundle ----
 
   private void publish() {
     if (current == null || reporter == null) {
       return;
     }
     Instant now = shared.clock().instant();
-    AgentStatus.Bundle b = new AgentStatus.Bundle(source.describe(), current.revision(), fetchedAt, lastCheckedAt,
+    AgentStatus.Bundle b = new AgentStatus.Bundle(source.describe(), current.revision(), fetchedAt,
+        fetchSchedule.lastCheckedAt(),
         false, current.token().expiresAt(), current.rootCertificates().stream().map(RootCertificate::notAfter)
             .min(Instant::compareTo).orElse(null), current.namespace(), current.serviceAccount(),
         current.workloadGroup(), current.clusterEnv().nonEmpty("ISTIO_META_CLUSTER_ID"),
-        current.clusterEnv().nonEmpty("ISTIO_META_NETWORK"), confirmedAt);
+        current.clusterEnv().nonEmpty("ISTIO_META_NETWORK"), fetchSchedule.confirmedAt());
     AgentStatus.Sidecar sc = new AgentStatus.Sidecar(true, SidecarState.of("active/running"), 1000 + id, 0, true, "HTTP 200", false,
         List.of());
     Reporter.State st = reporter.state();
     AgentStatus.Report rep = new AgentStatus.Report(st.url(), st.lastDeliveredAt(), st.delivered(), st.lastError());
     AgentStatus draft = new AgentStatus(AgentStatus.FORMAT, 1000 + id, "bench", startedAt, now,
         AgentStatus.Phase.RUNNING, AgentStatus.Health.DEGRADED, List.of(), b,
-        new AgentStatus.Hosts(current.hosts().size(), 0, null, null), sc, lastError, nextFetchAt, rep);
+        new AgentStatus.Hosts(current.hosts().size(), 0, null, null), sc, lastError, fetchSchedule.nextAt(), rep);
     HealthAssessor.Assessment a = HealthAssessor.assess(draft, now);
     reporter.offer(new AgentStatus(draft.format(), draft.pid(), draft.version(), startedAt, now, draft.phase(),
-        a.health(), a.reasons(), b, draft.hosts(), sc, lastError, nextFetchAt, rep));
+        a.health(), a.reasons(), b, draft.hosts(), sc, lastError, fetchSchedule.nextAt(), rep));
   }
 }

@@ -1,67 +1,108 @@
 package io.istiovmagent.daemon;
 
+import io.istiovmagent.config.AgentConfig;
+import io.istiovmagent.retry.FailureClass;
 import io.istiovmagent.verify.TokenClaims;
 import java.time.Duration;
 import java.time.Instant;
 import java.util.Optional;
+import java.util.random.RandomGenerator;
 
 /**
- * The daemon's refresh decisions for one simulated agent of the fleet benchmark (bench/): RefreshPolicy after a
- * successful fetch, ConfirmationPolicy on a report answer that confirms the bundle. A test-scope bridge in this
- * package, so that both policies stay package-private; it keeps the part of BundleKeeper's state they read.
+ * The daemon's own {@link FetchSchedule} for one simulated agent of the fleet benchmark (bench/): when to fetch next
+ * and with which ETag, after a check, a failure, a report answer or a hint. A test-scope bridge in this package, so
+ * that the schedule and its policies stay package-private; it adds nothing to their decisions.
  */
 public final class FleetSchedule {
-  /** The refresh settings every agent of a fleet shares. */
+  /** The refresh settings every agent of a fleet shares: the bundle section of config.yaml. */
   public static final class Settings {
-    private final RefreshPolicy refresh;
+    private final AgentConfig.Bundle bundle;
 
-    private Settings(RefreshPolicy refresh) {
-      this.refresh = refresh;
+    private Settings(AgentConfig.Bundle bundle) {
+      this.bundle = bundle;
     }
 
     public static Settings withDefaults() {
-      return new Settings(RefreshPolicy.withDefaults());
+      return new Settings(AgentConfig.defaults().bundle());
     }
 
     public Duration refreshInterval() {
-      return refresh.refreshInterval();
+      return bundle.refreshInterval();
+    }
+
+    public Duration backoffCap() {
+      return bundle.backoffCap();
     }
   }
 
-  private final RefreshPolicy refresh;
-  private RefreshPolicy.Next scheduled;
-  private Optional<RefreshPolicy.TokenWindow> token = Optional.empty();
+  private final FetchSchedule schedule;
 
-  public FleetSchedule(Settings settings) {
-    this.refresh = settings.refresh;
+  /** Due at once, as after a first boot. */
+  public FleetSchedule(Settings settings, RandomGenerator random, Instant now) {
+    schedule = new FetchSchedule(random, now);
+    schedule.reset(settings.bundle, now);
+  }
+
+  public Instant nextAt() {
+    return schedule.nextAt();
+  }
+
+  public Optional<String> etag() {
+    return schedule.etag();
+  }
+
+  public Instant lastCheckedAt() {
+    return schedule.lastCheckedAt();
+  }
+
+  public Instant confirmedAt() {
+    return schedule.confirmedAt();
+  }
+
+  /** The reporter's hint: at once, or as soon as the fetch {@code underWay} has ended. */
+  public void fetchNow(Instant now, boolean underWay) {
+    schedule.fetchNow(now, underWay);
   }
 
   /**
-   * A fetch succeeded (200 or 304) at {@code checkedAt} with a bundle holding {@code claims}; the refresh interval
-   * counts from {@code from} ({@code checkedAt}, or the warm start's earlier moment). Returns the next fetch's time.
+   * The source answered at {@code checkedAt} with a new bundle; the next check counts from {@code from}:
+   * {@code checkedAt}, or for a warm start an earlier moment (the schedule is the daemon's; only its input is shifted).
    */
-  public Instant succeeded(Instant from, Instant checkedAt, TokenClaims claims) {
-    token = RefreshPolicy.TokenWindow.of(claims, checkedAt);
-    scheduled = refresh.next(from, token);
-    return scheduled.at();
+  public void fetched(Instant from, Instant checkedAt, Optional<String> etag, TokenClaims token) {
+    schedule.checked(from);
+    schedule.onFetched(etag, token);
+    schedule.checked(checkedAt);
   }
 
-  /** A fetch failed: the backoff is in charge until the next success. */
-  public void failed() {
-    scheduled = null;
+  /** As {@link #fetched}, for a 304: the installed bundle is still current, the ETag stays. */
+  public void notModified(Instant from, Instant checkedAt, TokenClaims token) {
+    schedule.checked(from);
+    schedule.onNotModified(token);
+    schedule.checked(checkedAt);
+  }
+
+  /** A fetch failed at {@code now}; returns the backoff chosen. */
+  public Duration failed(Instant now, FailureClass kind, Optional<Duration> retryAfter,
+      Optional<Duration> tokenLeft) {
+    return schedule.onFailed(now, kind, retryAfter, tokenLeft);
+  }
+
+  public int failures() {
+    return schedule.failures();
+  }
+
+  /** A fetch has ended: one asked for meanwhile is due now. */
+  public void ended(Instant now) {
+    schedule.ended(now);
   }
 
   /**
-   * A report answer (from the bundle source's origin) confirmed {@code revision} as of {@code sentAt}: the
-   * postponed next fetch, or empty when the confirmation changes nothing.
+   * A report answer from the bundle source's origin confirmed {@code revision} as of {@code sentAt}, with
+   * {@code installedRevision} in force: returns the postponed next fetch, or empty when that changes nothing.
    */
-  public Optional<Instant> confirmed(Instant now, String installedRevision, Instant lastCheckedAt, boolean failing,
-      boolean fetchUnderWay, String revision, Instant sentAt) {
-    Optional<RefreshPolicy.Next> next = ConfirmationPolicy.postpone(refresh,
-        new ConfirmationPolicy.Keeper(now, installedRevision, lastCheckedAt, scheduled, token, failing,
-            fetchUnderWay),
-        new ConfirmationPolicy.Confirmation(revision, sentAt, true));
-    next.ifPresent(n -> scheduled = n);
-    return next.map(RefreshPolicy.Next::at);
+  public Optional<Instant> confirmed(Instant now, String installedRevision, boolean underWay, String revision,
+      Instant sentAt) {
+    return schedule.onConfirmed(now, installedRevision, new ConfirmationPolicy.Confirmation(revision, sentAt, true),
+        underWay).map(RefreshPolicy.Next::at);
   }
 }
