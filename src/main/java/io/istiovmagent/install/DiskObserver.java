@@ -68,10 +68,8 @@ final class DiskObserver {
           etc.attributes(Installer.HOSTS_NAME).map(PosixFileAttributes::permissions).orElse(Installer.HOSTS_MODE));
     } catch (NoSuchFileException e) {
       return new Absent();
-    } catch (UnsafePathException e) {
-      return new Refused(e.getMessage(), true);
-    } catch (NotDirectoryException e) {
-      return new Refused(e.getMessage(), false);
+    } catch (UnsafePathException | NotDirectoryException e) {
+      return refused(e);
     }
   }
 
@@ -98,10 +96,8 @@ final class DiskObserver {
     }
     try (DirHandle d = fs.openDirectory(path, false)) {
       return new Directory(d.ownerSelf());
-    } catch (UnsafePathException e) {
-      return new Refused(e.getMessage(), true);
-    } catch (NotDirectoryException e) {
-      return new Refused(e.getMessage(), false);
+    } catch (UnsafePathException | NotDirectoryException e) {
+      return refused(e);
     } catch (NoSuchFileException e) {
       return new Refused(path + " is a symbolic link to a directory that does not exist (" + e.getMessage()
           + "): make it a directory and apply again", false);
@@ -133,11 +129,17 @@ final class DiskObserver {
           a.get().permissions());
     } catch (NoSuchFileException e) {
       return new Absent();
-    } catch (UnsafePathException e) {
-      return new Refused(e.getMessage(), true);
-    } catch (NotDirectoryException e) {
-      return new Refused(e.getMessage(), false);
+    } catch (UnsafePathException | NotDirectoryException e) {
+      return refused(e);
     }
+  }
+
+  /**
+   * A directory on the way the agent would not write through: a link it does not follow (which a person must remove)
+   * or a file where a directory belongs.
+   */
+  private static Refused refused(IOException e) {
+    return new Refused(e.getMessage(), e instanceof UnsafePathException);
   }
 
   /** Path-based readlink (the JDK has no readlinkat): for the warning's text only, never to follow. */
