@@ -34,8 +34,8 @@ bench_init() {
   trap 'exit 130' INT TERM
   if [[ -z ${BENCH_PKG:-} ]]; then
     local deb
-    deb=$(ls "$repo"/target/istio-vm-agent_*_amd64.deb 2>/dev/null | head -1)
-    [[ -n $deb ]] || die "no target/istio-vm-agent_*_amd64.deb: run bench/run (it builds), or mvn -DskipTests package"
+    deb=$(ls "$repo"/agent/target/istio-vm-agent_*_amd64.deb 2>/dev/null | head -1)
+    [[ -n $deb ]] || die "no agent/target/istio-vm-agent_*_amd64.deb: run bench/run (it builds), or mvn -DskipTests package"
     BENCH_PKG=$work/pkg
     unpack_package "$deb" "$BENCH_PKG"
   fi
@@ -43,7 +43,17 @@ bench_init() {
   mkdir -p "$BENCH_RESULTS"
   launcher=$BENCH_PKG/usr/bin/istio-vm-agent
   jsa=$BENCH_PKG/var/cache/istio-vm-agent/istio-vm-agent.jsa
+  # The onboarding service is not in the package: its jar from this clone's build, on the build's java, through a
+  # launcher that execs the JVM (so $! is its pid); ISTIO_VM_ONBOARDING_JAVA_OPTS adds JVM options.
+  local jar=$repo/onboarding/target/istio-vm-onboarding.jar
+  [[ -f $jar ]] || die "no $jar: run bench/run (it builds), or mvn -DskipTests package"
+  onboarding=$work/istio-vm-onboarding
+  printf '#!/bin/sh\nexec java -XX:+UseSerialGC ${ISTIO_VM_ONBOARDING_JAVA_OPTS:-} -jar %s "$@"\n' "$jar" >"$onboarding"
+  chmod 0755 "$onboarding"
 }
+
+# sample_bundle ARGS...: the test fixtures' sample bundle generator (not in the package either).
+sample_bundle() { java -jar "$repo/test-fixtures/target/istio-vm-test-fixtures.jar" "$@"; }
 
 # unpack_package DEB DIR: dpkg-deb -x, then what postinst does for the CDS archive (made for this very DIR: a Java
 # 17 archive is valid only at the absolute path of the jars it was dumped with).
@@ -83,21 +93,21 @@ make_ca() {
   cat "$d/leaf.pem" "$d/ca.pem" >"$d/cert.pem"
 }
 
-# start_endpoint DIR [PORT]: the reference endpoint (`serve`, from the unpacked package, its own runtime) with a
+# start_endpoint DIR [PORT]: the onboarding service (`istio-vm-onboarding serve`, this clone's build) with a
 # sample bundle for vm-namespace/hello-vm (token lifetime 1h, istioctl's default), a join token, a CA-signed
 # certificate, --debug (one log line per request) and --reports DIR/reports.jsonl. Sets ep_url, ep_pid, ep_dir.
 start_endpoint() {
   ep_dir=$1
   local port=${2:-$(free_port)}
   make_ca "$ep_dir"
-  "$launcher" sample-bundle --out "$ep_dir/bundles/vm-namespace/hello-vm" --token-lifetime 1h >/dev/null
+  sample_bundle --out "$ep_dir/bundles/vm-namespace/hello-vm" --token-lifetime 1h >/dev/null
   head -c 24 /dev/urandom | od -An -tx1 | tr -d ' \n' >"$ep_dir/join-token"
   chmod 600 "$ep_dir/join-token"
   printf 'tokens:\n  - token: %s\n    namespace: vm-namespace\n    group: hello-vm\n' "$(cat "$ep_dir/join-token")" \
     >"$ep_dir/tokens.yaml"
   chmod 600 "$ep_dir/tokens.yaml"
   # The launcher execs the JVM: $! is the endpoint's JVM.
-  "$launcher" serve --bundles "$ep_dir/bundles" --tokens "$ep_dir/tokens.yaml" --listen "127.0.0.1:$port" \
+  "$onboarding" serve --bundles "$ep_dir/bundles" --tokens "$ep_dir/tokens.yaml" --listen "127.0.0.1:$port" \
     --cert "$ep_dir/cert.pem" --key "$ep_dir/key.pem" --reports "$ep_dir/reports.jsonl" --debug \
     >"$ep_dir/serve.log" 2>&1 &
   ep_pid=$!

@@ -1,0 +1,256 @@
+package io.istiovmagent.server;
+
+import com.sun.net.httpserver.HttpsConfigurator;
+import com.sun.net.httpserver.HttpsParameters;
+import com.sun.net.httpserver.HttpsServer;
+import io.istiovmagent.util.Log;
+import java.io.IOException;
+import java.net.Inet6Address;
+import java.net.InetAddress;
+import java.net.InetSocketAddress;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Clock;
+import java.time.Duration;
+import java.util.Arrays;
+import java.util.Objects;
+import java.util.Optional;
+import javax.net.ssl.SSLParameters;
+
+/**
+ * The reference onboarding endpoint of docs/protocol.md over HTTPS: bundles from a directory of istioctl output,
+ * health reports in, the VM list out, every request authenticated by a join token. Built with {@link #builder()},
+ * then {@link #start()} and {@link #stop()}.
+ */
+public final class OnboardingServer {
+  /** The builder's values, copied: changing the builder later changes nothing here. */
+  private record Settings(InetSocketAddress listen, ServerTls tls, Path bundles, Optional<Path> reports,
+      Duration maxAge, Clock clock, Log log, int threads, int queueCapacity, Duration stopGrace) {}
+
+  private final Settings config;
+  private final JoinTokens tokens;
+  private final BundleStore store;
+  private final VmRegistry registry;
+  private final InFlight inFlight = new InFlight();
+  private HttpsServer http; // guarded by this
+  private boolean started; // guarded by this
+  private RequestExecutor executor; // guarded by this
+  /** Not guarded: port() and url() must answer while stop() holds the lock. */
+  private volatile int boundPort = -1;
+
+  private OnboardingServer(Builder b, JoinTokens tokens) {
+    this.config = new Settings(b.listen, b.tls, b.bundles, b.reports, b.maxAge, b.clock, b.log, b.threads,
+        b.queueCapacity, b.stopGrace);
+    this.tokens = tokens;
+    this.store = new BundleStore(b.bundles, b.log);
+    this.registry = new VmRegistry(b.maxVms, b.historyPerVm);
+  }
+
+  public static Builder builder() {
+    return new Builder();
+  }
+
+  /** Binds and starts serving; {@link #port()} and {@link #url()} tell where. Once per server. */
+  public synchronized void start() throws IOException {
+    if (started) {
+      throw new IllegalStateException("a server starts once; build a new one to serve again");
+    }
+    started = true;
+    executor = new RequestExecutor(config.threads(), config.queueCapacity());
+    HttpsServer s = HttpsServer.create(config.listen(), 0);
+    s.setHttpsConfigurator(new HttpsConfigurator(config.tls().sslContext()) {
+      @Override
+      public void configure(HttpsParameters params) {
+        SSLParameters p = getSSLContext().getDefaultSSLParameters();
+        p.setProtocols(ServerTls.PROTOCOLS.stream()
+            .filter(Arrays.asList(getSSLContext().getSupportedSSLParameters().getProtocols())::contains)
+            .toArray(String[]::new));
+        p.setNeedClientAuth(false);
+        params.setSSLParameters(p);
+      }
+    });
+    Optional<ReportLog> reports = config.reports().map(f -> new ReportLog(f, config.log()));
+    HealthEndpoint health = new HealthEndpoint(store, registry, reports, config.clock(), config.log());
+    BundleEndpoint bundles = new BundleEndpoint(store, config.maxAge().toSeconds());
+    s.createContext("/", new Router(tokens, bundles, health, inFlight, config.log()));
+    s.setExecutor(executor);
+    s.start();
+    http = s;
+    boundPort = s.getAddress().getPort();
+    config.log().notice("onboarding endpoint listening on " + url() + " (bundles from " + config.bundles() + ", "
+        + tokens.size() + " join tokens" + config.reports().map(f -> ", reports to " + f).orElse("") + ")");
+  }
+
+  /**
+   * Refuses new requests (503), lets running ones finish for at most the stop grace, then closes every connection
+   * and the pools. Safe to call more than once.
+   */
+  public synchronized void stop() {
+    if (http == null) {
+      return;
+    }
+    boolean drained = false;
+    try {
+      drained = inFlight.closeAndAwait(config.stopGrace());
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
+    }
+    // Our own wait above: HttpServer.stop(n) on Java 17 waits all n seconds even when nothing is running.
+    http.stop(0);
+    try {
+      executor.shutdown(Duration.ofSeconds(1));
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
+    }
+    http = null;
+    config.log().notice("onboarding endpoint stopped" + (drained ? "" : " (requests still running were cut off)"));
+  }
+
+  /** The bound port (the real one when the builder asked for port 0); from {@link #start()} on. */
+  public int port() {
+    int p = boundPort;
+    if (p < 0) {
+      throw new IllegalStateException("not started");
+    }
+    return p;
+  }
+
+  /** {@code https://HOST:PORT} of the bound address, e.g. https://127.0.0.1:8443; paths start with /v1/. */
+  public String url() {
+    InetAddress a = config.listen().getAddress();
+    String host = config.listen().getHostString();
+    if (a instanceof Inet6Address && host.contains(":")) {
+      host = "[" + host + "]";
+    }
+    return "https://" + host + ":" + port();
+  }
+
+  public ServerTls tls() {
+    return config.tls();
+  }
+
+  /** Requests being handled right now, for tests in this package. */
+  int requestsInFlight() {
+    return inFlight.count();
+  }
+
+  /** The VM registry, for tests in this package. */
+  VmRegistry registry() {
+    return registry;
+  }
+
+  /** The bundle store, for tests in this package. */
+  BundleStore store() {
+    return store;
+  }
+
+  /** Everything the endpoint needs; {@link #build()} checks it and reads the token file once. */
+  public static final class Builder {
+    private InetSocketAddress listen = new InetSocketAddress(InetAddress.getLoopbackAddress(), 8443);
+    private ServerTls tls;
+    private Path bundles;
+    private Path tokensFile;
+    private Optional<Path> reports = Optional.empty();
+    private Duration maxAge = Duration.ofSeconds(300);
+    private Clock clock = Clock.systemUTC();
+    private Log log = new Log(System.out, false);
+    // 32, not a core count: the JDK's HTTPS server runs a new connection's TLS handshake on the worker thread, which
+    // mostly waits for the client's half of it; with a new connection for nearly every request (a heartbeat a
+    // minute per VM), 8 workers and clients 50 ms away capped the endpoint at ~160 handshakes a second while its CPU
+    // was half idle, and the overflow (503s, resets) fed a retry storm (docs/performance.md, P5).
+    private int threads = 32;
+    private int queueCapacity = 64;
+    private int maxVms = 100_000;
+    private int historyPerVm = 50;
+    private Duration stopGrace = Duration.ofSeconds(5);
+
+    private Builder() {}
+
+    /** Address and port to bind; port 0 picks a free one. Default 127.0.0.1:8443 (loopback). */
+    public Builder listen(InetSocketAddress address) {
+      this.listen = Objects.requireNonNull(address, "address == null");
+      return this;
+    }
+
+    /** Required: {@link ServerTls#fromPem} or {@link ServerTls#selfSigned}. */
+    public Builder tls(ServerTls tls) {
+      this.tls = Objects.requireNonNull(tls, "tls == null");
+      return this;
+    }
+
+    /** Required: the directory holding {@code <namespace>/<group>/} with istioctl's output in each. */
+    public Builder bundles(Path dir) {
+      this.bundles = Objects.requireNonNull(dir, "dir == null");
+      return this;
+    }
+
+    /** Required: the YAML token file; re-read whenever it changes. */
+    public Builder tokens(Path file) {
+      this.tokensFile = Objects.requireNonNull(file, "file == null");
+      return this;
+    }
+
+    /** Optional: append every accepted health report as one JSON line to this file. */
+    public Builder reports(Path file) {
+      this.reports = Optional.of(Objects.requireNonNull(file, "file == null"));
+      return this;
+    }
+
+    /** The Cache-Control max-age on bundles, a refresh hint to agents. Default 300 s. */
+    public Builder maxAge(Duration maxAge) {
+      this.maxAge = Objects.requireNonNull(maxAge, "maxAge == null");
+      return this;
+    }
+
+    public Builder clock(Clock clock) {
+      this.clock = Objects.requireNonNull(clock, "clock == null");
+      return this;
+    }
+
+    public Builder log(Log log) {
+      this.log = Objects.requireNonNull(log, "log == null");
+      return this;
+    }
+
+    /** Worker threads (default 32) and requests that may wait for one (default 64); beyond that, 503. */
+    public Builder concurrency(int threads, int queueCapacity) {
+      this.threads = threads;
+      this.queueCapacity = queueCapacity;
+      return this;
+    }
+
+    /** VMs remembered (default 100 000) and past reports kept per VM (default 50). */
+    public Builder limits(int maxVms, int historyPerVm) {
+      this.maxVms = maxVms;
+      this.historyPerVm = historyPerVm;
+      return this;
+    }
+
+    /** How long {@link #stop()} lets running requests finish. Default 5 s. */
+    public Builder stopGrace(Duration grace) {
+      this.stopGrace = Objects.requireNonNull(grace, "grace == null");
+      return this;
+    }
+
+    public OnboardingServer build() throws ServerConfigException {
+      if (tls == null || bundles == null || tokensFile == null) {
+        throw new IllegalStateException("tls, bundles and tokens are required");
+      }
+      if (threads < 1 || queueCapacity < 0 || maxVms < 1 || historyPerVm < 1 || maxAge.isNegative()
+          || stopGrace.isNegative()) {
+        throw new IllegalArgumentException("threads, maxVms and historyPerVm must be at least 1; queueCapacity, "
+            + "maxAge and stopGrace at least 0");
+      }
+      if (!Files.isDirectory(bundles)) {
+        throw new ServerConfigException("bundle directory " + bundles + " does not exist or is not a directory; "
+            + "create it and put istioctl's output in " + bundles + "/<namespace>/<workload group>/");
+      }
+      Optional<Path> reportsDir = reports.map(f -> f.toAbsolutePath().getParent());
+      if (reportsDir.isPresent() && !Files.isDirectory(reportsDir.get())) {
+        throw new ServerConfigException("the directory of the reports file " + reports.get() + " does not exist; "
+            + "create it first");
+      }
+      return new OnboardingServer(this, JoinTokens.load(tokensFile, log));
+    }
+  }
+}
