@@ -23,9 +23,7 @@ import java.util.concurrent.BlockingQueue;
 import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.LinkedBlockingQueue;
 import java.util.concurrent.TimeUnit;
-import java.util.concurrent.atomic.AtomicReference;
 import java.util.random.RandomGenerator;
-import okhttp3.HttpUrl;
 
 /**
  * `istio-vm-agent run`: keeps this VM in the mesh for as long as it lives. One thread runs one loop that steps its
@@ -68,14 +66,12 @@ public final class AgentDaemon {
 
   private enum Event { STOP, RELOAD, FETCH_NOW, CONFIRMED, WAKE }
 
-  /** A report answer confirming a bundle revision, handed from the reporter's thread to the loop. */
-  private record Confirmed(HttpUrl reportUrl, String revision, Instant sentAt) {}
 
   private final Options o;
   private final Log log;
   private final BlockingQueue<Event> events = new LinkedBlockingQueue<>();
-  /** The latest confirmation not yet taken by the loop (a newer one replaces it; CONFIRMED wakes the loop). */
-  private final AtomicReference<Confirmed> confirmation = new AtomicReference<>();
+  private final ReportHints hints = new ReportHints(() -> events.add(Event.FETCH_NOW),
+      () -> events.add(Event.CONFIRMED));
   private final CountDownLatch stopped = new CountDownLatch(1);
   private final Instant startedAt;
   private final BundleKeeper bundle;
@@ -85,19 +81,26 @@ public final class AgentDaemon {
   private final StatusView view;
   /** istio.service: the intent (the daemon's, so that no reload loses it) and its supervisor. */
   private final SidecarLane sidecar;
-  private volatile Runnable iterationHook = () -> {};
 
   private AgentConfig config;
   private final ReporterKeeper reporter;
 
+  private final Ticker ticker;
   private boolean stopping;
+  /** Whether the loop was woken by an event since its last pass (so something happened). */
+  private boolean woken = true;
   private Instant nextPublish = Instant.MIN;
   private Reporter.State publishedReport;
   /** How many times the status was worked out: for tests (an idle loop must not do it every tick). */
   private volatile long publishes;
 
   public AgentDaemon(Options options) {
+    this(options, Ticker.QUEUE);
+  }
+
+  AgentDaemon(Options options, Ticker ticker) {
     this.o = options;
+    this.ticker = Objects.requireNonNull(ticker, "ticker == null");
     this.log = options.log();
     this.startedAt = options.clock().instant();
     this.bundle = new BundleKeeper(options.fs(), options.clock(), options.resolver(), options.random(), log,
@@ -108,7 +111,7 @@ public final class AgentDaemon {
     this.guard = new StepGuard(log, options.clock());
     this.out = new StatusPublisher(new LoggingNotifier(options.notifier(), log), options.watchdog(), log);
     this.reporter = new ReporterKeeper(options.fs(), options.clock(), options.random(), log, options.userAgent(),
-        this::hints);
+        hints::forReporter);
     this.configs = new ConfigKeeper(options.configPath(), options.fs(), options.clock(), log);
     this.view = new StatusView(bundle, sidecar, reporter, configs, guard, options.configPath(), options.version(),
         startedAt);
@@ -134,71 +137,94 @@ public final class AgentDaemon {
     return publishes;
   }
 
-  /** Test hook: runs at the start of every loop pass (a test can block it to wedge the loop). */
-  void setIterationHook(Runnable hook) {
-    this.iterationHook = hook;
-  }
-
   /**
    * Runs until {@link #requestStop()}; returns the exit code. Never returns just because the source is down, the
    * configuration is broken or a step of the loop has a bug; only an {@link Error} ends it early.
    */
   public int run() {
     try {
-      log.info("istio-vm-agent " + o.version() + " starting (root " + o.fs().root() + ")");
-      config = configs.atStart();
-      guard.run("applying the configuration", this::applyConfig);
-      // Whatever the configuration says: after a reboot the token in tmpfs is gone, and istio.service needs it.
-      guard.run("restoring the last-known-good", bundle::restoreLastKnownGood);
-      // A restored bundle is announced before the network is touched: the source may take a timeout to answer,
-      // and istio.service, ordered after the agent, can start on the restored files meanwhile. The sidecar is looked
-      // at first, so that the first status and report say how it is rather than "unknown" (UNHEALTHY): after an
-      // upgrade's restart it is running and healthy.
-      guard.run("sidecar supervision", () -> {
-        if (bundle.installed()) {
-          sidecar.settle(o.clock().instant(), FIRST_LOOK);
+      start();
+      while (true) {
+        runPass(o.clock().instant());
+        Event e;
+        try {
+          e = ticker.await(events, nextWaitMillis());
+        } catch (InterruptedException ie) {
+          Thread.currentThread().interrupt();
+          e = Event.STOP;
         }
-      });
-      guard.run("publishing the status", () -> publish(o.clock().instant()));
-      return loop();
+        woken = e != null;
+        if (e != null && !take(e)) {
+          return 0;
+        }
+      }
     } finally {
       stopped.countDown();
     }
   }
 
-  private int loop() {
-    boolean woken = true;
-    while (true) {
-      iterationHook.run();
-      // What happened in this pass; the status is worked out again only then (or every PUBLISH_EVERY, for what
-      // changes with time alone: expiry thresholds), not on every idle tick. Each step is guarded: a bug in one is
-      // reported, and the others still run.
-      boolean happened = woken;
-      happened |= guard.run("watching the configuration file", this::watchConfigFile);
-      happened |= guard.run("fetching the bundle", () -> bundle.fetchIfDue(o.clock().instant()));
-      happened |= guard.run("checking the installed files", () -> bundle.maintain(o.clock().instant()));
-      // The sidecar is looked after once there is a bundle for it.
-      happened |= guard.run("sidecar supervision", () -> bundle.installed() && sidecar.tick(o.clock().instant()));
-      Instant now = o.clock().instant();
-      if (happened || !now.isBefore(nextPublish) || reporter.state() != publishedReport) {
-        guard.run("publishing the status", () -> publish(now));
+  /** What comes before the loop: the configuration, the last-known-good restored, a first look, a first status. */
+  void start() {
+    log.info("istio-vm-agent " + o.version() + " starting (root " + o.fs().root() + ")");
+    config = configs.atStart();
+    guard.run("applying the configuration", this::applyConfig);
+    // Whatever the configuration says: after a reboot the token in tmpfs is gone, and istio.service needs it.
+    guard.run("restoring the last-known-good", bundle::restoreLastKnownGood);
+    // A restored bundle is announced before the network is touched: the source may take a timeout to answer,
+    // and istio.service, ordered after the agent, can start on the restored files meanwhile. The sidecar is looked
+    // at first, so that the first status and report say how it is rather than "unknown" (UNHEALTHY): after an
+    // upgrade's restart it is running and healthy.
+    guard.run("sidecar supervision", () -> {
+      if (bundle.installed()) {
+        sidecar.settle(o.clock().instant(), FIRST_LOOK);
       }
-      guard.run("pinging the watchdog", out::pingWatchdog);
-      Event e;
-      try {
-        e = events.poll(nextWaitMillis(), TimeUnit.MILLISECONDS);
-      } catch (InterruptedException ie) {
-        Thread.currentThread().interrupt();
-        e = Event.STOP;
+    });
+    guard.run("publishing the status", () -> publish(o.clock().instant()));
+  }
+
+  /**
+   * One pass of the loop at {@code now}, for tests that drive the daemon with their own clock instead of its
+   * thread and ticker: the events queued since the last pass are handled (without waiting for any), then every
+   * part steps. Returns false once it handled a stop.
+   */
+  boolean runOnce(Instant now) {
+    for (Event e = events.poll(); e != null; e = events.poll()) {
+      woken = true;
+      if (!take(e)) {
+        return false;
       }
-      woken = e != null;
-      if (e == Event.STOP) {
-        guard.run("stopping", this::stop);
-        return 0;
-      }
-      Event event = e;
-      guard.run("handling " + e, () -> handle(event));
     }
+    runPass(now);
+    woken = false;
+    return true;
+  }
+
+  /**
+   * Every part steps; the status is worked out again only when something happened in this pass (or every
+   * PUBLISH_EVERY, for what changes with time alone: expiry thresholds), not on every idle tick. Each step is
+   * guarded: a bug in one is reported, and the others still run.
+   */
+  private void runPass(Instant now) {
+    boolean happened = woken;
+    happened |= guard.run("watching the configuration file", this::watchConfigFile);
+    happened |= guard.run("fetching the bundle", () -> bundle.fetchIfDue(now));
+    happened |= guard.run("checking the installed files", () -> bundle.maintain(now));
+    // The sidecar is looked after once there is a bundle for it.
+    happened |= guard.run("sidecar supervision", () -> bundle.installed() && sidecar.tick(now));
+    if (happened || !now.isBefore(nextPublish) || reporter.state() != publishedReport) {
+      guard.run("publishing the status", () -> publish(now));
+    }
+    guard.run("pinging the watchdog", out::pingWatchdog);
+  }
+
+  /** Handles an event; false when it was the stop. */
+  private boolean take(Event e) {
+    if (e == Event.STOP) {
+      guard.run("stopping", this::stop);
+      return false;
+    }
+    guard.run("handling " + e, () -> handle(e));
+    return true;
   }
 
   private void handle(Event e) {
@@ -207,24 +233,19 @@ public final class AgentDaemon {
     } else if (e == Event.FETCH_NOW) {
       bundle.fetchNow();
     } else if (e == Event.CONFIRMED) {
-      Confirmed c = confirmation.getAndSet(null);
-      if (c != null) {
-        bundle.confirmed(c.revision(), c.sentAt(),
-            ConfirmationPolicy.sameOrigin(c.reportUrl(), config.bundle().source().orElse(null)));
-      }
+      hints.take().ifPresent(c -> bundle.confirmed(c.revision(), c.sentAt(),
+          ConfirmationPolicy.sameOrigin(c.reportUrl(), config.bundle().source().orElse(null))));
     }
   }
 
-  /** How long to wait for an event; after a step failed, a tick at least, so a bug is not run into in a hot loop. */
+  /** How long to wait for an event ({@link LoopWait}). */
   private long nextWaitMillis() {
     long[] wait = {TICK.toMillis()};
     guard.run("scheduling", () -> {
-      wait[0] = waitMillis(o.clock().instant());
+      wait[0] = LoopWait.millis(o.clock().instant(), TICK, bundle.wakeAt(), out.watchdogDueInMillis(),
+          bundle.installed() ? sidecar.nextDue() : null);
     });
-    if (guard.takeFailedThisPass()) {
-      wait[0] = Math.max(wait[0], Math.min(TICK.toMillis(), out.watchdogDueInMillis()));
-    }
-    return wait[0];
+    return guard.takeFailedThisPass() ? LoopWait.afterAFailedStep(wait[0], TICK, out.watchdogDueInMillis()) : wait[0];
   }
 
   // --- configuration ---
@@ -246,22 +267,6 @@ public final class AgentDaemon {
       log.notice("waiting for configuration: set bundle.source in " + o.configPath()
           + " (the agent picks it up on SIGHUP or when the file changes)");
     }
-  }
-
-  /** The reporter's hints, from its thread to the loop through the event queue. */
-  private Reporter.Hints hints(HttpUrl reportUrl) {
-    return new Reporter.Hints() {
-      @Override
-      public void fetchBundleNow() {
-        events.add(Event.FETCH_NOW);
-      }
-
-      @Override
-      public void bundleConfirmed(String revision, Instant sentAt) {
-        confirmation.set(new Confirmed(reportUrl, revision, sentAt));
-        events.add(Event.CONFIRMED);
-      }
-    };
   }
 
   /**
@@ -314,23 +319,6 @@ public final class AgentDaemon {
 
   AgentStatus snapshot(Instant now) {
     return view.snapshot(now, StatusView.phase(stopping, config.bundle().source().isPresent(), bundle.installed()));
-  }
-
-  private long waitMillis(Instant now) {
-    long wait = TICK.toMillis();
-    Instant next = bundle.wakeAt();
-    if (next != null) {
-      wait = Math.min(wait, Math.max(0, Duration.between(now, next).toMillis()));
-    }
-    wait = Math.min(wait, out.watchdogDueInMillis());
-    if (bundle.installed()) {
-      // Sooner than the tick only while the supervisor catches up with an exit it was woken for.
-      Instant due = sidecar.nextDue();
-      if (due.isBefore(now.plus(TICK))) {
-        wait = Math.min(wait, due.isAfter(now) ? Duration.between(now, due).toMillis() : 0);
-      }
-    }
-    return wait;
   }
 
   private void stop() {

@@ -70,8 +70,12 @@ public final class DaemonHarness implements AutoCloseable {
   public AgentDaemon.Resolver resolver = host -> List.of(InetAddress.getByName("192.0.2.77"));
   /** Wraps the daemon's notifier, e.g. to count what it sends. */
   public java.util.function.UnaryOperator<Notifier> notifier = n -> n;
+  /** How the daemon's loop waits between passes (a test may wedge it). */
+  Ticker ticker = Ticker.QUEUE;
   public AgentDaemon daemon;
   private Thread thread;
+  /** Started with {@link #startDriven()}: the test runs the passes, and {@link #close()} the stop. */
+  private boolean driven;
   private volatile Integer exitCode;
 
   public DaemonHarness(Path dir) throws IOException {
@@ -117,16 +121,66 @@ public final class DaemonHarness implements AutoCloseable {
         java.nio.file.StandardCopyOption.ATOMIC_MOVE);
   }
 
+  /** Runs the daemon on a thread of its own, its loop waiting as in production (or on {@link #ticker}). */
   public void start() {
+    build();
+    thread = new Thread(() -> exitCode = daemon.run(), "agent-daemon-under-test");
+    thread.start();
+  }
+
+  /**
+   * Starts the daemon on this thread and runs no loop: the test steps it with {@code daemon.runOnce(now)}, usually
+   * with a {@link ManualClock}, and sees what one pass does with nothing left to timing.
+   */
+  public void startDriven() {
+    build();
+    driven = true;
+    daemon.start();
+  }
+
+  private void build() {
     messages.clear();
     daemon = new AgentDaemon(new AgentDaemon.Options(new RootFs(root), configPath, clock,
         notifier.apply(Notifier.fromEnvironment(Map.of("NOTIFY_SOCKET", dir.resolve("notify.sock").toString()))),
         watchdog, sidecar,
         resolver, new SplittableRandom(SEED),
-        new Log(new PrintStream(logs, true, StandardCharsets.UTF_8), true), "istio-vm-agent/test", "test"));
+        new Log(new PrintStream(logs, true, StandardCharsets.UTF_8), true), "istio-vm-agent/test", "test"), ticker);
     exitCode = null;
-    thread = new Thread(() -> exitCode = daemon.run(), "agent-daemon-under-test");
-    thread.start();
+  }
+
+  /** The harness's clock as one the test moves by hand, from now. */
+  public ManualClock manualClock() {
+    ManualClock c = new ManualClock(Instant.now());
+    clock = c;
+    return c;
+  }
+
+  /** A clock that stands still until {@link #advance}. */
+  public static final class ManualClock extends Clock {
+    private volatile Instant now;
+
+    ManualClock(Instant start) {
+      this.now = start;
+    }
+
+    public void advance(Duration d) {
+      now = now.plus(d);
+    }
+
+    @Override
+    public java.time.ZoneId getZone() {
+      return java.time.ZoneOffset.UTC;
+    }
+
+    @Override
+    public Clock withZone(java.time.ZoneId zone) {
+      return this;
+    }
+
+    @Override
+    public Instant instant() {
+      return now;
+    }
   }
 
   public int stop() throws InterruptedException {
@@ -225,6 +279,10 @@ public final class DaemonHarness implements AutoCloseable {
   public void close() throws Exception {
     if (thread != null && thread.isAlive()) {
       stop();
+    }
+    if (driven) {
+      daemon.requestStop();
+      daemon.runOnce(clock.instant());
     }
     server.close();
     notify.close();
