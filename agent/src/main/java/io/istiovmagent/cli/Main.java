@@ -8,6 +8,7 @@ import io.istiovmagent.util.BuildVersion;
 import java.io.PrintWriter;
 import java.nio.file.Path;
 import java.time.Clock;
+import java.util.Optional;
 import picocli.CommandLine;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
@@ -45,8 +46,26 @@ public final class Main implements Runnable {
     this.clock = clock;
   }
 
+  /** When this class was initialised, just before main (System.nanoTime()): where the JVM's own start ends. */
+  static final long ENTERED_NANOS = System.nanoTime();
+
   public static void main(String[] args) {
+    // The daemon's command line is read without picocli (RunCommand.parseFast): systemd starts it on every boot.
+    Optional<RunCommand.Invocation> daemon = RunCommand.parseFast(args);
+    if (daemon.isPresent()) {
+      System.exit(runDaemon(daemon.get(), Clock.systemUTC()));
+    }
     System.exit(run(Clock.systemUTC(), new PrintWriter(System.out, true), new PrintWriter(System.err, true), args));
+  }
+
+  private static int runDaemon(RunCommand.Invocation i, Clock clock) {
+    RootFs fs = new RootFs(i.root());
+    try {
+      return RunCommand.runDaemon(fs, configPath(fs, i.config().orElse(null)), clock, i.debug());
+    } catch (RuntimeException e) {
+      System.err.println("internal error: " + e); // as picocli's handler below says it
+      return ExitCodes.SOFTWARE;
+    }
   }
 
   /** Runs one command line; the entry point for tests too. */
@@ -81,7 +100,12 @@ public final class Main implements Runnable {
   }
 
   Path configPath() {
-    return config != null ? config : rootFs().lexical("/etc/istio-vm-agent/config.yaml");
+    return configPath(rootFs(), config);
+  }
+
+  /** --config, else the configuration file under the root. */
+  static Path configPath(RootFs fs, Path config) {
+    return config != null ? config : fs.lexical("/etc/istio-vm-agent/config.yaml");
   }
 
   AgentConfig loadConfig() throws ConfigException {

@@ -51,10 +51,13 @@ public final class AgentDaemon {
     List<InetAddress> resolve(String host) throws UnknownHostException;
   }
 
-  /** Everything the daemon talks to, injected so tests run the real loop against real files and sockets. */
+  /**
+   * Everything the daemon talks to, injected so tests run the real loop against real files and sockets;
+   * {@code mainEnteredNanos} is System.nanoTime() when main was entered, where the start-up's timeline begins.
+   */
   public record Options(RootFs fs, Path configPath, Clock clock, Notifier notifier,
       Optional<WatchdogSettings> watchdog, SidecarSupervisor.Factory sidecar, Resolver resolver,
-      RandomGenerator random, Log log, String userAgent, String version) {
+      RandomGenerator random, Log log, String userAgent, String version, long mainEnteredNanos) {
     public Options {
       Objects.requireNonNull(fs, "fs == null");
       Objects.requireNonNull(configPath, "configPath == null");
@@ -65,7 +68,6 @@ public final class AgentDaemon {
   }
 
   private enum Event { STOP, RELOAD, FETCH_NOW, CONFIRMED, WAKE }
-
 
   private final Options o;
   private final Log log;
@@ -86,6 +88,7 @@ public final class AgentDaemon {
   private final ReporterKeeper reporter;
 
   private final Ticker ticker;
+  private final StartupTimeline timeline;
   private boolean stopping;
   /** Whether the loop was woken by an event since its last pass (so something happened). */
   private boolean woken = true;
@@ -101,10 +104,11 @@ public final class AgentDaemon {
   AgentDaemon(Options options, Ticker ticker) {
     this.o = options;
     this.ticker = Objects.requireNonNull(ticker, "ticker == null");
+    this.timeline = new StartupTimeline(options.log(), options.mainEnteredNanos(), System::nanoTime);
     this.log = options.log();
     this.startedAt = options.clock().instant();
     this.bundle = new BundleKeeper(options.fs(), options.clock(), options.resolver(), options.random(), log,
-        options.userAgent());
+        options.userAgent(), timeline);
     this.sidecar = new SidecarLane(options.sidecar(), options.fs(), log, () -> events.add(Event.WAKE));
     this.bundle.setListener(sidecar::installed);
     this.bundle.setWake(() -> events.add(Event.WAKE));
@@ -166,10 +170,11 @@ public final class AgentDaemon {
   /** What comes before the loop: the configuration, the last-known-good restored, a first look, a first status. */
   void start() {
     log.info("istio-vm-agent " + o.version() + " starting (root " + o.fs().root() + ")");
-    config = configs.atStart();
+    timeline.partsBuilt();
+    timeline.time("configuration", () -> config = configs.atStart());
     guard.run("applying the configuration", this::applyConfig);
     // Whatever the configuration says: after a reboot the token in tmpfs is gone, and istio.service needs it.
-    guard.run("restoring the last-known-good", bundle::restoreLastKnownGood);
+    guard.run("restoring the last-known-good", () -> timeline.time("last-known-good", bundle::restoreLastKnownGood));
     // A restored bundle is announced before the network is touched: the source may take a timeout to answer,
     // and istio.service, ordered after the agent, can start on the restored files meanwhile. The sidecar is looked
     // at first, so that the first status and report say how it is rather than "unknown" (UNHEALTHY): after an
@@ -179,7 +184,7 @@ public final class AgentDaemon {
         sidecar.settle(o.clock().instant(), FIRST_LOOK);
       }
     });
-    guard.run("publishing the status", () -> publish(o.clock().instant()));
+    guard.run("publishing the status", () -> timeline.time("first status", () -> publish(o.clock().instant())));
   }
 
   /**
@@ -258,11 +263,11 @@ public final class AgentDaemon {
   private void applyConfig() {
     out.writeTo(new StatusFile(o.fs().lexical(config.paths().runDir())));
     sidecar.configure(config.sidecar());
-    bundle.reconfigure(config);
+    timeline.time("bundle source and TLS trust", () -> bundle.reconfigure(config));
     // The fetch runs on its own thread: started now, it overlaps what comes before the loop (the reporter's TLS
     // client and host addresses, restoring the last-known-good, the first status), whose result the loop takes.
     bundle.fetchIfDue(o.clock().instant());
-    reporter.configure(config);
+    timeline.time("reporter", () -> reporter.configure(config));
     if (config.bundle().source().isEmpty()) {
       log.notice("waiting for configuration: set bundle.source in " + o.configPath()
           + " (the agent picks it up on SIGHUP or when the file changes)");
@@ -315,6 +320,9 @@ public final class AgentDaemon {
     boolean ready = bundle.installed() || s.phase() == AgentStatus.Phase.WAITING_FOR_CONFIGURATION;
     out.publish(s, ready, bundle.installed() ? "ready: bundle " + Installer.shortRevision(bundle.current().revision())
         + " in place" : "ready: waiting for configuration", view.line(s));
+    if (out.readySent()) {
+      timeline.ready();
+    }
   }
 
   AgentStatus snapshot(Instant now) {

@@ -57,8 +57,11 @@ final class BundleKeeper {
   private final FetchRunner fetches;
   private AgentStatus.LastError lastError;
 
+  private final StartupTimeline timeline;
+
   BundleKeeper(RootFs fs, Clock clock, AgentDaemon.Resolver resolver, RandomGenerator random, Log log,
-      String userAgent) {
+      String userAgent, StartupTimeline timeline) {
+    this.timeline = timeline;
     this.fs = fs;
     this.clock = clock;
     this.gateway = new GatewayAddresses(resolver, log);
@@ -116,7 +119,8 @@ final class BundleKeeper {
     }
     try {
       source = BundleSources.open(config.bundle().source().get(), new BundleSources.Transport(
-          config.bundle().caFile(), config.bundle().tokenFile(), config.bundle().timeout(), userAgent, clock));
+          config.bundle().caFile(), config.bundle().tokenFile(), config.bundle().timeout(), userAgent, clock,
+          timeline.handshakeListener()));
     } catch (SourceConfigException e) {
       sourceProblem = "bundle source unusable: " + e.getMessage();
       log.error(sourceProblem);
@@ -238,14 +242,19 @@ final class BundleKeeper {
   private void completed(FetchRunner.Outcome fetch) {
     Instant now = fetch.startedAt();
     try {
+      timeline.took(StartupTimeline.FETCH, Duration.between(fetch.startedAt(), fetch.endedAt()).toNanos());
       FetchResult r = fetch.get();
       schedule.checked(fetch.endedAt());
       if (r instanceof FetchResult.Fetched f) {
+        long t0 = System.nanoTime();
         VerifiedBundle b = verifier.verify(f.bundle());
+        long t1 = System.nanoTime();
+        timeline.took("verify", t1 - t0);
         for (Problem w : b.warnings()) {
           log.warn(w.format());
         }
         disk.install(b, source.describe(), "applied", fetch.lookup());
+        timeline.took("plan and install", System.nanoTime() - t1);
         fetchedAt = schedule.lastCheckedAt();
         fromLastKnownGood = false;
         schedule.onFetched(f.etag(), current().token());

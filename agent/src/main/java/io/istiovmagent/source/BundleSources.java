@@ -8,16 +8,27 @@ import java.time.Duration;
 import java.util.Locale;
 import java.util.Objects;
 import java.util.Optional;
+import okhttp3.EventListener;
 import okhttp3.HttpUrl;
 
 /** Turns a SOURCE as a user writes it (a path, {@code file:} or {@code https://} URL) into a {@link BundleSource}. */
 public final class BundleSources {
-  /** What an HTTPS source needs beside its URL. The CA and token files are read only for https sources. */
+  /**
+   * What an HTTPS source needs beside its URL. The CA and token files are read only for https sources. {@code events}
+   * observes its HTTP calls (the daemon times its first TLS handshake); it only observes.
+   */
   public record Transport(Optional<Path> caFile, Optional<Path> tokenFile, Duration timeout, String userAgent,
-      Clock clock) {
+      Clock clock, EventListener.Factory events) {
     public Transport {
       Objects.requireNonNull(caFile, "caFile == null");
       Objects.requireNonNull(tokenFile, "tokenFile == null");
+      Objects.requireNonNull(events, "events == null");
+    }
+
+    /** Observing nothing. */
+    public Transport(Optional<Path> caFile, Optional<Path> tokenFile, Duration timeout, String userAgent,
+        Clock clock) {
+      this(caFile, tokenFile, timeout, userAgent, clock, HttpsClients.NO_EVENTS);
     }
   }
 
@@ -73,7 +84,7 @@ public final class BundleSources {
         ? Optional.of(BearerToken.readFile(transport.tokenFile().get()))
         : Optional.empty();
     return new HttpsSource(url, TlsTrust.trustManager(transport.caFile()), credential, transport.timeout(),
-        transport.userAgent(), transport.clock());
+        transport.userAgent(), transport.clock(), transport.events());
   }
 
   /**

@@ -237,6 +237,26 @@ class AgentDaemonTest {
     }
   }
 
+  /** Where the time to READY=1 went, at debug level, once: each phase of the start, the fetch's TLS handshake. */
+  @Test
+  void logsWhereTheStartUpTimeWentOnceReady() throws Exception {
+    try (DaemonHarness h = new DaemonHarness(tmp)) {
+      h.start();
+      h.awaitMessage("READY=1"::equals, WAIT);
+      h.await("the start-up line", WAIT, () -> h.logs().contains("start-up: "));
+      String line = h.logs().lines().filter(l -> l.contains("start-up: ")).findFirst().orElseThrow();
+      assertTrue(line.matches("<7>start-up: (JVM start to main ~\\d+ ms, )?command line [0-9.]+ ms, "
+          + "daemon's parts [0-9.]+ ms, configuration [0-9.]+ ms, bundle source and TLS trust [0-9.]+ ms, reporter [0-9.]+ ms, "
+          + "last-known-good [0-9.]+ ms, first status [0-9.]+ ms, fetch [0-9.]+ ms \\(TLS handshake [0-9.]+ ms\\), "
+          + "verify [0-9.]+ ms, plan and install [0-9.]+ ms; READY=1 [0-9.]+ ms after main.*"), line);
+
+      // A reload fetches at once; the server hands out a new bundle, which is installed: not timed again.
+      h.daemon.requestReload();
+      h.await("a second install", WAIT, () -> h.logs().lines().filter(l -> l.contains("applied bundle")).count() == 2);
+      assertEquals(1, h.logs().lines().filter(l -> l.contains("start-up: ")).count(), "only the first start");
+    }
+  }
+
   @Test
   void anIdleLoopWorksOutItsStatusOnlyWhenSomethingHappens() throws Exception {
     // Every second the loop looks at the installed files and the config; it works the whole status out again (and

@@ -144,7 +144,8 @@ public final class DaemonHarness implements AutoCloseable {
         notifier.apply(Notifier.fromEnvironment(Map.of("NOTIFY_SOCKET", dir.resolve("notify.sock").toString()))),
         watchdog, sidecar,
         resolver, new SplittableRandom(SEED),
-        new Log(new PrintStream(logs, true, StandardCharsets.UTF_8), true), "istio-vm-agent/test", "test"), ticker);
+        new Log(new PrintStream(logs, true, StandardCharsets.UTF_8), true), "istio-vm-agent/test", "test",
+        System.nanoTime()), ticker);
     exitCode = null;
   }
 

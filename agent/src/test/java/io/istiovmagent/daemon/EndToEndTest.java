@@ -133,7 +133,7 @@ class EndToEndTest {
         (config, fs, log) -> new SidecarSupervisor(config.unit(), systemd,
             new ReadinessProbe(config.readinessUrl(), Duration.ofMillis(500)), new SidecarDiagnosis(fs), log),
         host -> List.of(), new SplittableRandom(3), new Log(new PrintStream(agentLog, true, StandardCharsets.UTF_8),
-            true), "istio-vm-agent/e2e", "e2e"));
+            true), "istio-vm-agent/e2e", "e2e", System.nanoTime()));
     thread = new Thread(daemon::run, "agent-e2e");
     thread.start();
   }

@@ -38,7 +38,7 @@ import org.junit.jupiter.api.io.TempDir;
 class BundledRuntimeIT {
   /** Exactly what packaging/deb/build-deb jlinks; java.se's other modules would cost megabytes each. */
   private static final Set<String> MODULES = Set.of("java.base", "java.logging", "java.naming", "java.security.sasl",
-      "jdk.crypto.ec", "jdk.random", "jdk.unsupported");
+      "jdk.crypto.ec", "jdk.unsupported");
   private static Path root;
   private static Path launcher;
 

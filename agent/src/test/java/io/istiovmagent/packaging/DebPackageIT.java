@@ -163,26 +163,27 @@ class DebPackageIT {
   }
 
   /**
-   * A VM gets the agent and what it runs on, nothing of the cluster's side: its jars are exactly the agent module's
-   * runtime dependencies (target/lib), no class of the onboarding service, the sample generator or the test fixtures
-   * is in any of them, and the bundled runtime has no jdk.httpserver.
+   * A VM gets the agent and what it runs on, nothing of the cluster's side: its jars are exactly those the agent's
+   * manifest names (not what else target/lib holds from an earlier build), no class of the onboarding service, the
+   * sample generator or the test fixtures is in any of them, and the bundled runtime has no jdk.httpserver.
    */
   @Test
   void holdsTheAgentAndItsDependenciesOnly() throws Exception {
     Path home = BuiltPackage.unpacked().resolve("usr/lib/istio-vm-agent");
     List<String> shipped;
-    List<String> agentRuntime;
-    try (Stream<Path> s = Files.list(home.resolve("lib")); Stream<Path> t = Files.list(Path.of("target/lib"))) {
-      shipped = s.map(p -> p.getFileName().toString()).sorted().toList();
-      agentRuntime = t.map(p -> p.getFileName().toString()).sorted().toList();
+    try (Stream<Path> s = Files.list(home.resolve("lib"))) {
+      shipped = s.map(p -> "lib/" + p.getFileName()).sorted().toList();
     }
-    assertEquals(agentRuntime, shipped, "the package's jars are the agent's runtime dependencies");
-    assertTrue(shipped.stream().anyMatch(n -> n.startsWith("istio-vm-core")), shipped.toString());
+    try (JarFile j = new JarFile(home.resolve("istio-vm-agent.jar").toFile())) {
+      assertEquals(Stream.of(j.getManifest().getMainAttributes().getValue("Class-Path").trim().split(" +")).sorted()
+          .toList(), shipped, "the package's jars are those on the agent's Class-Path, no more");
+    }
+    assertTrue(shipped.stream().anyMatch(n -> n.startsWith("lib/istio-vm-core")), shipped.toString());
     for (String name : shipped) {
       assertFalse(name.matches("(?i).*(onboarding|fixtures|kubernetes|fabric8|junit|mockwebserver|okhttp-tls).*"),
           name + " is not the agent's");
     }
-    List<String> jars = new ArrayList<>(shipped.stream().map(n -> "lib/" + n).toList());
+    List<String> jars = new ArrayList<>(shipped);
     jars.add("istio-vm-agent.jar");
     int classes = 0;
     for (String jar : jars) {

@@ -450,7 +450,8 @@ class SecretsLeakTest {
         (config, fs, log) -> new SidecarSupervisor(config.unit(), systemd,
             new ReadinessProbe(config.readinessUrl(), Duration.ofMillis(500)), new SidecarDiagnosis(fs), log),
         host -> List.of(), new SplittableRandom(5),
-        new Log(new PrintStream(agentLog, true, StandardCharsets.UTF_8), true), "istio-vm-agent/secrets", "secrets"));
+        new Log(new PrintStream(agentLog, true, StandardCharsets.UTF_8), true), "istio-vm-agent/secrets", "secrets",
+        System.nanoTime()));
     Thread thread = new Thread(daemon::run, "agent-secrets");
     thread.start();
     closeAtEnd.add(() -> {
