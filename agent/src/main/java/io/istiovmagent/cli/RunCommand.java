@@ -19,6 +19,7 @@ import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
 import picocli.CommandLine.ParentCommand;
 import sun.misc.Signal;
+import sun.misc.SignalHandler;
 
 @Command(name = "run", mixinStandardHelpOptions = true,
     description = {"Run the agent: restore the last-known-good bundle, fetch and apply the bundle, keep it fresh "
@@ -100,7 +101,12 @@ final class RunCommand implements Callable<Integer> {
         Notifier.fromEnvironment(env), WatchdogSettings.fromEnvironment(env, ProcessHandle.current().pid()),
         SidecarSupervisor.systemFactory(), host -> List.of(InetAddress.getAllByName(host)),
         new SplittableRandom(), log, Main.userAgent(), Main.version(), Main.ENTERED_NANOS));
-    Signal.handle(new Signal("HUP"), s -> daemon.requestReload());
+    if (Signal.handle(new Signal("HUP"), s -> daemon.requestReload()) == SignalHandler.SIG_IGN) {
+      // The JVM takes no handler for a signal ignored when it started (nohup, `trap '' HUP`): say so, or a reload
+      // that does nothing would be a mystery. systemd starts its services with every signal at its default.
+      log.warn("SIGHUP is ignored in this process (it was started with SIGHUP ignored, as nohup does): kill -HUP "
+          + "and systemctl reload do nothing; a change to the configuration file is still picked up by itself");
+    }
     Runtime.getRuntime().addShutdownHook(new Thread(() -> {
       daemon.requestStop();
       try {

@@ -71,6 +71,33 @@ class RunCommandTest {
     }
   }
 
+  /**
+   * Started with SIGHUP ignored (nohup, `trap '' HUP`), the JVM takes no handler for it and a reload by signal
+   * silently does nothing: the agent says so at start. (How CI once ran it: under nohup, the reload tests failed.)
+   */
+  @Test
+  void saysSoWhenSighupIsIgnored() throws Exception {
+    Path root = TestBundles.newRoot(tmp.resolve("root"), true);
+    Files.createDirectories(root.resolve("etc/istio-vm-agent"));
+    Files.writeString(root.resolve("etc/istio-vm-agent/config.yaml"), "sidecar:\n  manage: false\n");
+    String java = Path.of(System.getProperty("java.home"), "bin", "java").toString();
+    Process p = new ProcessBuilder("sh", "-c", "trap '' HUP; exec \"$0\" \"$@\"", java, "-cp",
+        System.getProperty("java.class.path"), Main.class.getName(), "--root", root.toString(), "run")
+        .redirectErrorStream(true).redirectOutput(tmp.resolve("agent.log").toFile()).start();
+    try {
+      long deadline = System.nanoTime() + Duration.ofSeconds(20).toNanos();
+      while (!Files.readString(tmp.resolve("agent.log")).contains("waiting for configuration")
+          && System.nanoTime() < deadline) {
+        Thread.sleep(20); // polling the log for an event, not a sleep for luck
+      }
+      String log = Files.readString(tmp.resolve("agent.log"));
+      assertTrue(log.contains("<4>SIGHUP is ignored in this process"), log);
+    } finally {
+      p.destroy();
+      p.waitFor(10, TimeUnit.SECONDS);
+    }
+  }
+
   private static int status(Path root) {
     StringWriter out = new StringWriter();
     return Main.run(Clock.systemUTC(), new PrintWriter(out), new PrintWriter(new StringWriter()), "--root",
