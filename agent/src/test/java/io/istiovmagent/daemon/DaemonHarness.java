@@ -157,7 +157,7 @@ public final class DaemonHarness implements AutoCloseable {
   }
 
   /** A clock that stands still until {@link #advance}. */
-  public static final class ManualClock extends Clock {
+  public static final class ManualClock extends UtcClock {
     private volatile Instant now;
 
     ManualClock(Instant start) {
@@ -166,16 +166,6 @@ public final class DaemonHarness implements AutoCloseable {
 
     public void advance(Duration d) {
       now = now.plus(d);
-    }
-
-    @Override
-    public java.time.ZoneId getZone() {
-      return java.time.ZoneOffset.UTC;
-    }
-
-    @Override
-    public Clock withZone(java.time.ZoneId zone) {
-      return this;
     }
 
     @Override
@@ -254,21 +244,24 @@ public final class DaemonHarness implements AutoCloseable {
     return logs.toString(StandardCharsets.UTF_8);
   }
 
+  /** A test clock: UTC, whatever zone is asked for; its subclass says what time it is. */
+  private abstract static class UtcClock extends Clock {
+    @Override
+    public java.time.ZoneId getZone() {
+      return java.time.ZoneOffset.UTC;
+    }
+
+    @Override
+    public Clock withZone(java.time.ZoneId zone) {
+      return this;
+    }
+  }
+
   /** A clock that runs `factor` times faster than real time, from now. */
   public static Clock fast(int factor) {
     Instant start = Instant.now();
     long startNanos = System.nanoTime();
-    return new Clock() {
-      @Override
-      public java.time.ZoneId getZone() {
-        return java.time.ZoneOffset.UTC;
-      }
-
-      @Override
-      public Clock withZone(java.time.ZoneId zone) {
-        return this;
-      }
-
+    return new UtcClock() {
       @Override
       public Instant instant() {
         return start.plusNanos((System.nanoTime() - startNanos) * factor);
