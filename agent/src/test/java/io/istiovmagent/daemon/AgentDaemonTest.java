@@ -57,18 +57,20 @@ class AgentDaemonTest {
   void pingsTheWatchdogWhileTheLoopRunsAndStopsWhenItIsWedged() throws Exception {
     try (DaemonHarness h = new DaemonHarness(tmp)) {
       h.watchdog = Optional.of(new WatchdogSettings(Duration.ofMillis(400)));
-      // The loop's wait between passes, which the test can wedge: a pass that never ends looks the same to systemd.
+      // The loop wedged where its wait ends, before the next pass (and its ping): a pass that never ends looks the
+      // same to systemd. Not before the wait: the pass just ended would have pinged an instant before the wedge.
       AtomicBoolean wedge = new AtomicBoolean();
       CountDownLatch wedged = new CountDownLatch(1);
       CountDownLatch release = new CountDownLatch(1);
       h.ticker = new Ticker() {
         @Override
         public <E> E await(BlockingQueue<E> events, long millis) throws InterruptedException {
+          E e = Ticker.QUEUE.await(events, millis);
           if (wedge.get()) {
             wedged.countDown();
             release.await();
           }
-          return Ticker.QUEUE.await(events, millis);
+          return e;
         }
       };
       h.start();
@@ -78,6 +80,11 @@ class AgentDaemonTest {
       }
       wedge.set(true);
       assertTrue(wedged.await(5, java.util.concurrent.TimeUnit.SECONDS));
+      // What the loop sent before it was wedged is queued on the socket by now (a datagram is there when sendto
+      // returns): drop it, and all that was received before.
+      while (h.notify.poll().isPresent()) {
+        continue;
+      }
       h.messages.clear();
       // The loop is stuck: over five ping intervals not one WATCHDOG=1 may arrive (systemd would kill us).
       assertThrows(AssertionError.class, () -> h.awaitMessage("WATCHDOG=1"::equals, Duration.ofSeconds(1)));
