@@ -1,5 +1,12 @@
 package io.istiovmagent.bench;
 
+import static io.istiovmagent.bench.FleetReport.cores;
+import static io.istiovmagent.bench.FleetReport.f1;
+import static io.istiovmagent.bench.FleetReport.f2;
+import static io.istiovmagent.bench.FleetReport.ms;
+import static io.istiovmagent.bench.FleetReport.sum;
+import static io.istiovmagent.bench.FleetReport.writeTimeline;
+
 import io.istiovmagent.bundle.BundleFile;
 import io.istiovmagent.sample.SampleBundle;
 import java.io.IOException;
@@ -14,7 +21,6 @@ import java.time.Duration;
 import java.time.Instant;
 import java.util.ArrayList;
 import java.util.HexFormat;
-import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Locale;
 import java.util.Map;
@@ -41,39 +47,12 @@ public final class FleetBench {
   /** The window of the recovery peak, in seconds: long enough not to be one second's noise. */
   static final int PEAK_WINDOW = 10;
 
-  record Options(int agents, int ramp, int settle, int steady, int outage, int recovery, long seed, Path onboarding,
-      Path work, Path results, String endpointJavaOpts) {}
-
   private FleetBench() {}
 
-  static Options parse(String[] args) {
-    Map<String, String> a = new LinkedHashMap<>(Map.of("agents", "10000", "ramp", "180", "settle", "60", "steady",
-        "120", "outage", "300", "recovery", "300", "seed", "1", "endpoint-java-opts", ""));
-    List<String> required = List.of("onboarding", "work", "results");
-    for (int i = 0; i < args.length; i += 2) {
-      String k = args[i].replaceFirst("^--", "");
-      if (!args[i].startsWith("--") || i + 1 >= args.length || !(a.containsKey(k) || required.contains(k))) {
-        throw new IllegalArgumentException("usage: FleetBench --onboarding ISTIO_VM_ONBOARDING --work DIR --results "
-            + "DIR [--agents N --ramp S --settle S --steady S --outage S --recovery S --seed N "
-            + "--endpoint-java-opts '...']; not " + args[i]);
-      }
-      a.put(k, args[i + 1]);
-    }
-    for (String k : required) {
-      if (!a.containsKey(k)) {
-        throw new IllegalArgumentException("--" + k + " is required");
-      }
-    }
-    return new Options(Integer.parseInt(a.get("agents")), Integer.parseInt(a.get("ramp")),
-        Integer.parseInt(a.get("settle")), Integer.parseInt(a.get("steady")), Integer.parseInt(a.get("outage")),
-        Integer.parseInt(a.get("recovery")), Long.parseLong(a.get("seed")), Path.of(a.get("onboarding")),
-        Path.of(a.get("work")), Path.of(a.get("results")), a.get("endpoint-java-opts"));
-  }
-
   public static void main(String[] args) throws Exception {
-    Options o;
+    FleetOptions o;
     try {
-      o = parse(args);
+      o = FleetOptions.parse(args);
     } catch (IllegalArgumentException e) {
       System.err.println(e.getMessage());
       System.exit(64);
@@ -83,12 +62,12 @@ public final class FleetBench {
   }
 
   private static final class Run {
-    private final Options o;
+    private final FleetOptions o;
     private final List<Process> workers = new ArrayList<>();
     private EndpointProcess endpoint;
     private long t0 = System.nanoTime();
 
-    Run(Options o) {
+    Run(FleetOptions o) {
       this.o = o;
     }
 
@@ -223,7 +202,7 @@ public final class FleetBench {
       endpoint.stop();
 
       // ---- the figures
-      Results r = new Results(o.results().resolve("P5.tsv"));
+      FleetReport.Results r = new FleetReport.Results(o.results().resolve("P5.tsv"));
       int[] attempts = stats.attemptsPerSecond();
       double steadyRps = FleetStats.mean(attempts, steadyFrom, steadyTo);
       r.put("agents", o.agents());
@@ -325,63 +304,6 @@ public final class FleetBench {
     }
   }
 
-  /** The figures, written to P5.tsv as bench/run reads them ("key TAB value" lines) and shown the same way. */
-  private static final class Results {
-    private final Path file;
-    private final StringBuilder lines = new StringBuilder();
-
-    Results(Path file) throws IOException {
-      this.file = file;
-      Files.deleteIfExists(file);
-    }
-
-    void put(String key, Object value) throws IOException {
-      String line = key + "\t" + value + "\n";
-      lines.append(line);
-      Files.writeString(file, line, java.nio.file.StandardOpenOption.CREATE, java.nio.file.StandardOpenOption.APPEND);
-    }
-
-    String text() {
-      return lines.toString();
-    }
-  }
-
-  private static void writeTimeline(Path file, FleetStats stats, EndpointLog log, long[] epTicks, long[] epRss,
-      long[] fleetTicks, int end) throws IOException {
-    int[] attempts = stats.attemptsPerSecond();
-    int[] ok = stats.okPerSecond();
-    int[] errors = stats.serverErrorsPerSecond();
-    int[] failed = stats.failedPerSecond();
-    int[] answered = log.answered();
-    int[] back = stats.recoveredPerSecond();
-    StringBuilder b = new StringBuilder("second,attempts,ok,5xx,failed,endpoint_answered,endpoint_cpu_pct,"
-        + "endpoint_rss_mib,fleet_cpu_pct,agents_back\n");
-    for (int s = 0; s < end; s++) {
-      boolean cpu = s > 0 && epTicks[s] >= 0 && epTicks[s - 1] >= 0;
-      b.append(s).append(',').append(attempts[s]).append(',').append(ok[s]).append(',').append(errors[s])
-          .append(',').append(failed[s]).append(',').append(answered[s]).append(',')
-          .append(cpu ? epTicks[s] - epTicks[s - 1] : "").append(',').append(epRss[s] / 1024).append(',')
-          .append(s > 0 ? fleetTicks[s] - fleetTicks[s - 1] : "").append(',').append(back[s]).append('\n');
-    }
-    Files.writeString(file, b.toString());
-  }
-
-  /** Cores used on average over [from, to) from cumulative clock ticks sampled each second. */
-  private static double cores(long[] ticks, int from, int to) {
-    int a = from;
-    int z = to - 2; // the last sample before the outage began
-    return ticks[a] < 0 || ticks[z] < 0 || z <= a ? Double.NaN
-        : (double) (ticks[z] - ticks[a]) / Proc.CLOCK_TICKS / (z - a);
-  }
-
-  private static int sum(int[] a, int from, int to) {
-    int s = 0;
-    for (int i = from; i < to; i++) {
-      s += a[i];
-    }
-    return s;
-  }
-
   private static void atomicWrite(Path file, String text) throws IOException {
     Path tmp = file.resolveSibling(file.getFileName() + ".tmp");
     Files.writeString(tmp, text);
@@ -398,17 +320,5 @@ public final class FleetBench {
     byte[] b = new byte[24];
     r.nextBytes(b);
     return HexFormat.of().formatHex(b);
-  }
-
-  private static String ms(double micros) {
-    return Double.isNaN(micros) ? "nan" : String.format(Locale.ROOT, "%.1f", micros / 1000.0);
-  }
-
-  private static String f1(double d) {
-    return Double.isNaN(d) ? "nan" : String.format(Locale.ROOT, "%.1f", d);
-  }
-
-  private static String f2(double d) {
-    return Double.isNaN(d) ? "nan" : String.format(Locale.ROOT, "%.2f", d);
   }
 }

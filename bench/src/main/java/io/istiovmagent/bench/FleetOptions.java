@@ -1,0 +1,35 @@
+package io.istiovmagent.bench;
+
+import java.nio.file.Path;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+
+/** FleetBench's command line: the phases' lengths, the fleet's size, where the onboarding service and the output are. */
+record FleetOptions(int agents, int ramp, int settle, int steady, int outage, int recovery, long seed, Path onboarding,
+    Path work, Path results, String endpointJavaOpts) {
+
+  static FleetOptions parse(String[] args) {
+    Map<String, String> a = new LinkedHashMap<>(Map.of("agents", "10000", "ramp", "180", "settle", "60", "steady",
+        "120", "outage", "300", "recovery", "300", "seed", "1", "endpoint-java-opts", ""));
+    List<String> required = List.of("onboarding", "work", "results");
+    for (int i = 0; i < args.length; i += 2) {
+      String k = args[i].replaceFirst("^--", "");
+      if (!args[i].startsWith("--") || i + 1 >= args.length || !(a.containsKey(k) || required.contains(k))) {
+        throw new IllegalArgumentException("usage: FleetBench --onboarding ISTIO_VM_ONBOARDING --work DIR --results "
+            + "DIR [--agents N --ramp S --settle S --steady S --outage S --recovery S --seed N "
+            + "--endpoint-java-opts '...']; not " + args[i]);
+      }
+      a.put(k, args[i + 1]);
+    }
+    for (String k : required) {
+      if (!a.containsKey(k)) {
+        throw new IllegalArgumentException("--" + k + " is required");
+      }
+    }
+    return new FleetOptions(Integer.parseInt(a.get("agents")), Integer.parseInt(a.get("ramp")),
+        Integer.parseInt(a.get("settle")), Integer.parseInt(a.get("steady")), Integer.parseInt(a.get("outage")),
+        Integer.parseInt(a.get("recovery")), Long.parseLong(a.get("seed")), Path.of(a.get("onboarding")),
+        Path.of(a.get("work")), Path.of(a.get("results")), a.get("endpoint-java-opts"));
+  }
+}
