@@ -11,8 +11,9 @@ import java.util.concurrent.TimeUnit;
 
 /**
  * `istio-vm-onboarding serve`, through the launcher bench/lib.sh writes (java -jar the service's jar, exec'd), as its
- * own process at the bench's own priority, so that its CPU and memory are its own in /proc. {@code --debug}: one log line per request with the endpoint's own timing, which
- * {@link FleetBench} reads. Each start writes a new log, endpoint-N.log.
+ * own process at the bench's own priority, so that its CPU and memory are its own in /proc. {@code --debug}: one
+ * log line per request with the endpoint's own timing, which {@link FleetBench} reads. Each start writes a new log,
+ * endpoint-N.log.
  */
 final class EndpointProcess {
   private final Path work;

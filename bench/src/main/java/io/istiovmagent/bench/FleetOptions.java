@@ -5,7 +5,7 @@ import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 
-/** FleetBench's command line: the phases' lengths, the fleet's size, where the onboarding service and the output are. */
+/** FleetBench's command line: the phases' lengths, the fleet's size, the onboarding service, the output. */
 record FleetOptions(int agents, int ramp, int settle, int steady, int outage, int recovery, long seed, Path onboarding,
     Path work, Path results, String endpointJavaOpts) {
 
