@@ -2,7 +2,6 @@ package io.istiovmagent.onboarding.generate;
 
 import java.nio.charset.StandardCharsets;
 import java.util.ArrayList;
-import java.util.Arrays;
 import java.util.List;
 import java.util.Map;
 import java.util.Objects;
@@ -65,14 +64,14 @@ final class ClusterEnv {
   }
 
   static byte[] render(Map<String, String> entries) {
-    List<byte[]> lines = new ArrayList<>();
+    List<String> lines = new ArrayList<>();
     for (Map.Entry<String, String> e : entries.entrySet()) {
-      lines.add((e.getKey() + "=" + ShellQuote.quote(e.getValue())).getBytes(StandardCharsets.UTF_8));
+      lines.add(e.getKey() + "=" + ShellQuote.quote(e.getValue()));
     }
-    lines.sort(Arrays::compareUnsigned);
+    lines.sort(GoStrings.ORDER);
     StringBuilder out = new StringBuilder();
-    for (byte[] line : lines) {
-      out.append(new String(line, StandardCharsets.UTF_8)).append('\n');
+    for (String line : lines) {
+      out.append(line).append('\n');
     }
     return out.toString().getBytes(StandardCharsets.UTF_8);
   }
