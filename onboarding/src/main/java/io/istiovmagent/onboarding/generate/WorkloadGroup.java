@@ -1,0 +1,159 @@
+package io.istiovmagent.onboarding.generate;
+
+import io.istiovmagent.util.SafeYaml;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Objects;
+import java.util.Optional;
+
+/**
+ * A WorkloadGroup (networking.istio.io v1, v1beta1 or v1alpha3: the same message), what of it the bundle is made
+ * from, with istioctl's defaults applied (a missing {@code spec.metadata} or {@code spec.template} is empty, an empty
+ * service account is {@code default}). istioctl applies them only to a group read from a file; here a group from the
+ * API gets them too, where istioctl would dereference a nil (the facts file, section 1.3).
+ */
+record WorkloadGroup(String name, String namespace, Map<String, String> annotations, Map<String, String> specLabels,
+    Map<String, String> specAnnotations, Template template, Optional<Map<String, Object>> probe) {
+
+  /** {@code spec.template}: what every WorkloadEntry of the group starts from. */
+  record Template(String serviceAccount, Map<String, String> labels, Map<String, Integer> ports, String network) {
+    Template {
+      Objects.requireNonNull(serviceAccount, "serviceAccount == null");
+      labels = Map.copyOf(labels);
+      ports = Map.copyOf(ports);
+      Objects.requireNonNull(network, "network == null");
+    }
+  }
+
+  static final List<String> API_VERSIONS = List.of("networking.istio.io/v1", "networking.istio.io/v1beta1",
+      "networking.istio.io/v1alpha3");
+
+  WorkloadGroup {
+    Objects.requireNonNull(name, "name == null");
+    Objects.requireNonNull(namespace, "namespace == null");
+    annotations = Map.copyOf(annotations);
+    specLabels = Map.copyOf(specLabels);
+    specAnnotations = Map.copyOf(specAnnotations);
+    Objects.requireNonNull(template, "template == null");
+    Objects.requireNonNull(probe, "probe == null");
+  }
+
+  /** A group is not what the generator can use; the message names the field and what is wrong with it. */
+  static final class InvalidGroupException extends Exception {
+    InvalidGroupException(String message) {
+      super(message, null, false, false);
+    }
+  }
+
+  /**
+   * Reads a WorkloadGroup document ({@code -f FILE}). {@code namespace} is used when the document names none (as
+   * kubectl's {@code -n}); a namespace in neither is an error.
+   */
+  static WorkloadGroup parse(String yaml, Optional<String> namespace) throws InvalidGroupException {
+    Object doc;
+    try {
+      doc = SafeYaml.load(yaml, 1 << 20);
+    } catch (SafeYaml.YamlError e) {
+      throw new InvalidGroupException("the WorkloadGroup " + e.getMessage());
+    }
+    Map<String, Object> root = map(doc, "the document");
+    String apiVersion = string(root, "apiVersion", "");
+    String kind = string(root, "kind", "");
+    if (!kind.equals("WorkloadGroup") || !API_VERSIONS.contains(apiVersion)) {
+      throw new InvalidGroupException("not a WorkloadGroup: apiVersion '" + apiVersion + "', kind '" + kind
+          + "'; expected kind WorkloadGroup of " + String.join(", ", API_VERSIONS));
+    }
+    return fromObject(root, namespace);
+  }
+
+  /** The group from its JSON/YAML object (a file's document, or what the Kubernetes API returned). */
+  static WorkloadGroup fromObject(Map<String, Object> root, Optional<String> namespace) throws InvalidGroupException {
+    Map<String, Object> metadata = map(root.getOrDefault("metadata", Map.of()), "metadata");
+    String name = string(metadata, "metadata.name", "");
+    if (name.isEmpty()) {
+      throw new InvalidGroupException("metadata.name is missing: the group's name names the workload");
+    }
+    String ns = string(metadata, "metadata.namespace", namespace.orElse(""));
+    if (ns.isEmpty()) {
+      throw new InvalidGroupException("metadata.namespace is missing, and no namespace was given (-n NAMESPACE)");
+    }
+    Map<String, Object> spec = map(root.getOrDefault("spec", Map.of()), "spec");
+    Map<String, Object> specMetadata = map(orEmpty(spec.get("metadata")), "spec.metadata");
+    Map<String, Object> template = map(orEmpty(spec.get("template")), "spec.template");
+    String serviceAccount = string(template, "spec.template.serviceAccount", "");
+    Template t = new Template(serviceAccount.isEmpty() ? "default" : serviceAccount,
+        strings(template.get("labels"), "spec.template.labels"), ports(template.get("ports")),
+        string(template, "spec.template.network", ""));
+    Optional<Map<String, Object>> probe = spec.get("probe") == null ? Optional.empty()
+        : Optional.of(map(spec.get("probe"), "spec.probe"));
+    return new WorkloadGroup(name, ns, strings(metadata.get("annotations"), "metadata.annotations"),
+        strings(specMetadata.get("labels"), "spec.metadata.labels"),
+        strings(specMetadata.get("annotations"), "spec.metadata.annotations"), t, probe);
+  }
+
+  private static Object orEmpty(Object o) {
+    return o == null ? Map.of() : o;
+  }
+
+  @SuppressWarnings("unchecked")
+  private static Map<String, Object> map(Object o, String where) throws InvalidGroupException {
+    if (!(o instanceof Map<?, ?> m)) {
+      throw new InvalidGroupException(where + " must be a mapping");
+    }
+    for (Object k : m.keySet()) {
+      if (!(k instanceof String)) {
+        throw new InvalidGroupException(where + " has a key that is not a string: " + k);
+      }
+    }
+    return (Map<String, Object>) m;
+  }
+
+  /** A string field; its last path element is looked up in {@code m}; null or missing is {@code absent}. */
+  private static String string(Map<String, Object> m, String path, String absent) throws InvalidGroupException {
+    Object v = m.get(path.substring(path.lastIndexOf('.') + 1));
+    if (v == null) {
+      return absent;
+    }
+    if (!(v instanceof String s)) {
+      throw new InvalidGroupException(path + " must be a string, not " + describe(v)
+          + " (quote it: YAML reads yes, no, on, off and numbers as other types)");
+    }
+    return s;
+  }
+
+  private static Map<String, String> strings(Object o, String where) throws InvalidGroupException {
+    if (o == null) {
+      return Map.of();
+    }
+    Map<String, String> out = new LinkedHashMap<>();
+    for (Map.Entry<String, Object> e : map(o, where).entrySet()) {
+      if (!(e.getValue() instanceof String s)) {
+        throw new InvalidGroupException(where + "." + e.getKey() + " must be a string, not " + describe(e.getValue())
+            + " (quote it: YAML reads yes, no, on, off and numbers as other types)");
+      }
+      out.put(e.getKey(), s);
+    }
+    return out;
+  }
+
+  private static Map<String, Integer> ports(Object o) throws InvalidGroupException {
+    if (o == null) {
+      return Map.of();
+    }
+    Map<String, Integer> out = new LinkedHashMap<>();
+    for (Map.Entry<String, Object> e : map(o, "spec.template.ports").entrySet()) {
+      if (!(e.getValue() instanceof Integer p) || p < 1 || p > 65535) {
+        throw new InvalidGroupException("spec.template.ports." + e.getKey() + " must be a port number (1-65535), not "
+            + describe(e.getValue()));
+      }
+      out.put(e.getKey(), p);
+    }
+    return out;
+  }
+
+  private static String describe(Object v) {
+    return v == null ? "null" : v instanceof Map ? "a mapping" : v instanceof List ? "a list"
+        : v.getClass().getSimpleName().toLowerCase(java.util.Locale.ROOT) + " " + v;
+  }
+}
