@@ -252,41 +252,24 @@ final class GoYaml {
     if (!whitespace) {
       put(' ');
     }
-    boolean spaces = false;
-    boolean breaks = false;
-    int[] cps = value.codePoints().toArray();
-    for (int i = 0; i < cps.length; i++) {
-      int c = cps[i];
-      if (c == ' ') {
-        if (allowBreaks && !spaces && column > BEST_WIDTH && !(i + 1 < cps.length && cps[i + 1] == ' ')) {
-          writeIndent();
-        } else {
-          put(c);
-        }
-        spaces = true;
-      } else if (isBreak(c)) {
-        if (!breaks && c == '\n') {
-          putBreak();
-        }
-        writeBreak(c);
-        indention = true;
-        breaks = true;
-      } else {
-        if (breaks) {
-          writeIndent();
-        }
-        put(c);
-        indention = false;
-        spaces = false;
-        breaks = false;
-      }
-    }
-    whitespace = false;
-    indention = false;
+    writeFolding(value, allowBreaks, false);
   }
 
   private void writeSingleQuoted(String value, boolean allowBreaks) {
     writeIndicator("'", true, false, false);
+    writeFolding(value, allowBreaks, true);
+    writeIndicator("'", false, false, false);
+    whitespace = false;
+    indention = false;
+  }
+
+  /**
+   * The body of a plain or single-quoted scalar (go-yaml's two writers share it): past column 80 a single space that
+   * is neither first nor last becomes a line break at the indent; the first of a run of newlines in the value is
+   * written twice, since YAML folds a single one into a space; a single quote is doubled inside quotes. (A plain scalar never starts or ends with a space: the
+   * analysis forbids it, so the first-and-last condition only matters for the quoted one.)
+   */
+  private void writeFolding(String value, boolean allowBreaks, boolean singleQuoted) {
     boolean spaces = false;
     boolean breaks = false;
     int[] cps = value.codePoints().toArray();
@@ -310,7 +293,7 @@ final class GoYaml {
         if (breaks) {
           writeIndent();
         }
-        if (c == '\'') {
+        if (singleQuoted && c == '\'') {
           put('\'');
         }
         put(c);
@@ -319,7 +302,6 @@ final class GoYaml {
         breaks = false;
       }
     }
-    writeIndicator("'", false, false, false);
     whitespace = false;
     indention = false;
   }

@@ -1,6 +1,5 @@
 package io.istiovmagent.onboarding.generate;
 
-import io.istiovmagent.util.SafeYaml;
 import java.nio.charset.StandardCharsets;
 import java.util.LinkedHashMap;
 import java.util.List;
@@ -36,18 +35,21 @@ final class MeshYaml {
     Map<String, Object> seed = new LinkedHashMap<>();
     seed.put("proxyMetadata", new LinkedHashMap<String, Object>());
     mesh.put("defaultConfig", seed);
-    mesh.putAll(tree(meshConfigYaml, "the mesh config"));
-    Map<String, Object> defaultConfig = new LinkedHashMap<>(object(mesh.get("defaultConfig"), "defaultConfig"));
+    mesh.putAll(YamlTree.load(meshConfigYaml, "the mesh config"));
+    Map<String, Object> defaultConfig =
+        new LinkedHashMap<>(YamlTree.map(mesh.get("defaultConfig"), "defaultConfig"));
     boolean revisioned = !o.revision().isEmpty() && !o.revision().equals("default");
     if (revisioned && stringOr(defaultConfig.get("discoveryAddress"), "").isEmpty()) {
       defaultConfig.put("discoveryAddress", "istiod-" + o.revision() + "." + o.istioNamespace() + ".svc:15012");
     }
-    Map<String, String> metadata = strings(defaultConfig.get("proxyMetadata"), "defaultConfig.proxyMetadata");
+    Map<String, String> metadata =
+        YamlTree.strings(defaultConfig.get("proxyMetadata"), "defaultConfig.proxyMetadata");
     for (Map<String, String> annotations : List.of(g.annotations(), g.specAnnotations())) {
       String config = annotations.get(PROXY_CONFIG_ANNOTATION);
       if (config != null) {
-        defaultConfig.putAll(tree(config, "the " + PROXY_CONFIG_ANNOTATION + " annotation"));
-        metadata.putAll(strings(defaultConfig.get("proxyMetadata"), PROXY_CONFIG_ANNOTATION + " proxyMetadata"));
+        defaultConfig.putAll(YamlTree.load(config, "the " + PROXY_CONFIG_ANNOTATION + " annotation"));
+        metadata.putAll(YamlTree.strings(defaultConfig.get("proxyMetadata"),
+            PROXY_CONFIG_ANNOTATION + " proxyMetadata"));
       }
     }
     Map<String, String> labels = new TreeMap<>(g.specLabels());
@@ -82,38 +84,6 @@ final class MeshYaml {
     int statusPort = defaultConfig.get("statusPort") instanceof Integer p ? p : 0;
     String yaml = GoYaml.marshal(Map.of("defaultConfig", defaultConfig));
     return new Result(yaml.getBytes(StandardCharsets.UTF_8), Map.copyOf(metadata), statusPort);
-  }
-
-  private static Map<String, Object> tree(String yaml, String what) throws WorkloadGroup.InvalidGroupException {
-    Object doc;
-    try {
-      doc = SafeYaml.load(yaml, 1 << 20);
-    } catch (SafeYaml.YamlError e) {
-      throw new WorkloadGroup.InvalidGroupException(what + " " + e.getMessage());
-    }
-    return doc == null ? Map.of() : object(doc, what);
-  }
-
-  @SuppressWarnings("unchecked")
-  private static Map<String, Object> object(Object o, String what) throws WorkloadGroup.InvalidGroupException {
-    if (o == null) {
-      return Map.of();
-    }
-    if (!(o instanceof Map<?, ?> m) || !m.keySet().stream().allMatch(k -> k instanceof String)) {
-      throw new WorkloadGroup.InvalidGroupException(what + " must be a mapping with string keys");
-    }
-    return (Map<String, Object>) m;
-  }
-
-  private static Map<String, String> strings(Object o, String what) throws WorkloadGroup.InvalidGroupException {
-    Map<String, String> out = new LinkedHashMap<>();
-    for (Map.Entry<String, Object> e : object(o, what).entrySet()) {
-      if (!(e.getValue() instanceof String s)) {
-        throw new WorkloadGroup.InvalidGroupException(what + "." + e.getKey() + " must be a string (quote it)");
-      }
-      out.put(e.getKey(), s);
-    }
-    return out;
   }
 
   private static String stringOr(Object o, String absent) {

@@ -1,6 +1,5 @@
 package io.istiovmagent.onboarding.generate;
 
-import io.istiovmagent.util.SafeYaml;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
@@ -51,13 +50,7 @@ record WorkloadGroup(String name, String namespace, Map<String, String> annotati
    * kubectl's {@code -n}); a namespace in neither is an error.
    */
   static WorkloadGroup parse(String yaml, Optional<String> namespace) throws InvalidGroupException {
-    Object doc;
-    try {
-      doc = SafeYaml.load(yaml, 1 << 20);
-    } catch (SafeYaml.YamlError e) {
-      throw new InvalidGroupException("the WorkloadGroup " + e.getMessage());
-    }
-    Map<String, Object> root = map(doc, "the document");
+    Map<String, Object> root = YamlTree.load(yaml, "the WorkloadGroup");
     String apiVersion = string(root, "apiVersion", "");
     String kind = string(root, "kind", "");
     if (!kind.equals("WorkloadGroup") || !API_VERSIONS.contains(apiVersion)) {
@@ -69,7 +62,7 @@ record WorkloadGroup(String name, String namespace, Map<String, String> annotati
 
   /** The group from its JSON/YAML object (a file's document, or what the Kubernetes API returned). */
   static WorkloadGroup fromObject(Map<String, Object> root, Optional<String> namespace) throws InvalidGroupException {
-    Map<String, Object> metadata = map(root.getOrDefault("metadata", Map.of()), "metadata");
+    Map<String, Object> metadata = YamlTree.map(root.get("metadata"), "metadata");
     String name = string(metadata, "metadata.name", "");
     if (name.isEmpty()) {
       throw new InvalidGroupException("metadata.name is missing: the group's name names the workload");
@@ -78,35 +71,18 @@ record WorkloadGroup(String name, String namespace, Map<String, String> annotati
     if (ns.isEmpty()) {
       throw new InvalidGroupException("metadata.namespace is missing, and no namespace was given (-n NAMESPACE)");
     }
-    Map<String, Object> spec = map(root.getOrDefault("spec", Map.of()), "spec");
-    Map<String, Object> specMetadata = map(orEmpty(spec.get("metadata")), "spec.metadata");
-    Map<String, Object> template = map(orEmpty(spec.get("template")), "spec.template");
+    Map<String, Object> spec = YamlTree.map(root.get("spec"), "spec");
+    Map<String, Object> specMetadata = YamlTree.map(spec.get("metadata"), "spec.metadata");
+    Map<String, Object> template = YamlTree.map(spec.get("template"), "spec.template");
     String serviceAccount = string(template, "spec.template.serviceAccount", "");
     Template t = new Template(serviceAccount.isEmpty() ? "default" : serviceAccount,
-        strings(template.get("labels"), "spec.template.labels"), ports(template.get("ports")),
+        YamlTree.strings(template.get("labels"), "spec.template.labels"), ports(template.get("ports")),
         string(template, "spec.template.network", ""));
     Optional<Map<String, Object>> probe = spec.get("probe") == null ? Optional.empty()
-        : Optional.of(map(spec.get("probe"), "spec.probe"));
-    return new WorkloadGroup(name, ns, strings(metadata.get("annotations"), "metadata.annotations"),
-        strings(specMetadata.get("labels"), "spec.metadata.labels"),
-        strings(specMetadata.get("annotations"), "spec.metadata.annotations"), t, probe);
-  }
-
-  private static Object orEmpty(Object o) {
-    return o == null ? Map.of() : o;
-  }
-
-  @SuppressWarnings("unchecked")
-  private static Map<String, Object> map(Object o, String where) throws InvalidGroupException {
-    if (!(o instanceof Map<?, ?> m)) {
-      throw new InvalidGroupException(where + " must be a mapping");
-    }
-    for (Object k : m.keySet()) {
-      if (!(k instanceof String)) {
-        throw new InvalidGroupException(where + " has a key that is not a string: " + k);
-      }
-    }
-    return (Map<String, Object>) m;
+        : Optional.of(YamlTree.map(spec.get("probe"), "spec.probe"));
+    return new WorkloadGroup(name, ns, YamlTree.strings(metadata.get("annotations"), "metadata.annotations"),
+        YamlTree.strings(specMetadata.get("labels"), "spec.metadata.labels"),
+        YamlTree.strings(specMetadata.get("annotations"), "spec.metadata.annotations"), t, probe);
   }
 
   /** A string field; its last path element is looked up in {@code m}; null or missing is {@code absent}. */
@@ -116,25 +92,9 @@ record WorkloadGroup(String name, String namespace, Map<String, String> annotati
       return absent;
     }
     if (!(v instanceof String s)) {
-      throw new InvalidGroupException(path + " must be a string, not " + describe(v)
-          + " (quote it: YAML reads yes, no, on, off and numbers as other types)");
+      throw YamlTree.notAString(path, v);
     }
     return s;
-  }
-
-  private static Map<String, String> strings(Object o, String where) throws InvalidGroupException {
-    if (o == null) {
-      return Map.of();
-    }
-    Map<String, String> out = new LinkedHashMap<>();
-    for (Map.Entry<String, Object> e : map(o, where).entrySet()) {
-      if (!(e.getValue() instanceof String s)) {
-        throw new InvalidGroupException(where + "." + e.getKey() + " must be a string, not " + describe(e.getValue())
-            + " (quote it: YAML reads yes, no, on, off and numbers as other types)");
-      }
-      out.put(e.getKey(), s);
-    }
-    return out;
   }
 
   private static Map<String, Integer> ports(Object o) throws InvalidGroupException {
@@ -142,18 +102,13 @@ record WorkloadGroup(String name, String namespace, Map<String, String> annotati
       return Map.of();
     }
     Map<String, Integer> out = new LinkedHashMap<>();
-    for (Map.Entry<String, Object> e : map(o, "spec.template.ports").entrySet()) {
+    for (Map.Entry<String, Object> e : YamlTree.map(o, "spec.template.ports").entrySet()) {
       if (!(e.getValue() instanceof Integer p) || p < 1 || p > 65535) {
         throw new InvalidGroupException("spec.template.ports." + e.getKey() + " must be a port number (1-65535), not "
-            + describe(e.getValue()));
+            + YamlTree.describe(e.getValue()));
       }
       out.put(e.getKey(), p);
     }
     return out;
-  }
-
-  private static String describe(Object v) {
-    return v == null ? "null" : v instanceof Map ? "a mapping" : v instanceof List ? "a list"
-        : v.getClass().getSimpleName().toLowerCase(java.util.Locale.ROOT) + " " + v;
   }
 }

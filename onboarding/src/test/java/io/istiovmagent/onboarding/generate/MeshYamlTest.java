@@ -22,27 +22,7 @@ class MeshYamlTest {
       """;
 
   private static WorkloadGroup group(String extra) throws Exception {
-    return WorkloadGroup.parse("""
-        apiVersion: networking.istio.io/v1
-        kind: WorkloadGroup
-        metadata:
-          name: foo
-          namespace: bar
-          annotations:
-            proxy.istio.io/config: '{"proxyMetadata":{"A":"1"}}'
-        spec:
-          metadata:
-            labels:
-              app: foo
-          template:
-            serviceAccount: vm-sa
-            network: vm-network
-            labels:
-              version: v1
-            ports:
-              http: 8080
-              grpc: 9090
-        """ + extra, Optional.empty());
+    return WorkloadGroup.parse(WorkloadGroupTest.GROUP_WITHOUT_PROBE + extra, Optional.empty());
   }
 
   @Test

@@ -11,7 +11,8 @@ import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.CsvSource;
 
 class WorkloadGroupTest {
-  private static final String GROUP = """
+  /** A group with every field the bundle uses but the probe (MeshYamlTest adds one, or not). */
+  static final String GROUP_WITHOUT_PROBE = """
       apiVersion: networking.istio.io/v1
       kind: WorkloadGroup
       metadata:
@@ -33,6 +34,8 @@ class WorkloadGroupTest {
           ports:
             http: 8080
             grpc: 9090
+      """;
+  private static final String GROUP = GROUP_WITHOUT_PROBE + """
         probe:
           httpGet:
             port: 8080
@@ -79,7 +82,7 @@ class WorkloadGroupTest {
       "kind: WorkloadGroup\\napiVersion: networking.istio.io/v1\\nmetadata: {name: foo, namespace: bar}\\nspec: {template: {ports: {http: web}}} | spec.template.ports.http must be a port number (1-65535), not string web",
       "kind: WorkloadGroup\\napiVersion: networking.istio.io/v1\\nmetadata: {name: foo, namespace: bar}\\nspec: {template: {ports: {http: 70000}}} | spec.template.ports.http must be a port number",
       "kind: WorkloadGroup\\napiVersion: networking.istio.io/v1\\nmetadata: {name: foo, namespace: bar}\\nspec: {template: []} | spec.template must be a mapping",
-      "[a, b] | the document must be a mapping",
+      "[a, b] | the WorkloadGroup must be a mapping",
       "a: [b | the WorkloadGroup is not acceptable YAML",
   })
   void refusesAGroupItCannotUseSayingWhy(String yaml, String message) {
