@@ -11,7 +11,7 @@ import picocli.CommandLine.Command;
     description = "The onboarding service: hands each virtual machine its workload group's bootstrap bundle "
         + "(what `istioctl x workload entry configure` makes) and takes the health its agent reports "
         + "(docs/protocol.md).",
-    subcommands = {ServeCommand.class},
+    subcommands = {ServeCommand.class, GenerateCommand.class},
     exitCodeListHeading = "%nExit codes:%n",
     exitCodeList = {"0:success", "64:usage error", "70:internal error", "78:configuration error"})
 public final class OnboardingMain implements Runnable {

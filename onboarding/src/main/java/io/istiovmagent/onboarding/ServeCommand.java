@@ -145,7 +145,7 @@ final class ServeCommand implements Callable<Integer> {
 
   private int usage(String message) {
     spec.commandLine().getErr().println(message);
-    spec.commandLine().getErr().println("Run 'istio-vm-agent serve --help' for usage.");
+    spec.commandLine().getErr().println("Run 'istio-vm-onboarding serve --help' for usage.");
     return OnboardingMain.USAGE;
   }
 

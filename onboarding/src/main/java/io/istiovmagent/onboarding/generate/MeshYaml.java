@@ -30,7 +30,7 @@ final class MeshYaml {
 
   private MeshYaml() {}
 
-  static Result build(String meshConfigYaml, WorkloadGroup g, Options o) throws WorkloadGroup.InvalidGroupException {
+  static Result build(String meshConfigYaml, WorkloadGroup g, Options o) throws InvalidInputException {
     Map<String, Object> mesh = new LinkedHashMap<>();
     Map<String, Object> seed = new LinkedHashMap<>();
     seed.put("proxyMetadata", new LinkedHashMap<String, Object>());

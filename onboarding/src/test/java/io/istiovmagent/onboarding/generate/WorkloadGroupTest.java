@@ -76,6 +76,8 @@ class WorkloadGroupTest {
   @ParameterizedTest(name = "{1}")
   @CsvSource(delimiter = '|', value = {
       "kind: Pod\\napiVersion: v1\\nmetadata: {name: foo, namespace: bar} | not a WorkloadGroup: apiVersion 'v1', kind 'Pod'",
+      "kind: WorkloadGroup\\napiVersion: networking.istio.io/v2\\nmetadata: {name: foo, namespace: bar} | not a WorkloadGroup: apiVersion 'networking.istio.io/v2'",
+      "apiVersion: networking.istio.io/v1\\nkind: WorkloadEntry\\nmetadata: {name: foo, namespace: bar} | not a WorkloadGroup: apiVersion 'networking.istio.io/v1', kind 'WorkloadEntry'",
       "kind: WorkloadGroup\\napiVersion: networking.istio.io/v1\\nmetadata: {namespace: bar} | metadata.name is missing",
       "kind: WorkloadGroup\\napiVersion: networking.istio.io/v1\\nmetadata: {name: foo} | metadata.namespace is missing",
       "kind: WorkloadGroup\\napiVersion: networking.istio.io/v1\\nmetadata: {name: foo, namespace: bar}\\nspec: {metadata: {labels: {enabled: yes}}} | spec.metadata.labels.enabled must be a string, not boolean true (quote it",
@@ -86,7 +88,7 @@ class WorkloadGroupTest {
       "a: [b | the WorkloadGroup is not acceptable YAML",
   })
   void refusesAGroupItCannotUseSayingWhy(String yaml, String message) {
-    WorkloadGroup.InvalidGroupException e = assertThrows(WorkloadGroup.InvalidGroupException.class,
+    InvalidInputException e = assertThrows(InvalidInputException.class,
         () -> WorkloadGroup.parse(yaml.replace("\\n", "\n"), Optional.empty()));
     assertTrue(e.getMessage().startsWith(message), e.getMessage());
   }
