@@ -16,7 +16,7 @@ final class ReportBuilder {
     AgentStatus.Bundle b = s.bundle();
     HealthReport.Workload workload = b == null ? new HealthReport.Workload(null, null, null, null, null)
         : new HealthReport.Workload(b.namespace(), b.serviceAccount(), b.workloadGroup(), b.clusterId(), b.network());
-    HealthReport.Bundle bundle = b == null ? null : new HealthReport.Bundle(b.revision(), b.source(),
+    HealthReport.Bundle bundle = b == null ? null : new HealthReport.Bundle(b.revision(), b.configRevision(), b.source(),
         time(b.fetchedAt()), time(b.tokenExpiresAt()), time(b.rootCertExpiresAt()));
     AgentStatus.Sidecar sc = s.sidecar();
     HealthReport.Sidecar sidecar = sc == null ? null : new HealthReport.Sidecar(

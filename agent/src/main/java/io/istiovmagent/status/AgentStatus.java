@@ -50,7 +50,7 @@ public record AgentStatus(
    * 304); {@code confirmedAt} the last report answer that counted as a check (the report endpoint, at the source's
    * origin, said the installed revision is current) and so postponed the interval refresh.
    */
-  public record Bundle(String source, String revision, Instant fetchedAt, Instant lastCheckedAt,
+  public record Bundle(String source, String revision, String configRevision, Instant fetchedAt, Instant lastCheckedAt,
       boolean fromLastKnownGood, Instant tokenExpiresAt, Instant rootCertExpiresAt, String namespace,
       String serviceAccount, String workloadGroup, String clusterId, String network, Instant confirmedAt) {}
 

@@ -10,6 +10,9 @@ import com.fasterxml.jackson.databind.ObjectMapper;
 import io.istiovmagent.bundle.BundleFile;
 import io.istiovmagent.fs.RootFs;
 import io.istiovmagent.sample.SampleBundle;
+import io.istiovmagent.onboarding.kube.KubernetesMode;
+import io.istiovmagent.onboarding.kube.MeshOnMockApi;
+import io.istiovmagent.server.BundleProvider;
 import io.istiovmagent.server.OnboardingServer;
 import io.istiovmagent.server.ServerTls;
 import io.istiovmagent.sidecar.ReadinessProbe;
@@ -74,21 +77,31 @@ class EndToEndTest {
   private Path root;
   private Path caFile;
   private String joinToken;
+  private String namespace = "vm-namespace";
+  private String group = "hello-vm";
   private String adminToken;
   private OkHttpClient admin;
 
   private void startEndpoint(int port) throws Exception {
+    startEndpoint(port, Optional.empty());
+  }
+
+  /** The endpoint over a directory of istioctl output, or over {@code provider} (the cluster). */
+  private void startEndpoint(int port, Optional<BundleProvider> provider) throws Exception {
     Path bundles = tmp.resolve("bundles/vm-namespace/hello-vm");
-    if (!Files.isDirectory(bundles)) {
+    if (provider.isEmpty() && !Files.isDirectory(bundles)) {
       Files.createDirectories(bundles);
       for (Map.Entry<BundleFile, byte[]> e : SampleBundle.generate(SampleBundle.Spec.defaults(),
           Clock.systemUTC().instant()).entrySet()) {
         Files.write(bundles.resolve(e.getKey().fileName()), e.getValue());
       }
+    }
+    if (joinToken == null) {
       joinToken = "join-" + Long.toHexString(new SplittableRandom().nextLong());
       adminToken = "admin-" + Long.toHexString(new SplittableRandom().nextLong());
       Files.writeString(tmp.resolve("tokens.yaml"), "tokens:\n  - token: " + joinToken
-          + "\n    namespace: vm-namespace\n    group: hello-vm\n  - token: " + adminToken + "\n    admin: true\n");
+          + "\n    namespace: " + namespace + "\n    group: " + group + "\n  - token: " + adminToken
+          + "\n    admin: true\n");
       Files.setPosixFilePermissions(tmp.resolve("tokens.yaml"), PosixFilePermissions.fromString("rw-------"));
     }
     if (tls == null) { // a restarted endpoint keeps its certificate, as a real one would
@@ -96,8 +109,14 @@ class EndToEndTest {
       caFile = Files.writeString(tmp.resolve("endpoint.pem"), tls.certificatePem());
       admin = client(caFile);
     }
-    server = OnboardingServer.builder().listen(new InetSocketAddress(InetAddress.getLoopbackAddress(), port))
-        .tls(tls).bundles(tmp.resolve("bundles")).tokens(tmp.resolve("tokens.yaml"))
+    OnboardingServer.Builder b = OnboardingServer.builder();
+    if (provider.isPresent()) {
+      b.bundles(provider.get());
+    } else {
+      b.bundles(tmp.resolve("bundles"));
+    }
+    server = b.listen(new InetSocketAddress(InetAddress.getLoopbackAddress(), port))
+        .tls(tls).tokens(tmp.resolve("tokens.yaml"))
         .reports(tmp.resolve("reports.jsonl")).clock(Clock.systemUTC())
         .log(new Log(new PrintStream(endpointLog, true, StandardCharsets.UTF_8), true)).build();
     server.start();
@@ -123,7 +142,7 @@ class EndToEndTest {
     Files.createDirectories(root.resolve("etc/istio-vm-agent"));
     String base = "https://localhost:" + server.port();
     Files.writeString(root.resolve("etc/istio-vm-agent/config.yaml"), "bundle:\n  source: " + base
-        + "/v1/bundle/vm-namespace/hello-vm\n  caFile: " + caFile + "\n  tokenFile: " + tokenFile
+        + "/v1/bundle/" + namespace + "/" + group + "\n  caFile: " + caFile + "\n  tokenFile: " + tokenFile
         + "\n  refreshInterval: " + refreshInterval + "\n  backoffCap: 2s\nreport:\n  url: " + base + "/v1/health\n  interval: " + heartbeat.toSeconds()
         + "s\nsidecar:\n  readinessUrl: http://127.0.0.1:" + envoy.getPort() + "/healthz/ready\n");
     notify = UnixDatagramReceiver.atPath(tmp.resolve("notify.sock"));
@@ -168,6 +187,33 @@ class EndToEndTest {
     // More than a refreshInterval since the last fetch, and no fetch: the schedule runs from the confirmation.
     assertEquals(s.bundle().confirmedAt().plusSeconds(10), s.nextRefreshAt(), "next refresh " + s.nextRefreshAt());
     assertEquals(s.bundle().fetchedAt(), s.bundle().lastCheckedAt(), "no fetch since the first");
+  }
+
+  /**
+   * The service reading the cluster (fabric8's mock API server, reached through a kubeconfig as from outside the
+   * cluster): the agent installs a token minted for its group's service account, and its reports, naming its
+   * configuration revision, confirm the bundle, so the 10 s interval refresh never comes and nothing more is minted.
+   */
+  @Test
+  void withKubernetesTheAgentInstallsATokenMintedForItsGroup() throws Exception {
+    try (MeshOnMockApi mesh = MeshOnMockApi.startInRealTime().istioctlCase()) {
+      namespace = "bar";
+      group = "foo";
+      startEndpoint(0, Optional.of(KubernetesMode.connect(MeshOnMockApi.options(Optional.of(mesh.kubeconfig(tmp))),
+          Clock.systemUTC(), new Log(new PrintStream(endpointLog, true, StandardCharsets.UTF_8), true))));
+      startAgent(joinToken, Duration.ofSeconds(5), "10s");
+      awaitNotify("READY=1"::equals);
+      String installed = Files.readString(root.resolve("var/run/secrets/tokens/istio-token"));
+      assertTrue(installed.startsWith("eyJ"), "a JWT");
+      assertEquals(1, mesh.minted());
+      AgentStatus s = awaitStatus(st -> st.bundle() != null && st.bundle().confirmedAt() != null
+          && st.bundle().confirmedAt().isAfter(st.bundle().lastCheckedAt().plusSeconds(10)));
+      assertEquals("vm-serviceaccount", s.bundle().serviceAccount());
+      assertEquals(s.bundle().fetchedAt(), s.bundle().lastCheckedAt(), "no fetch since the first");
+      assertEquals(1, mesh.minted(), "confirmed by its reports: no second token");
+      assertTrue(Files.readString(root.resolve("etc/hosts")).contains("10.10.10.11 istiod-rev-1.istio-system.svc"));
+      assertNoCredentialAnywhere();
+    }
   }
 
   @Test

@@ -19,7 +19,7 @@ class ReportWireTest {
 
   @Test
   void aFullReportKeepsItsFieldsOrderNullsAndTimes() throws Exception {
-    AgentStatus.Bundle bundle = new AgentStatus.Bundle("https://cp.example:15012/v1/bundle/ns/g", "sha256:ab12",
+    AgentStatus.Bundle bundle = new AgentStatus.Bundle("https://cp.example:15012/v1/bundle/ns/g", "sha256:ab12", "sha256:cd34",
         T.minusSeconds(60), T, false, null, Instant.parse("2027-01-01T00:00:00Z"), "ns", "sa", "g", "Kubernetes",
         null, null);
     AgentStatus.Sidecar sidecar = new AgentStatus.Sidecar(true, SidecarState.Agent.UNKNOWN, 4242, 3, null, null,
@@ -37,7 +37,8 @@ class ReportWireTest {
         + "\"addresses\":[\"10.0.0.7\"]},"
         + "\"workload\":{\"namespace\":\"ns\",\"serviceAccount\":\"sa\",\"group\":\"g\",\"clusterId\":\"Kubernetes\","
         + "\"network\":null},"
-        + "\"bundle\":{\"revision\":\"sha256:ab12\",\"source\":\"https://cp.example:15012/v1/bundle/ns/g\","
+        + "\"bundle\":{\"revision\":\"sha256:ab12\",\"configRevision\":\"sha256:cd34\","
+        + "\"source\":\"https://cp.example:15012/v1/bundle/ns/g\","
         + "\"fetchedAt\":\"2026-11-25T11:59:01.250Z\",\"tokenExpiresAt\":null,"
         + "\"rootCertExpiresAt\":\"2027-01-01T00:00:00Z\"},"
         + "\"sidecar\":{\"state\":\"" + "unknown" + "\",\"ready\":null,\"restarts\":3,"

@@ -258,7 +258,8 @@ final class FleetAgent {
       return;
     }
     Instant now = shared.clock().instant();
-    AgentStatus.Bundle b = new AgentStatus.Bundle(source.describe(), current.revision(), fetchedAt,
+    AgentStatus.Bundle b = new AgentStatus.Bundle(source.describe(), current.revision(),
+        current.raw().configRevision(), fetchedAt,
         fetchSchedule.lastCheckedAt(),
         false, current.token().expiresAt(), current.rootCertificates().stream().map(RootCertificate::notAfter)
             .min(Instant::compareTo).orElse(null), current.namespace(), current.serviceAccount(),

@@ -16,12 +16,16 @@ import java.util.Optional;
 public final class RawBundle {
   private final Map<BundleFile, byte[]> files;
   private final String revision;
+  private final String configRevision;
 
   public RawBundle(Map<BundleFile, byte[]> files) {
     EnumMap<BundleFile, byte[]> copy = new EnumMap<>(BundleFile.class);
     files.forEach((k, v) -> copy.put(k, v.clone()));
     this.files = Collections.unmodifiableMap(copy);
     this.revision = computeRevision(copy);
+    EnumMap<BundleFile, byte[]> config = new EnumMap<>(copy);
+    config.remove(BundleFile.TOKEN);
+    this.configRevision = computeRevision(config);
   }
 
   public Optional<byte[]> file(BundleFile f) {
@@ -41,6 +45,15 @@ public final class RawBundle {
   /** {@code sha256:HEX} over every file's name, length and content, in a fixed order. */
   public String revision() {
     return revision;
+  }
+
+  /**
+   * The revision of every file but the token, {@code sha256:HEX} as {@link #revision()}: what changes when the
+   * group's configuration changes, and not when a service hands out a freshly minted token (docs/protocol.md,
+   * "Minted tokens").
+   */
+  public String configRevision() {
+    return configRevision;
   }
 
   private static String computeRevision(Map<BundleFile, byte[]> files) {

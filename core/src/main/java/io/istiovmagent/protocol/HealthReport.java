@@ -24,8 +24,8 @@ public record HealthReport(Integer protocol, String status, List<String> reasons
   public record Workload(String namespace, String serviceAccount, String group, String clusterId, String network) {}
 
   /** The bundle in force. */
-  public record Bundle(String revision, String source, String fetchedAt, String tokenExpiresAt,
-      String rootCertExpiresAt) {}
+  public record Bundle(String revision, String configRevision, String source, String fetchedAt,
+      String tokenExpiresAt, String rootCertExpiresAt) {}
 
   /** istio.service. */
   public record Sidecar(String state, Boolean ready, Long restarts, Long mainPid, Boolean crashLoop,

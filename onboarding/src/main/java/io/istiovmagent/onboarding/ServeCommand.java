@@ -1,5 +1,6 @@
 package io.istiovmagent.onboarding;
 
+import io.istiovmagent.onboarding.kube.KubernetesMode;
 import io.istiovmagent.server.OnboardingServer;
 import io.istiovmagent.server.ServerConfigException;
 import io.istiovmagent.server.ServerTls;
@@ -13,6 +14,7 @@ import java.nio.file.Path;
 import java.nio.file.attribute.PosixFilePermissions;
 import java.time.Duration;
 import java.util.List;
+import java.util.Optional;
 import java.util.concurrent.Callable;
 import java.util.concurrent.CountDownLatch;
 import picocli.CommandLine.Command;
@@ -54,9 +56,53 @@ final class ServeCommand implements Callable<Integer> {
   @Spec
   CommandSpec spec;
 
-  @Option(names = "--bundles", required = true, paramLabel = "DIR",
-      description = "Directory of DIR/NAMESPACE/GROUP/ bundle directories (istioctl output).")
+  @Option(names = "--bundles", paramLabel = "DIR",
+      description = "Directory of DIR/NAMESPACE/GROUP/ bundle directories (istioctl output). Or --kubernetes.")
   Path bundles;
+
+  @Option(names = "--kubernetes", description = "Make each bundle from the cluster, with a freshly minted token "
+      + "(docs/kubernetes.md). Or --bundles.")
+  boolean kubernetes;
+
+  @Option(names = "--kubeconfig", paramLabel = "FILE",
+      description = "With --kubernetes, from outside the cluster: the kubeconfig (default: the pod's service "
+          + "account, else $KUBECONFIG or ~/.kube/config).")
+  Path kubeconfig;
+
+  @Option(names = "--context", paramLabel = "NAME", description = "With --kubernetes: the kubeconfig context.")
+  String context;
+
+  @Option(names = {"-i", "--istio-namespace"}, defaultValue = "istio-system", paramLabel = "NS",
+      description = "With --kubernetes: Istio's namespace. Default: ${DEFAULT-VALUE}.")
+  String istioNamespace;
+
+  @Option(names = {"-r", "--revision"}, defaultValue = "", paramLabel = "REV",
+      description = "With --kubernetes: the control plane's revision (istiod-REV, ConfigMap istio-REV); none by "
+          + "default.")
+  String revision;
+
+  @Option(names = "--cluster-id", paramLabel = "ID",
+      description = "With --kubernetes: the cluster's id (default: the injector's global.multiCluster.clusterName, "
+          + "else Kubernetes, as istiod).")
+  String clusterId;
+
+  @Option(names = "--gateway", defaultValue = "istio-system/istio-eastwestgateway", paramLabel = "NS/NAME",
+      description = "With --kubernetes: the east-west gateway Service VMs reach istiod through. "
+          + "Default: ${DEFAULT-VALUE}.")
+  String gateway;
+
+  @Option(names = "--gateway-address", paramLabel = "IP|HOST",
+      description = "With --kubernetes: the gateway's address as VMs reach it, instead of the Service's.")
+  String gatewayAddress;
+
+  @Option(names = "--token-lifetime", defaultValue = "1h", paramLabel = "DURATION",
+      description = "With --kubernetes: how long a minted token lives (at least 10m). Default: ${DEFAULT-VALUE}.")
+  String tokenLifetime;
+
+  @Option(names = "--cache-ttl", defaultValue = "10s", paramLabel = "DURATION",
+      description = "With --kubernetes: how long what was read from the cluster for a group is used (the token "
+          + "never is). Default: ${DEFAULT-VALUE}.")
+  String cacheTtl;
 
   @Option(names = "--tokens", required = true, paramLabel = "FILE", description = "Join token file (YAML).")
   Path tokens;
@@ -92,9 +138,11 @@ final class ServeCommand implements Callable<Integer> {
     Log log = new Log(System.out, debug);
     InetSocketAddress address;
     Duration age;
+    Optional<KubernetesMode.Options> cluster;
     try {
       address = parseListen(listen);
       age = Durations.parse(maxAge);
+      cluster = clusterOptions();
     } catch (IllegalArgumentException e) {
       return usage(e.getMessage());
     }
@@ -117,10 +165,14 @@ final class ServeCommand implements Callable<Integer> {
             + (writeCert != null ? "; clients trust it with --ca-file " + writeCert
                 : "; save it for clients with --write-cert FILE"));
       }
-      OnboardingServer.Builder b = OnboardingServer.builder().listen(address).tls(tls).bundles(bundles)
-          .tokens(tokens).maxAge(age).clock(main.clock()).log(log);
+      OnboardingServer.Builder b = OnboardingServer.builder().listen(address).tls(tls).tokens(tokens).maxAge(age).clock(main.clock()).log(log);
       if (reports != null) {
         b.reports(reports);
+      }
+      if (cluster.isPresent()) {
+        b.bundles(KubernetesMode.connect(cluster.get(), main.clock(), log));
+      } else {
+        b.bundles(bundles);
       }
       server = b.build();
       server.start();
@@ -141,6 +193,34 @@ final class ServeCommand implements Callable<Integer> {
     }, "serve-stop"));
     stopped.await(); // the JVM exits once the hook has stopped the server
     return OnboardingMain.OK;
+  }
+
+  /** The Kubernetes mode's options, or empty for the directory mode; exactly one of them. */
+  private Optional<KubernetesMode.Options> clusterOptions() {
+    if (kubernetes == (bundles != null)) {
+      throw new IllegalArgumentException("give --bundles DIR (bundles from a directory of istioctl output) or "
+          + "--kubernetes (bundles made from the cluster), one of them");
+    }
+    if (!kubernetes) {
+      if (kubeconfig != null || context != null || clusterId != null || gatewayAddress != null) {
+        throw new IllegalArgumentException("--kubeconfig, --context, --cluster-id and --gateway-address go with "
+            + "--kubernetes");
+      }
+      return Optional.empty();
+    }
+    String[] gw = gateway.split("/", -1);
+    if (gw.length != 2 || gw[0].isEmpty() || gw[1].isEmpty()) {
+      throw new IllegalArgumentException("--gateway '" + gateway + "' is not NAMESPACE/NAME, e.g. "
+          + "istio-system/istio-eastwestgateway");
+    }
+    Duration lifetime = Durations.parse(tokenLifetime);
+    if (lifetime.toSeconds() < 600) {
+      throw new IllegalArgumentException("--token-lifetime " + tokenLifetime + " is shorter than the Kubernetes "
+          + "API's least, 10m");
+    }
+    return Optional.of(new KubernetesMode.Options(Optional.ofNullable(kubeconfig), Optional.ofNullable(context),
+        istioNamespace, revision, Optional.ofNullable(clusterId), gw[0], gw[1], Optional.ofNullable(gatewayAddress),
+        lifetime, Durations.parse(cacheTtl)));
   }
 
   private int usage(String message) {

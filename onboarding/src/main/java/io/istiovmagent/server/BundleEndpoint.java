@@ -5,14 +5,11 @@ import java.util.Map;
 
 /** GET /v1/bundle/{namespace}/{group}: the group's bundle as a gzip'd tar, with a strong ETag. */
 final class BundleEndpoint {
-  /** A refused directory is the operator's to fix; retrying every second would not help. */
-  static final long RETRY_REFUSED_SECONDS = 30;
-
-  private final BundleStore store;
+  private final BundleProvider bundles;
   private final long maxAgeSeconds;
 
-  BundleEndpoint(BundleStore store, long maxAgeSeconds) {
-    this.store = store;
+  BundleEndpoint(BundleProvider bundles, long maxAgeSeconds) {
+    this.bundles = bundles;
     this.maxAgeSeconds = maxAgeSeconds;
   }
 
@@ -23,22 +20,22 @@ final class BundleEndpoint {
       return Response.error(403, "this join token is not for " + name + "; use the token issued for that "
           + "workload group");
     }
-    BundleStore.Lookup found = store.lookup(namespace, group);
-    if (found instanceof BundleStore.Lookup.Missing) {
-      return Response.error(404, "no bundle for " + name + " yet; the operator writes it with istioctl x workload "
-          + "entry configure -o <bundle directory>/" + name);
+    BundleProvider.Lookup found = bundles.lookup(namespace, group, ifNoneMatch);
+    if (found instanceof BundleProvider.Lookup.Missing m) {
+      return Response.error(404, m.reason());
     }
-    if (found instanceof BundleStore.Lookup.Unavailable) {
-      // The reason names server paths; the operator has it in the log, the VM only needs to retry later.
-      return Response.unavailable("the bundle for " + name + " cannot be served right now; the endpoint's log "
-          + "says why", RETRY_REFUSED_SECONDS);
+    if (found instanceof BundleProvider.Lookup.Unavailable u) {
+      return Response.unavailable(u.reason(), u.retryAfterSeconds());
     }
-    BundleStore.Served b = ((BundleStore.Lookup.Found) found).bundle();
-    Map<String, String> cache = Map.of("ETag", b.etag(), "Cache-Control", "max-age=" + maxAgeSeconds);
-    if (matches(ifNoneMatch, b.etag())) {
-      return new Response(304, cache, null);
+    if (found instanceof BundleProvider.Lookup.NotModified n) {
+      return new Response(304, cacheHeaders(n.etag()), null);
     }
-    return new Response(200, cache, b.archive()).with("Content-Type", "application/gzip");
+    BundleProvider.Lookup.Found f = (BundleProvider.Lookup.Found) found;
+    return new Response(200, cacheHeaders(f.etag()), f.archive()).with("Content-Type", "application/gzip");
+  }
+
+  private Map<String, String> cacheHeaders(String etag) {
+    return Map.of("ETag", etag, "Cache-Control", "max-age=" + maxAgeSeconds);
   }
 
   /** If-None-Match: a list of entity tags or "*", compared weakly as RFC 9110 says for this header. */

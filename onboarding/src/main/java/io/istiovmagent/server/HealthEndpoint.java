@@ -2,7 +2,6 @@ package io.istiovmagent.server;
 
 import io.istiovmagent.protocol.HealthReport;
 import io.istiovmagent.protocol.ReportAnswer;
-import io.istiovmagent.protocol.Revisions;
 import io.istiovmagent.util.Log;
 import java.time.Clock;
 import java.time.Instant;
@@ -11,14 +10,14 @@ import java.util.Optional;
 
 /** POST /v1/health (a VM's report, answered with hints) and GET /v1/vms (every VM, for operators). */
 final class HealthEndpoint {
-  private final BundleStore store;
+  private final BundleProvider bundles;
   private final VmRegistry registry;
   private final Optional<ReportLog> reportLog;
   private final Clock clock;
   private final Log log;
 
-  HealthEndpoint(BundleStore store, VmRegistry registry, Optional<ReportLog> reportLog, Clock clock, Log log) {
-    this.store = store;
+  HealthEndpoint(BundleProvider bundles, VmRegistry registry, Optional<ReportLog> reportLog, Clock clock, Log log) {
+    this.bundles = bundles;
     this.registry = registry;
     this.reportLog = reportLog;
     this.clock = clock;
@@ -55,27 +54,17 @@ final class HealthEndpoint {
     HealthReport stored = report;
     reportLog.ifPresent(l -> l.append(stored, received));
 
-    return Response.json(200, ReportAnswer.accepted(bundleChanged(g, report)));
+    return Response.json(200, ReportAnswer.accepted(bundles.changed(g.namespace(), g.group(), report.bundle())));
   }
 
   Response list(Grant grant) {
     if (!(grant instanceof Grant.Admin)) {
       return Response.error(403, "listing VMs needs an admin join token (admin: true in the endpoint's token file)");
     }
-    return Response.json(200, Map.of("vms", registry.summaries(clock.instant())));
-  }
-
-  /**
-   * True when the group's current bundle is not the one the VM says it has (e.g. istioctl was run again); false when
-   * it is, which an agent counts as a check of its bundle (it postpones its interval refresh). Empty, no hint, when
-   * the endpoint has no bundle for the group: nothing better to fetch, and nothing to confirm either (a fetch would
-   * get 404, which the agent should learn by its own schedule).
-   */
-  private Optional<Boolean> bundleChanged(Grant.Group g, HealthReport report) {
-    if (!(store.lookup(g.namespace(), g.group()) instanceof BundleStore.Lookup.Found found)) {
-      return Optional.empty();
-    }
-    String has = report.bundle() == null ? null : report.bundle().revision();
-    return Optional.of(has == null || !Revisions.same(has, found.bundle().revision()));
+    Map<String, Object> body = new java.util.LinkedHashMap<>();
+    body.put("vms", registry.summaries(clock.instant()));
+    body.put("bundleProblems", bundles.problems().entrySet().stream()
+        .map(e -> Map.of("group", e.getKey(), "problem", e.getValue())).toList());
+    return Response.json(200, body);
   }
 }

@@ -24,12 +24,12 @@ import javax.net.ssl.SSLParameters;
  */
 public final class OnboardingServer {
   /** The builder's values, copied: changing the builder later changes nothing here. */
-  private record Settings(InetSocketAddress listen, ServerTls tls, Path bundles, Optional<Path> reports,
+  private record Settings(InetSocketAddress listen, ServerTls tls, Optional<Path> reports,
       Duration maxAge, Clock clock, Log log, int threads, int queueCapacity, Duration stopGrace) {}
 
   private final Settings config;
   private final JoinTokens tokens;
-  private final BundleStore store;
+  private final BundleProvider bundles;
   private final VmRegistry registry;
   private final InFlight inFlight = new InFlight();
   private HttpsServer http; // guarded by this
@@ -38,11 +38,11 @@ public final class OnboardingServer {
   /** Not guarded: port() and url() must answer while stop() holds the lock. */
   private volatile int boundPort = -1;
 
-  private OnboardingServer(Builder b, JoinTokens tokens) {
-    this.config = new Settings(b.listen, b.tls, b.bundles, b.reports, b.maxAge, b.clock, b.log, b.threads,
+  private OnboardingServer(Builder b, JoinTokens tokens, BundleProvider bundles) {
+    this.config = new Settings(b.listen, b.tls, b.reports, b.maxAge, b.clock, b.log, b.threads,
         b.queueCapacity, b.stopGrace);
     this.tokens = tokens;
-    this.store = new BundleStore(b.bundles, b.log);
+    this.bundles = bundles;
     this.registry = new VmRegistry(b.maxVms, b.historyPerVm);
   }
 
@@ -70,14 +70,14 @@ public final class OnboardingServer {
       }
     });
     Optional<ReportLog> reports = config.reports().map(f -> new ReportLog(f, config.log()));
-    HealthEndpoint health = new HealthEndpoint(store, registry, reports, config.clock(), config.log());
-    BundleEndpoint bundles = new BundleEndpoint(store, config.maxAge().toSeconds());
-    s.createContext("/", new Router(tokens, bundles, health, inFlight, config.log()));
+    HealthEndpoint health = new HealthEndpoint(bundles, registry, reports, config.clock(), config.log());
+    BundleEndpoint bundleEndpoint = new BundleEndpoint(bundles, config.maxAge().toSeconds());
+    s.createContext("/", new Router(tokens, bundleEndpoint, health, inFlight, config.log()));
     s.setExecutor(executor);
     s.start();
     http = s;
     boundPort = s.getAddress().getPort();
-    config.log().notice("onboarding endpoint listening on " + url() + " (bundles from " + config.bundles() + ", "
+    config.log().notice("onboarding endpoint listening on " + url() + " (" + bundles.describe() + ", "
         + tokens.size() + " join tokens" + config.reports().map(f -> ", reports to " + f).orElse("") + ")");
   }
 
@@ -103,6 +103,7 @@ public final class OnboardingServer {
       Thread.currentThread().interrupt();
     }
     http = null;
+    bundles.close();
     config.log().notice("onboarding endpoint stopped" + (drained ? "" : " (requests still running were cut off)"));
   }
 
@@ -139,9 +140,9 @@ public final class OnboardingServer {
     return registry;
   }
 
-  /** The bundle store, for tests in this package. */
+  /** The bundle directory's store, for tests in this package that serve one. */
   BundleStore store() {
-    return store;
+    return (BundleStore) bundles;
   }
 
   /** Everything the endpoint needs; {@link #build()} checks it and reads the token file once. */
@@ -149,6 +150,7 @@ public final class OnboardingServer {
     private InetSocketAddress listen = new InetSocketAddress(InetAddress.getLoopbackAddress(), 8443);
     private ServerTls tls;
     private Path bundles;
+    private BundleProvider provider;
     private Path tokensFile;
     private Optional<Path> reports = Optional.empty();
     private Duration maxAge = Duration.ofSeconds(300);
@@ -178,9 +180,17 @@ public final class OnboardingServer {
       return this;
     }
 
-    /** Required: the directory holding {@code <namespace>/<group>/} with istioctl's output in each. */
+    /** The directory holding {@code <namespace>/<group>/} with istioctl's output in each; or {@link #bundles}. */
     public Builder bundles(Path dir) {
       this.bundles = Objects.requireNonNull(dir, "dir == null");
+      this.provider = null;
+      return this;
+    }
+
+    /** Bundles from elsewhere, e.g. the cluster; or a directory, {@link #bundles(Path)}. One of them is required. */
+    public Builder bundles(BundleProvider provider) {
+      this.provider = Objects.requireNonNull(provider, "provider == null");
+      this.bundles = null;
       return this;
     }
 
@@ -233,7 +243,7 @@ public final class OnboardingServer {
     }
 
     public OnboardingServer build() throws ServerConfigException {
-      if (tls == null || bundles == null || tokensFile == null) {
+      if (tls == null || bundles == null && provider == null || tokensFile == null) {
         throw new IllegalStateException("tls, bundles and tokens are required");
       }
       if (threads < 1 || queueCapacity < 0 || maxVms < 1 || historyPerVm < 1 || maxAge.isNegative()
@@ -241,7 +251,7 @@ public final class OnboardingServer {
         throw new IllegalArgumentException("threads, maxVms and historyPerVm must be at least 1; queueCapacity, "
             + "maxAge and stopGrace at least 0");
       }
-      if (!Files.isDirectory(bundles)) {
+      if (provider == null && !Files.isDirectory(bundles)) {
         throw new ServerConfigException("bundle directory " + bundles + " does not exist or is not a directory; "
             + "create it and put istioctl's output in " + bundles + "/<namespace>/<workload group>/");
       }
@@ -250,7 +260,8 @@ public final class OnboardingServer {
         throw new ServerConfigException("the directory of the reports file " + reports.get() + " does not exist; "
             + "create it first");
       }
-      return new OnboardingServer(this, JoinTokens.load(tokensFile, log));
+      return new OnboardingServer(this, JoinTokens.load(tokensFile, log),
+          provider != null ? provider : new BundleStore(bundles, log));
     }
   }
 }

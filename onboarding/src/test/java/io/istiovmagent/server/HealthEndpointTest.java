@@ -62,7 +62,8 @@ class HealthEndpointTest {
     assertEquals("{\"vms\":[{\"machineId\":\"5f0c6d1e00004000800000000000001\",\"hostname\":\"vm-1\","
         + "\"namespace\":\"vm-namespace\",\"group\":\"hello-vm\",\"status\":\"HEALTHY\",\"reasons\":[],"
         + "\"sidecar\":\"active/running\",\"ready\":true,\"bundleRevision\":\"" + revision + "\","
-        + "\"lastSeen\":\"2026-11-25T12:00:01Z\",\"stale\":false,\"sequence\":17}]}", vms.text());
+        + "\"lastSeen\":\"2026-11-25T12:00:01Z\",\"stale\":false,\"sequence\":17}],\"bundleProblems\":[]}",
+        vms.text());
   }
 
   @Test

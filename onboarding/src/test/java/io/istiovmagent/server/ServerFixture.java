@@ -4,6 +4,7 @@ import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import io.istiovmagent.bundle.BundleFile;
 import io.istiovmagent.sample.SampleBundle;
+import io.istiovmagent.testing.ManualClock;
 import io.istiovmagent.util.Log;
 import java.io.ByteArrayOutputStream;
 import java.io.IOException;
@@ -14,14 +15,10 @@ import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.attribute.PosixFilePermissions;
-import java.time.Clock;
 import java.time.Duration;
 import java.time.Instant;
-import java.time.ZoneId;
-import java.time.ZoneOffset;
 import java.util.Map;
 import java.util.concurrent.TimeUnit;
-import java.util.concurrent.atomic.AtomicReference;
 import java.util.function.Consumer;
 import okhttp3.Headers;
 import okhttp3.MediaType;
@@ -52,34 +49,6 @@ final class ServerFixture implements AutoCloseable {
       + "  - token: " + UNBUILT_TOKEN + "\n    namespace: " + NS + "\n    group: not-yet\n"
       + "  - token: " + ADMIN_TOKEN + "\n    admin: true\n";
 
-  /** A clock the test moves by hand. */
-  static final class TestClock extends Clock {
-    private final AtomicReference<Instant> now;
-
-    TestClock(Instant start) {
-      now = new AtomicReference<>(start);
-    }
-
-    void advance(Duration d) {
-      now.updateAndGet(t -> t.plus(d));
-    }
-
-    @Override
-    public Instant instant() {
-      return now.get();
-    }
-
-    @Override
-    public ZoneId getZone() {
-      return ZoneOffset.UTC;
-    }
-
-    @Override
-    public Clock withZone(ZoneId zone) {
-      throw new UnsupportedOperationException();
-    }
-  }
-
   /** One answer, read whole. */
   record Reply(int code, Headers headers, byte[] body) {
     String text() {
@@ -101,7 +70,7 @@ final class ServerFixture implements AutoCloseable {
   final Path bundles;
   final Path tokensFile;
   final Path reports;
-  final TestClock clock = new TestClock(START);
+  final ManualClock clock = new ManualClock(START);
   final Map<BundleFile, byte[]> files;
   private final ByteArrayOutputStream logBytes = new ByteArrayOutputStream();
   final OnboardingServer server;

@@ -149,7 +149,7 @@ public final class SampleBundle {
   }
 
   /** A service-account-shaped JWT (ES256, signed by a key that is thrown away). */
-  static String token(Spec s, Instant now) {
+  public static String token(Spec s, Instant now) {
     long iat = now.getEpochSecond();
     long exp = now.plus(s.tokenLifetime()).getEpochSecond();
     String header = "{\"alg\":\"ES256\",\"kid\":\"sample\",\"typ\":\"JWT\"}";

@@ -1,0 +1,89 @@
+package io.istiovmagent.onboarding.kube;
+
+import io.fabric8.kubernetes.client.Config;
+import io.fabric8.kubernetes.client.KubernetesClient;
+import io.fabric8.kubernetes.client.KubernetesClientBuilder;
+import io.fabric8.kubernetes.client.KubernetesClientException;
+import io.istiovmagent.server.BundleProvider;
+import io.istiovmagent.server.ServerConfigException;
+import io.istiovmagent.util.Log;
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Clock;
+import java.time.Duration;
+import java.util.Objects;
+import java.util.Optional;
+
+/** {@code serve --kubernetes}: the bundles made from the cluster the service runs in, or is pointed at. */
+public final class KubernetesMode {
+  private KubernetesMode() {}
+
+  /** The flags of {@code serve --kubernetes}. */
+  public record Options(Optional<Path> kubeconfig, Optional<String> context, String istioNamespace, String revision,
+      Optional<String> clusterId, String gatewayNamespace, String gatewayName, Optional<String> gatewayAddress,
+      Duration tokenLifetime, Duration cacheTtl) {
+    public Options {
+      Objects.requireNonNull(kubeconfig, "kubeconfig == null");
+      Objects.requireNonNull(context, "context == null");
+      Objects.requireNonNull(istioNamespace, "istioNamespace == null");
+      Objects.requireNonNull(revision, "revision == null");
+      Objects.requireNonNull(clusterId, "clusterId == null");
+      Objects.requireNonNull(gatewayNamespace, "gatewayNamespace == null");
+      Objects.requireNonNull(gatewayName, "gatewayName == null");
+      Objects.requireNonNull(gatewayAddress, "gatewayAddress == null");
+      Objects.requireNonNull(tokenLifetime, "tokenLifetime == null");
+      Objects.requireNonNull(cacheTtl, "cacheTtl == null");
+    }
+  }
+
+  /**
+   * Connects with the kubeconfig given, else as fabric8 finds one: in a pod its service account, else $KUBECONFIG or
+   * ~/.kube/config. An API server that does not answer yet is logged, not fatal: bundle requests get 503 until it
+   * does.
+   */
+  public static BundleProvider connect(Options o, Clock clock, Log log) throws ServerConfigException {
+    if (o.tokenLifetime().compareTo(TokenMinter.MIN_LIFETIME) < 0) {
+      throw new ServerConfigException("--token-lifetime " + o.tokenLifetime().toSeconds() + "s is shorter than the "
+          + "Kubernetes API allows (600s)", null);
+    }
+    Config config;
+    if (o.kubeconfig().isPresent()) {
+      Path file = o.kubeconfig().get();
+      try {
+        config = Config.fromKubeconfig(o.context().orElse(null), Files.readString(file), file.toString());
+      } catch (IOException | RuntimeException e) {
+        throw new ServerConfigException("cannot use --kubeconfig " + file + ": " + e.getMessage(), e);
+      }
+    } else {
+      if (!inCluster() && System.getenv("KUBECONFIG") == null
+          && !Files.isRegularFile(Path.of(System.getProperty("user.home"), ".kube", "config"))) {
+        throw new ServerConfigException("--kubernetes: no cluster to talk to; run the service in a pod (its service "
+            + "account is used), or give --kubeconfig FILE (or set KUBECONFIG)", null);
+      }
+      config = Config.autoConfigure(o.context().orElse(null));
+    }
+    KubernetesClient client = new KubernetesClientBuilder().withConfig(config).build();
+    try {
+      log.notice("Kubernetes API " + client.getMasterUrl() + ", version "
+          + client.getKubernetesVersion().getGitVersion());
+    } catch (KubernetesClientException e) {
+      log.warn("the Kubernetes API " + client.getMasterUrl() + " does not answer now (" + e.getMessage()
+          + "); bundle requests get 503 until it does");
+    }
+    return over(client, o, clock, log);
+  }
+
+  /** Over a client made elsewhere (a test's mock API server); closing the provider closes the client. */
+  static KubernetesBundles over(KubernetesClient client, Options o, Clock clock, Log log) {
+    ClusterReads reads = new ClusterReads(client, new ClusterReads.Settings(o.istioNamespace(), o.revision(),
+        o.clusterId(), o.gatewayNamespace(), o.gatewayName(), o.gatewayAddress()));
+    return new KubernetesBundles(reads, new TokenMinter(client, o.tokenLifetime()), o.cacheTtl(), clock, log,
+        client::close);
+  }
+
+  private static boolean inCluster() {
+    return System.getenv("KUBERNETES_SERVICE_HOST") != null
+        && Files.isRegularFile(Path.of("/var/run/secrets/kubernetes.io/serviceaccount/token"));
+  }
+}
