@@ -7,6 +7,9 @@ import io.istiovmagent.config.AgentConfig;
 import io.istiovmagent.config.ConfigException;
 import io.istiovmagent.source.BundleSource;
 import io.istiovmagent.source.BundleSources;
+import io.istiovmagent.source.Credentials;
+import io.istiovmagent.source.HttpsClients;
+import io.istiovmagent.util.Log;
 import io.istiovmagent.source.SourceConfigException;
 import io.istiovmagent.source.SourceException;
 import io.istiovmagent.verify.BundleVerifier;
@@ -51,7 +54,9 @@ final class BundlePipeline {
     BundleSource source;
     try {
       source = BundleSources.open(spec, new BundleSources.Transport(caFile, config.bundle().tokenFile(),
-          config.bundle().timeout(), Main.userAgent(), main.clock()));
+          config.bundle().timeout(), Main.userAgent(), main.clock(), HttpsClients.NO_EVENTS,
+          Optional.of(Credentials.readOnly(config.bundle().tokenFile(),
+              main.rootFs().lexical(config.paths().stateDir()), new Log(System.err, false)))));
     } catch (SourceConfigException e) {
       err.println(e.getMessage());
       throw new Failed(ExitCodes.CONFIG);

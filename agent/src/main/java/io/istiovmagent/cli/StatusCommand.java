@@ -91,6 +91,9 @@ final class StatusCommand implements Callable<Integer> {
       if (b.confirmedAt() != null) {
         row(out, "confirmed", b.confirmedAt() + " (" + ago(now, b.confirmedAt()) + ", by a report answer)");
       }
+      if (b.credential() != null) {
+        row(out, "credential", b.credential());
+      }
       row(out, "workload", b.namespace() + "/" + b.serviceAccount() + ", group " + b.workloadGroup());
       row(out, "token expires", b.tokenExpiresAt() + " (" + until(now, b.tokenExpiresAt()) + ")");
       row(out, "root cert expires", b.rootCertExpiresAt() + " (" + until(now, b.rootCertExpiresAt()) + ")");

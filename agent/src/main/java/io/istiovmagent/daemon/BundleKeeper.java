@@ -58,9 +58,19 @@ final class BundleKeeper {
   private AgentStatus.LastError lastError;
 
   private final StartupTimeline timeline;
+  private final CredentialsKeeper credentials;
+
+  /** What the VM presents to an https source; null for a local one. */
+  private String credentialState() {
+    if (config == null || config.bundle().source().filter(s -> s.strip().startsWith("https://")).isEmpty()) {
+      return null;
+    }
+    return credentials.of(config).enrolled() ? AgentStatus.Bundle.ENROLLED : AgentStatus.Bundle.JOIN_TOKEN;
+  }
 
   BundleKeeper(RootFs fs, Clock clock, AgentDaemon.Resolver resolver, RandomGenerator random, Log log,
-      String userAgent, StartupTimeline timeline) {
+      String userAgent, StartupTimeline timeline, CredentialsKeeper credentials) {
+    this.credentials = credentials;
     this.timeline = timeline;
     this.fs = fs;
     this.clock = clock;
@@ -120,7 +130,7 @@ final class BundleKeeper {
     try {
       source = BundleSources.open(config.bundle().source().get(), new BundleSources.Transport(
           config.bundle().caFile(), config.bundle().tokenFile(), config.bundle().timeout(), userAgent, clock,
-          timeline.handshakeListener()));
+          timeline.handshakeListener(), Optional.of(credentials.of(config))));
     } catch (SourceConfigException e) {
       sourceProblem = "bundle source unusable: " + e.getMessage();
       log.error(sourceProblem);
@@ -309,7 +319,8 @@ final class BundleKeeper {
   // --- what the status says ---
 
   AgentStatus.Bundle bundleStatus() {
-    return installed() ? StatusView.bundle(current(), disk.source(), fetchedAt, fromLastKnownGood, schedule) : null;
+    return installed() ? StatusView.bundle(current(), disk.source(), fetchedAt, fromLastKnownGood, schedule,
+        credentialState()) : null;
   }
 
   AgentStatus.Hosts hostsStatus() {

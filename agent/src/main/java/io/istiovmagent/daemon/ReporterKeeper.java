@@ -48,12 +48,14 @@ final class ReporterKeeper {
   private final Log log;
   private final String userAgent;
   private final Function<HttpUrl, Reporter.Hints> hints;
+  private final CredentialsKeeper credentials;
   private Reporter reporter;
   private Inputs inputs;
 
   /** @param hints what the reporter's thread tells the loop (through its event queue), per report URL */
   ReporterKeeper(RootFs fs, Clock clock, RandomGenerator random, Log log, String userAgent,
-      Function<HttpUrl, Reporter.Hints> hints) {
+      Function<HttpUrl, Reporter.Hints> hints, CredentialsKeeper credentials) {
+    this.credentials = credentials;
     this.fs = fs;
     this.clock = clock;
     this.random = random;
@@ -94,8 +96,7 @@ final class ReporterKeeper {
       if (url == null) {
         throw new SourceConfigException("report.url is not a valid https:// URL");
       }
-      Optional<BearerToken> credential = config.bundle().tokenFile().isPresent()
-          ? Optional.of(BearerToken.readFile(config.bundle().tokenFile().get())) : Optional.empty();
+      Optional<BearerToken> credential = credentials.of(config).bearer();
       reporter = new Reporter(url, TlsTrust.trustManager(config.bundle().caFile()), credential,
           config.report().interval(), config.bundle().timeout(),
           new Backoff(Backoff.DEFAULT_BASE, config.bundle().backoffCap(), random), random,

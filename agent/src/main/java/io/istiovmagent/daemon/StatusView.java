@@ -61,12 +61,12 @@ final class StatusView {
 
   /** What the status says of the bundle in force, {@code b}. */
   static AgentStatus.Bundle bundle(VerifiedBundle b, String source, Instant fetchedAt, boolean fromLastKnownGood,
-      FetchSchedule schedule) {
+      FetchSchedule schedule, String credential) {
     return new AgentStatus.Bundle(source, b.revision(), b.raw().configRevision(), fetchedAt, schedule.lastCheckedAt(), fromLastKnownGood,
         b.token().expiresAt(), b.rootCertificates().stream().map(RootCertificate::notAfter).min(Instant::compareTo)
             .orElse(null), b.namespace(), b.serviceAccount(), b.workloadGroup(),
         b.clusterEnv().nonEmpty("ISTIO_META_CLUSTER_ID"), b.clusterEnv().nonEmpty("ISTIO_META_NETWORK"),
-        schedule.confirmedAt());
+        schedule.confirmedAt(), credential);
   }
 
   /** systemd's STATUS= line for {@code s}. */

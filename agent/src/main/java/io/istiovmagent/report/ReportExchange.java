@@ -9,6 +9,7 @@ import io.istiovmagent.protocol.ReportAnswer;
 import io.istiovmagent.source.BearerToken;
 import io.istiovmagent.source.HttpsClients;
 import io.istiovmagent.source.HttpsSource;
+import io.istiovmagent.source.SourceConfigException;
 import io.istiovmagent.util.Log;
 import java.io.IOException;
 import java.time.Clock;
@@ -80,13 +81,25 @@ final class ReportExchange {
   /** The request for a report, built before the time it is sent at is taken. */
   Request request(HealthReport report) {
     Request.Builder rb = new Request.Builder().url(url).header("User-Agent", userAgent);
-    credential.ifPresent(c -> rb.header("Authorization", c.headerValue()));
+    credential.map(ReportExchange::current).ifPresent(c -> {
+      rb.header("Authorization", c.headerValue());
+      rb.tag(BearerToken.class, c);
+    });
     try {
       rb.post(RequestBody.create(JSON.writeValueAsBytes(report), JSON_TYPE));
     } catch (IOException e) {
       throw new IllegalStateException("a report is plain data and always serialises", e);
     }
     return rb.build();
+  }
+
+  /** The VM's credential once it has one (the join token until then); the token as given if it cannot be read. */
+  private static BearerToken current(BearerToken c) {
+    try {
+      return c.current();
+    } catch (SourceConfigException e) {
+      return c;
+    }
   }
 
   /** Sends the request and reads its answer; blocks for at most the client's timeouts, or until {@link #cancel}. */
@@ -99,7 +112,8 @@ final class ReportExchange {
           ? HttpsSource.retryAfter(r.header("Retry-After"), clock) : Optional.empty();
       String why = switch (r.code()) {
         case 401, 403 -> "credential rejected (HTTP " + r.code() + ") by " + url.host()
-            + ": check bundle.tokenFile";
+            + ": check bundle.tokenFile" + Optional.ofNullable(request.tag(BearerToken.class))
+                .map(BearerToken::rejected).orElse("");
         case 400 -> "report refused (HTTP 400): " + errorOf(r);
         default -> "report endpoint answered HTTP " + r.code();
       };

@@ -18,11 +18,18 @@ public final class BundleSources {
    * observes its HTTP calls (the daemon times its first TLS handshake); it only observes.
    */
   public record Transport(Optional<Path> caFile, Optional<Path> tokenFile, Duration timeout, String userAgent,
-      Clock clock, EventListener.Factory events) {
+      Clock clock, EventListener.Factory events, Optional<Credentials> credentials) {
     public Transport {
       Objects.requireNonNull(caFile, "caFile == null");
       Objects.requireNonNull(tokenFile, "tokenFile == null");
       Objects.requireNonNull(events, "events == null");
+      Objects.requireNonNull(credentials, "credentials == null");
+    }
+
+    /** The join token of {@code tokenFile} as it is, no enrolment. */
+    public Transport(Optional<Path> caFile, Optional<Path> tokenFile, Duration timeout, String userAgent,
+        Clock clock, EventListener.Factory events) {
+      this(caFile, tokenFile, timeout, userAgent, clock, events, Optional.empty());
     }
 
     /** Observing nothing. */
@@ -80,8 +87,8 @@ public final class BundleSources {
       throw new SourceConfigException("the source URL carries a user name or password; put the credential in "
           + "bundle.tokenFile instead, so it is never printed or stored");
     }
-    Optional<BearerToken> credential = transport.tokenFile().isPresent()
-        ? Optional.of(BearerToken.readFile(transport.tokenFile().get()))
+    Optional<BearerToken> credential = transport.credentials().isPresent() ? transport.credentials().get().bearer()
+        : transport.tokenFile().isPresent() ? Optional.of(BearerToken.readFile(transport.tokenFile().get()))
         : Optional.empty();
     return new HttpsSource(url, TlsTrust.trustManager(transport.caFile()), credential, transport.timeout(),
         transport.userAgent(), transport.clock(), transport.events());

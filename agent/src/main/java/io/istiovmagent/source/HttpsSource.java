@@ -71,14 +71,15 @@ public final class HttpsSource implements BundleSource {
     // server labels Content-Encoding: gzip; the bytes of the .tar.gz must reach TarGzReader as they are.
     Request.Builder rb = new Request.Builder().url(url).header("Accept", "application/gzip")
         .header("Accept-Encoding", "identity").header("User-Agent", userAgent);
-    credential.ifPresent(c -> rb.header("Authorization", c.headerValue()));
+    Optional<BearerToken> presented = present();
+    presented.ifPresent(c -> rb.header("Authorization", c.headerValue()));
     etag.ifPresent(e -> rb.header("If-None-Match", e));
     try (Response response = client.newCall(rb.build()).execute()) {
       Optional<Duration> maxAge = maxAge(response);
       if (response.code() == 304 && etag.isPresent()) {
         return new FetchResult.NotModified(maxAge);
       }
-      checkStatus(response);
+      checkStatus(response, presented);
       RawBundle bundle = readBody(response);
       return new FetchResult.Fetched(bundle, Optional.ofNullable(response.header("ETag")), maxAge);
     } catch (SSLException e) {
@@ -98,7 +99,20 @@ public final class HttpsSource implements BundleSource {
     }
   }
 
-  private void checkStatus(Response r) throws SourceException {
+  /** The credential to send: after enrolling first, when the VM can and has no credential of its own yet. */
+  private Optional<BearerToken> present() throws SourceException {
+    if (credential.isEmpty() || credential.get().owner().isEmpty()) {
+      return credential;
+    }
+    credential.get().owner().get().enrolIfNeeded(url, client, userAgent, clock);
+    try {
+      return Optional.of(credential.get().current());
+    } catch (SourceConfigException e) {
+      throw new SourceException(SourceException.Kind.CREDENTIAL_REJECTED, e.getMessage(), null, e);
+    }
+  }
+
+  private void checkStatus(Response r, Optional<BearerToken> presented) throws SourceException {
     int code = r.code();
     if (code == 200) {
       return;
@@ -107,7 +121,7 @@ public final class HttpsSource implements BundleSource {
     switch (code) {
       case 401, 403 -> throw new SourceException(SourceException.Kind.CREDENTIAL_REJECTED, "credential rejected (HTTP "
           + code + ") by " + where + ": check bundle.tokenFile"
-          + (credential.isEmpty() ? " (none is configured)" : " (the join token may be wrong or expired)"));
+          + (presented.isEmpty() ? " (none is configured)" : presented.get().rejected()));
       case 404 -> throw new SourceException(SourceException.Kind.NOT_FOUND, "no bundle at " + where
           + " (HTTP 404): check the namespace and workload group in the URL");
       default -> {

@@ -48,11 +48,17 @@ public record AgentStatus(
   /**
    * The bundle in force. Null fields are unknown. {@code lastCheckedAt} is the last fetch that succeeded (200 or
    * 304); {@code confirmedAt} the last report answer that counted as a check (the report endpoint, at the source's
-   * origin, said the installed revision is current) and so postponed the interval refresh.
+   * origin, said the installed revision is current) and so postponed the interval refresh. {@code credential} is
+   * what the VM presents: its own credential, got by enrolling, or the join token (null for a local source).
    */
   public record Bundle(String source, String revision, String configRevision, Instant fetchedAt, Instant lastCheckedAt,
       boolean fromLastKnownGood, Instant tokenExpiresAt, Instant rootCertExpiresAt, String namespace,
-      String serviceAccount, String workloadGroup, String clusterId, String network, Instant confirmedAt) {}
+      String serviceAccount, String workloadGroup, String clusterId, String network, Instant confirmedAt,
+      String credential) {
+    /** {@code credential}: what the VM presents to the source. */
+    public static final String ENROLLED = "own credential (enrolled)";
+    public static final String JOIN_TOKEN = "join token";
+  }
 
   /** The managed block of /etc/hosts. */
   public record Hosts(int entries, int repairs, Instant lastRepairAt, String warning) {}

@@ -41,7 +41,8 @@ class DriftCheckTest {
         new BundleVerifier(TestBundles.CLOCK, Set.of()).verify(TestBundles.raw(TestBundles.valid())), "s");
     Log log = new Log(new PrintStream(logs, true, StandardCharsets.UTF_8), true);
     BundleKeeper k = new BundleKeeper(fs, TestBundles.CLOCK, host -> List.of(InetAddress.getByName("192.0.2.77")),
-        new SplittableRandom(1), log, "test", new StartupTimeline(log, System.nanoTime(), System::nanoTime));
+        new SplittableRandom(1), log, "test", new StartupTimeline(log, System.nanoTime(), System::nanoTime),
+        new CredentialsKeeper(fs, log));
     k.configure(ConfigLoader.parse("config.yaml", "# defaults\n"));
     k.restoreLastKnownGood();
     assertTrue(k.installed(), logs.toString());

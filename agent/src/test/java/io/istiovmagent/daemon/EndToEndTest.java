@@ -10,6 +10,7 @@ import com.fasterxml.jackson.databind.ObjectMapper;
 import io.istiovmagent.bundle.BundleFile;
 import io.istiovmagent.fs.RootFs;
 import io.istiovmagent.sample.SampleBundle;
+import io.istiovmagent.onboarding.kube.ClusterCredentials;
 import io.istiovmagent.onboarding.kube.KubernetesMode;
 import io.istiovmagent.onboarding.kube.MeshOnMockApi;
 import io.istiovmagent.server.BundleProvider;
@@ -41,6 +42,7 @@ import java.time.Duration;
 import java.util.List;
 import java.util.Map;
 import java.util.Optional;
+import java.util.OptionalInt;
 import java.util.SplittableRandom;
 import java.util.function.Predicate;
 import javax.net.ssl.SSLContext;
@@ -86,8 +88,9 @@ class EndToEndTest {
     startEndpoint(port, Optional.empty());
   }
 
-  /** The endpoint over a directory of istioctl output, or over {@code provider} (the cluster). */
-  private void startEndpoint(int port, Optional<BundleProvider> provider) throws Exception {
+  /** The endpoint over a directory of istioctl output, or over the cluster. */
+  private void startEndpoint(int port, Optional<KubernetesMode.Cluster> cluster) throws Exception {
+    Optional<BundleProvider> provider = cluster.map(KubernetesMode.Cluster::bundles);
     Path bundles = tmp.resolve("bundles/vm-namespace/hello-vm");
     if (provider.isEmpty() && !Files.isDirectory(bundles)) {
       Files.createDirectories(bundles);
@@ -110,8 +113,8 @@ class EndToEndTest {
       admin = client(caFile);
     }
     OnboardingServer.Builder b = OnboardingServer.builder();
-    if (provider.isPresent()) {
-      b.bundles(provider.get());
+    if (cluster.isPresent()) {
+      b.bundles(cluster.get().bundles()).credentials(cluster.get().credentials()).enroller(cluster.get().credentials());
     } else {
       b.bundles(tmp.resolve("bundles"));
     }
@@ -145,6 +148,17 @@ class EndToEndTest {
         + "/v1/bundle/" + namespace + "/" + group + "\n  caFile: " + caFile + "\n  tokenFile: " + tokenFile
         + "\n  refreshInterval: " + refreshInterval + "\n  backoffCap: 2s\nreport:\n  url: " + base + "/v1/health\n  interval: " + heartbeat.toSeconds()
         + "s\nsidecar:\n  readinessUrl: http://127.0.0.1:" + envoy.getPort() + "/healthz/ready\n");
+    launchAgent();
+  }
+
+  /** The same VM (root, configuration, state) started again, as after a reboot or a restart of the unit. */
+  private void restartAgent() throws Exception {
+    notify.close();
+    Files.deleteIfExists(tmp.resolve("notify.sock"));
+    launchAgent();
+  }
+
+  private void launchAgent() throws Exception {
     notify = UnixDatagramReceiver.atPath(tmp.resolve("notify.sock"));
     daemon = new AgentDaemon(new AgentDaemon.Options(new RootFs(root),
         root.resolve("etc/istio-vm-agent/config.yaml"), Clock.systemUTC(),
@@ -191,28 +205,63 @@ class EndToEndTest {
 
   /**
    * The service reading the cluster (fabric8's mock API server, reached through a kubeconfig as from outside the
-   * cluster): the agent installs a token minted for its group's service account, and its reports, naming its
-   * configuration revision, confirm the bundle, so the 10 s interval refresh never comes and nothing more is minted.
+   * cluster). The agent has only a join token: it enrols, fetches with its own credential, and installs a token
+   * minted for its group's service account; its reports, naming its configuration revision, confirm the bundle, so
+   * the 10 s interval refresh never comes and nothing more is minted. After the join token is revoked, a restarted
+   * agent still fetches (with its credential); a second VM claiming the first's machine id cannot enrol.
    */
   @Test
-  void withKubernetesTheAgentInstallsATokenMintedForItsGroup() throws Exception {
+  void withKubernetesTheAgentEnrolsAndInstallsATokenMintedForItsGroup() throws Exception {
     try (MeshOnMockApi mesh = MeshOnMockApi.startInRealTime().istioctlCase()) {
       namespace = "bar";
       group = "foo";
-      startEndpoint(0, Optional.of(KubernetesMode.connect(MeshOnMockApi.options(Optional.of(mesh.kubeconfig(tmp))),
-          Clock.systemUTC(), new Log(new PrintStream(endpointLog, true, StandardCharsets.UTF_8), true))));
-      startAgent(joinToken, Duration.ofSeconds(5), "10s");
+      Path kubeconfig = mesh.kubeconfig(tmp);
+      Log quiet = new Log(new PrintStream(endpointLog, true, StandardCharsets.UTF_8), true);
+      ClusterCredentials operator = KubernetesMode.credentials(Optional.of(kubeconfig), Optional.empty(),
+          Clock.systemUTC(), quiet);
+      String join = operator.createJoinToken("bar", "foo", Duration.ofHours(1), OptionalInt.of(1), "e2e");
+      startEndpoint(0, Optional.of(KubernetesMode.connect(MeshOnMockApi.options(Optional.of(kubeconfig)),
+          Clock.systemUTC(), quiet)));
+      startAgent(join, Duration.ofSeconds(5), "10s");
       awaitNotify("READY=1"::equals);
       String installed = Files.readString(root.resolve("var/run/secrets/tokens/istio-token"));
       assertTrue(installed.startsWith("eyJ"), "a JWT");
       assertEquals(1, mesh.minted());
+      Path credential = root.resolve("var/lib/istio-vm-agent/credential");
+      assertEquals("rw-------", PosixFilePermissions.toString(Files.getPosixFilePermissions(credential)));
+      assertTrue(Files.readString(credential).startsWith("vmc.bar.5f0c6d1e000040008000000000000001."));
       AgentStatus s = awaitStatus(st -> st.bundle() != null && st.bundle().confirmedAt() != null
           && st.bundle().confirmedAt().isAfter(st.bundle().lastCheckedAt().plusSeconds(10)));
+      assertEquals(AgentStatus.Bundle.ENROLLED, s.bundle().credential());
       assertEquals("vm-serviceaccount", s.bundle().serviceAccount());
       assertEquals(s.bundle().fetchedAt(), s.bundle().lastCheckedAt(), "no fetch since the first");
       assertEquals(1, mesh.minted(), "confirmed by its reports: no second token");
       assertTrue(Files.readString(root.resolve("etc/hosts")).contains("10.10.10.11 istiod-rev-1.istio-system.svc"));
+
+      assertTrue(operator.revokeJoinToken("bar", join.substring(0, 6)));
+      daemon.requestStop();
+      thread.join(10_000);
+      Files.delete(root.resolve("var/run/secrets/tokens/istio-token")); // a reboot: tmpfs is gone
+      restartAgent();
+      awaitStatus(st -> st.bundle() != null && !st.bundle().fromLastKnownGood() && st.lastError() == null
+          && mesh.minted() == 2);
+      assertTrue(Files.isRegularFile(root.resolve("var/run/secrets/tokens/istio-token")));
       assertNoCredentialAnywhere();
+      assertFalse(endpointLog.toString(StandardCharsets.UTF_8).contains(join.substring(7)), "join token leaked");
+      assertFalse(agentLog.toString(StandardCharsets.UTF_8).contains(Files.readString(credential).strip()
+          .substring(41)), "credential leaked");
+
+      // A second VM with the same machine id and a fresh join token: refused, and its status says why.
+      String second = operator.createJoinToken("bar", "foo", Duration.ofHours(1), OptionalInt.empty(), "");
+      daemon.requestStop();
+      thread.join(10_000);
+      Files.delete(credential);
+      Files.delete(root.resolve("var/lib/istio-vm-agent/last-known-good.json"));
+      Files.writeString(tmp.resolve("join-token"), second + "\n");
+      restartAgent();
+      AgentStatus refused = awaitStatus(st -> st.lastError() != null
+          && st.lastError().message().contains("enrolment refused (HTTP 409)"));
+      assertTrue(refused.lastError().message().contains("already enrolled"), refused.lastError().message());
     }
   }
 

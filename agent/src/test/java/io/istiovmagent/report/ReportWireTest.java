@@ -21,7 +21,7 @@ class ReportWireTest {
   void aFullReportKeepsItsFieldsOrderNullsAndTimes() throws Exception {
     AgentStatus.Bundle bundle = new AgentStatus.Bundle("https://cp.example:15012/v1/bundle/ns/g", "sha256:ab12", "sha256:cd34",
         T.minusSeconds(60), T, false, null, Instant.parse("2027-01-01T00:00:00Z"), "ns", "sa", "g", "Kubernetes",
-        null, null);
+        null, null, null);
     AgentStatus.Sidecar sidecar = new AgentStatus.Sidecar(true, SidecarState.Agent.UNKNOWN, 4242, 3, null, null,
         true, List.of("exit status 1"));
     AgentStatus s = new AgentStatus(AgentStatus.FORMAT, 1, "0.1.0", T.minusSeconds(3600), T,

@@ -363,7 +363,7 @@ class ReporterTest {
     Instant now = Instant.now();
     return new AgentStatus(AgentStatus.FORMAT, 42, "test", now.minusSeconds(60), now, AgentStatus.Phase.RUNNING, health,
         reasons, new AgentStatus.Bundle("https://x/v1/bundle", "sha256:abc", "sha256:abd", now, now, false, now.plusSeconds(3600),
-            now.plusSeconds(86_400), "vm-namespace", "vm-sa", "hello-vm", "Kubernetes", null, null),
+            now.plusSeconds(86_400), "vm-namespace", "vm-sa", "hello-vm", "Kubernetes", null, null, null),
         new AgentStatus.Hosts(1, 0, null, null),
         new AgentStatus.Sidecar(true, SidecarState.of(sidecarState), 812, 0, true, null, false, List.of()), null, null, null);
   }

@@ -21,7 +21,7 @@ class SidecarStateTest {
   private static AgentStatus withSidecar(SidecarState state) {
     return new AgentStatus(AgentStatus.FORMAT, 1, "test", NOW, NOW, AgentStatus.Phase.RUNNING,
         AgentStatus.Health.HEALTHY, List.of(), new AgentStatus.Bundle("s", "sha256:1", "sha256:2", NOW, NOW, false,
-        NOW.plusSeconds(3600), NOW.plusSeconds(86_400 * 365), "ns", "sa", "g", null, null, null), null,
+        NOW.plusSeconds(3600), NOW.plusSeconds(86_400 * 365), "ns", "sa", "g", null, null, null, null), null,
         new AgentStatus.Sidecar(true, state, 812, 0, true, null, false, List.of()), null, null, null);
   }
 

@@ -264,7 +264,7 @@ final class FleetAgent {
         false, current.token().expiresAt(), current.rootCertificates().stream().map(RootCertificate::notAfter)
             .min(Instant::compareTo).orElse(null), current.namespace(), current.serviceAccount(),
         current.workloadGroup(), current.clusterEnv().nonEmpty("ISTIO_META_CLUSTER_ID"),
-        current.clusterEnv().nonEmpty("ISTIO_META_NETWORK"), fetchSchedule.confirmedAt());
+        current.clusterEnv().nonEmpty("ISTIO_META_NETWORK"), fetchSchedule.confirmedAt(), null);
     AgentStatus.Sidecar sc = new AgentStatus.Sidecar(true, SidecarState.of("active/running"), 1000 + id, 0, true, "HTTP 200", false,
         List.of());
     Reporter.State st = reporter.state();

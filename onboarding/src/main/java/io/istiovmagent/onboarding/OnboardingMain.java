@@ -11,12 +11,16 @@ import picocli.CommandLine.Command;
     description = "The onboarding service: hands each virtual machine its workload group's bootstrap bundle "
         + "(what `istioctl x workload entry configure` makes) and takes the health its agent reports "
         + "(docs/protocol.md).",
-    subcommands = {ServeCommand.class, GenerateCommand.class},
+    subcommands = {ServeCommand.class, GenerateCommand.class, TokenCommand.class, CredentialCommand.class},
     exitCodeListHeading = "%nExit codes:%n",
-    exitCodeList = {"0:success", "64:usage error", "70:internal error", "78:configuration error"})
+    exitCodeList = {"0:success", "1:no such token or credential", "64:usage error", "69:the Kubernetes API did not "
+        + "answer", "70:internal error", "77:the Kubernetes API refused (RBAC)", "78:configuration error"})
 public final class OnboardingMain implements Runnable {
   static final int OK = 0;
+  static final int NOT_FOUND = 1;
   static final int USAGE = 64;
+  static final int UNAVAILABLE = 69;
+  static final int NO_PERMISSION = 77;
   static final int SOFTWARE = 70;
   static final int CONFIG = 78;
 

@@ -33,6 +33,12 @@ import picocli.CommandLine.Spec;
             + "anything but those regular files (a symbolic link, an unknown file, an oversized one) is not served: "
             + "503, and the log says why.",
         "",
+        "Or --kubernetes: each bundle is made from the cluster when a VM asks (the WorkloadGroup, the mesh config, "
+            + "the root certificate, the east-west gateway), with a token minted for the group's service account; "
+            + "VMs enrol with a join token kept as a Secret (istio-vm-onboarding token create) and get a credential "
+            + "of their own (POST /v1/enroll/NAMESPACE/GROUP). What is missing in the cluster is named to the VM, "
+            + "in the log and in GET /v1/vms. docs/kubernetes.md.",
+        "",
         "Join tokens: --tokens FILE is YAML, a list under 'tokens:'. Each entry has 'token: TOKEN' or "
             + "'sha256: HEX' (of the token, e.g. printf %%s TOKEN | sha256sum), and 'namespace:' plus 'group:' "
             + "(the one group it may fetch and report for) or 'admin: true' (GET /v1/vms only). The file is re-read "
@@ -104,7 +110,8 @@ final class ServeCommand implements Callable<Integer> {
           + "never is). Default: ${DEFAULT-VALUE}.")
   String cacheTtl;
 
-  @Option(names = "--tokens", required = true, paramLabel = "FILE", description = "Join token file (YAML).")
+  @Option(names = "--tokens", paramLabel = "FILE", description = "Join token file (YAML); with --kubernetes "
+      + "optional (join tokens are Secrets in the cluster then: istio-vm-onboarding token create).")
   Path tokens;
 
   @Option(names = "--listen", defaultValue = "127.0.0.1:8443", paramLabel = "HOST:PORT",
@@ -165,12 +172,16 @@ final class ServeCommand implements Callable<Integer> {
             + (writeCert != null ? "; clients trust it with --ca-file " + writeCert
                 : "; save it for clients with --write-cert FILE"));
       }
-      OnboardingServer.Builder b = OnboardingServer.builder().listen(address).tls(tls).tokens(tokens).maxAge(age).clock(main.clock()).log(log);
+      OnboardingServer.Builder b = OnboardingServer.builder().listen(address).tls(tls).maxAge(age).clock(main.clock()).log(log);
       if (reports != null) {
         b.reports(reports);
       }
+      if (tokens != null) {
+        b.tokens(tokens);
+      }
       if (cluster.isPresent()) {
-        b.bundles(KubernetesMode.connect(cluster.get(), main.clock(), log));
+        KubernetesMode.Cluster c = KubernetesMode.connect(cluster.get(), main.clock(), log);
+        b.bundles(c.bundles()).credentials(c.credentials()).enroller(c.credentials());
       } else {
         b.bundles(bundles);
       }
@@ -202,6 +213,9 @@ final class ServeCommand implements Callable<Integer> {
           + "--kubernetes (bundles made from the cluster), one of them");
     }
     if (!kubernetes) {
+      if (tokens == null) {
+        throw new IllegalArgumentException("--tokens FILE is required with --bundles: who may fetch which bundle");
+      }
       if (kubeconfig != null || context != null || clusterId != null || gatewayAddress != null) {
         throw new IllegalArgumentException("--kubeconfig, --context, --cluster-id and --gateway-address go with "
             + "--kubernetes");

@@ -16,7 +16,7 @@ final class BundleEndpoint {
   /** {@code namespace} and {@code group} are DNS labels, checked by the router before anything else. */
   Response get(Grant grant, String namespace, String group, List<String> ifNoneMatch) {
     String name = namespace + "/" + group;
-    if (!(grant instanceof Grant.Group g) || !g.covers(namespace, group)) {
+    if (!(grant instanceof Grant.Workload g) || !g.covers(namespace, group)) {
       return Response.error(403, "this join token is not for " + name + "; use the token issued for that "
           + "workload group");
     }

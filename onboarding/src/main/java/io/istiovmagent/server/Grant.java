@@ -1,16 +1,34 @@
 package io.istiovmagent.server;
 
-/** What a join token from the token file allows: one workload group's bundle and reports, or the VM list. */
-sealed interface Grant {
-  /** Fetch the bundle of, and report health for, exactly this namespace and group. */
-  record Group(String namespace, String group) implements Grant {
-    boolean covers(String ns, String g) {
-      return namespace.equals(ns) && group.equals(g);
-    }
+/**
+ * What a presented credential allows: one workload group's bundle and reports (a join token of the token file, or a
+ * VM's own credential, which also binds the reports to its machine), or the VM list.
+ */
+public sealed interface Grant {
+  /** Fetch the bundle of, and report health for, exactly one namespace and group. */
+  sealed interface Workload extends Grant {
+    String namespace();
 
+    String group();
+
+    default boolean covers(String ns, String g) {
+      return namespace().equals(ns) && group().equals(g);
+    }
+  }
+
+  /** A join token of the token file: any VM of the group. */
+  record Group(String namespace, String group) implements Workload {
     @Override
     public String toString() {
       return namespace + "/" + group;
+    }
+  }
+
+  /** A VM's own credential: its group, and reports about this machine only. */
+  record Vm(String namespace, String group, String machineId) implements Workload {
+    @Override
+    public String toString() {
+      return namespace + "/" + group + " (machine " + machineId + ")";
     }
   }
 

@@ -26,7 +26,7 @@ final class HealthEndpoint {
 
   /** {@code joinToken} is the presented token, used only to make sure it is not stored with the report. */
   Response post(Grant grant, byte[] body, String joinToken) {
-    if (!(grant instanceof Grant.Group g)) {
+    if (!(grant instanceof Grant.Workload g)) {
       return Response.error(403, "this join token may not report health; a VM reports with its workload group's "
           + "token");
     }
@@ -39,6 +39,11 @@ final class HealthEndpoint {
     if (!g.covers(w.namespace(), w.group())) {
       return Response.error(403, "this join token is for " + g + ", not for the report's workload "
           + Names.printable(w.namespace(), 63) + "/" + Names.printable(w.group(), 63));
+    }
+    String machine = report.host() == null ? null : report.host().machineId();
+    if (g instanceof Grant.Vm vm && !vm.machineId().equals(machine)) {
+      return Response.error(403, "this credential is machine " + vm.machineId() + "'s; a VM reports about itself "
+          + "only, not about machine " + Names.printable(String.valueOf(machine), 64));
     }
     Optional<HealthReport> clean = HealthReports.without(report, joinToken);
     if (clean.isEmpty()) {

@@ -53,6 +53,11 @@ final class JoinTokens {
     return new JoinTokens(file, log, read(file));
   }
 
+  /** No token file: only credentials kept elsewhere (the cluster's) are accepted. */
+  static JoinTokens none(Log log) {
+    return new JoinTokens(null, log, new Loaded(null, List.of()));
+  }
+
   int size() {
     return current.entries().size();
   }
@@ -93,6 +98,9 @@ final class JoinTokens {
   /** The tokens in force, re-read first when the file changed; a file that fails keeps the previous tokens. */
   private Loaded fresh() {
     Loaded c = current;
+    if (file == null) {
+      return c;
+    }
     FileStamp now;
     try {
       now = FileStamp.of(file, true);

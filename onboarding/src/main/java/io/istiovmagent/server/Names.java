@@ -3,14 +3,14 @@ package io.istiovmagent.server;
 import java.util.regex.Pattern;
 
 /** Names from untrusted input: which may reach the disk (DNS labels), and how any is shown (printable, short). */
-final class Names {
+public final class Names {
   private static final Pattern LABEL = Pattern.compile("[a-z0-9]([-a-z0-9]*[a-z0-9])?");
   static final int MAX_LENGTH = 63;
 
   private Names() {}
 
   /** True for a lower-case DNS label of at most 63 characters; never for "", ".", "..", "%2F" or anything with '/'. */
-  static boolean isDnsLabel(String s) {
+  public static boolean isDnsLabel(String s) {
     return s != null && !s.isEmpty() && s.length() <= MAX_LENGTH && LABEL.matcher(s).matches();
   }
 

@@ -29,6 +29,8 @@ public final class OnboardingServer {
 
   private final Settings config;
   private final JoinTokens tokens;
+  private final Optional<Authenticator> credentials;
+  private final Optional<Enroller> enroller;
   private final BundleProvider bundles;
   private final VmRegistry registry;
   private final InFlight inFlight = new InFlight();
@@ -42,6 +44,8 @@ public final class OnboardingServer {
     this.config = new Settings(b.listen, b.tls, b.reports, b.maxAge, b.clock, b.log, b.threads,
         b.queueCapacity, b.stopGrace);
     this.tokens = tokens;
+    this.credentials = b.credentials;
+    this.enroller = b.enroller;
     this.bundles = bundles;
     this.registry = new VmRegistry(b.maxVms, b.historyPerVm);
   }
@@ -72,13 +76,15 @@ public final class OnboardingServer {
     Optional<ReportLog> reports = config.reports().map(f -> new ReportLog(f, config.log()));
     HealthEndpoint health = new HealthEndpoint(bundles, registry, reports, config.clock(), config.log());
     BundleEndpoint bundleEndpoint = new BundleEndpoint(bundles, config.maxAge().toSeconds());
-    s.createContext("/", new Router(tokens, bundleEndpoint, health, inFlight, config.log()));
+    s.createContext("/", new Router(tokens, credentials, new EnrolEndpoint(enroller), bundleEndpoint, health,
+        inFlight, config.log()));
     s.setExecutor(executor);
     s.start();
     http = s;
     boundPort = s.getAddress().getPort();
     config.log().notice("onboarding endpoint listening on " + url() + " (" + bundles.describe() + ", "
-        + tokens.size() + " join tokens" + config.reports().map(f -> ", reports to " + f).orElse("") + ")");
+        + tokens.size() + " join tokens in the token file" + (enroller.isPresent() ? ", enrolment on" : "")
+        + config.reports().map(f -> ", reports to " + f).orElse("") + ")");
   }
 
   /**
@@ -152,6 +158,8 @@ public final class OnboardingServer {
     private Path bundles;
     private BundleProvider provider;
     private Path tokensFile;
+    private Optional<Authenticator> credentials = Optional.empty();
+    private Optional<Enroller> enroller = Optional.empty();
     private Optional<Path> reports = Optional.empty();
     private Duration maxAge = Duration.ofSeconds(300);
     private Clock clock = Clock.systemUTC();
@@ -200,6 +208,21 @@ public final class OnboardingServer {
       return this;
     }
 
+    /**
+     * Credentials kept elsewhere (the VMs' own, in the cluster), accepted beside the token file's; with them the
+     * token file is optional.
+     */
+    public Builder credentials(Authenticator authenticator) {
+      this.credentials = Optional.of(Objects.requireNonNull(authenticator, "authenticator == null"));
+      return this;
+    }
+
+    /** Enrolment: POST /v1/enroll/{namespace}/{group} trades a join token for a VM's own credential. */
+    public Builder enroller(Enroller enroller) {
+      this.enroller = Optional.of(Objects.requireNonNull(enroller, "enroller == null"));
+      return this;
+    }
+
     /** Optional: append every accepted health report as one JSON line to this file. */
     public Builder reports(Path file) {
       this.reports = Optional.of(Objects.requireNonNull(file, "file == null"));
@@ -243,8 +266,8 @@ public final class OnboardingServer {
     }
 
     public OnboardingServer build() throws ServerConfigException {
-      if (tls == null || bundles == null && provider == null || tokensFile == null) {
-        throw new IllegalStateException("tls, bundles and tokens are required");
+      if (tls == null || bundles == null && provider == null || tokensFile == null && credentials.isEmpty()) {
+        throw new IllegalStateException("tls, bundles and tokens (or credentials) are required");
       }
       if (threads < 1 || queueCapacity < 0 || maxVms < 1 || historyPerVm < 1 || maxAge.isNegative()
           || stopGrace.isNegative()) {
@@ -260,7 +283,7 @@ public final class OnboardingServer {
         throw new ServerConfigException("the directory of the reports file " + reports.get() + " does not exist; "
             + "create it first");
       }
-      return new OnboardingServer(this, JoinTokens.load(tokensFile, log),
+      return new OnboardingServer(this, tokensFile != null ? JoinTokens.load(tokensFile, log) : JoinTokens.none(log),
           provider != null ? provider : new BundleStore(bundles, log));
     }
   }

@@ -25,19 +25,24 @@ final class Router implements HttpHandler {
   static final int MAX_BODY_BYTES = 64 * 1024;
   /** How much of an oversized body is read past the limit so that its sender still sees the 400. */
   static final int MAX_DRAIN_BYTES = 1024 * 1024;
-  private static final Response UNAUTHORIZED = Response.error(401, "a valid join token is required: send "
-      + "Authorization: Bearer <join token>").with("WWW-Authenticate", "Bearer");
+  static final Response UNAUTHORIZED = Response.error(401, "a valid credential is required: send "
+      + "Authorization: Bearer <the VM's credential, or a join token>").with("WWW-Authenticate", "Bearer");
   private static final Response NOT_FOUND = Response.error(404, "no such endpoint; the endpoint serves GET "
-      + "/v1/bundle/{namespace}/{group}, POST /v1/health and GET /v1/vms");
+      + "/v1/bundle/{namespace}/{group}, POST /v1/enroll/{namespace}/{group}, POST /v1/health and GET /v1/vms");
 
   private final JoinTokens tokens;
+  private final Optional<Authenticator> credentials;
+  private final EnrolEndpoint enrol;
   private final BundleEndpoint bundles;
   private final HealthEndpoint health;
   private final InFlight inFlight;
   private final Log log;
 
-  Router(JoinTokens tokens, BundleEndpoint bundles, HealthEndpoint health, InFlight inFlight, Log log) {
+  Router(JoinTokens tokens, Optional<Authenticator> credentials, EnrolEndpoint enrol, BundleEndpoint bundles,
+      HealthEndpoint health, InFlight inFlight, Log log) {
     this.tokens = tokens;
+    this.credentials = credentials;
+    this.enrol = enrol;
     this.bundles = bundles;
     this.health = health;
     this.inFlight = inFlight;
@@ -91,18 +96,35 @@ final class Router implements HttpHandler {
 
   private Response route(HttpExchange ex) throws IOException {
     Headers h = ex.getRequestHeaders();
-    Optional<Grant> grant = tokens.authenticate(h.get("Authorization"));
-    if (grant.isEmpty()) {
-      return UNAUTHORIZED;
-    }
     String method = ex.getRequestMethod();
     // The raw path: "%2F" stays three characters and can never become a separator or "..".
     String path = ex.getRequestURI().getRawPath();
+    String[] s = path == null ? new String[0] : path.split("/", -1);
+    if (s.length == 5 && s[0].isEmpty() && s[1].equals("v1") && s[2].equals("enroll")
+        && Names.isDnsLabel(s[3]) && Names.isDnsLabel(s[4])) {
+      // The join token is the enroller's to check: it lives in the namespace the path names.
+      if (!"POST".equals(method)) {
+        return methodNotAllowed("POST");
+      }
+      Optional<byte[]> body = readBody(ex, EnrolEndpoint.MAX_BODY_BYTES);
+      if (body.isEmpty()) {
+        return Response.error(400, "the body is larger than " + EnrolEndpoint.MAX_BODY_BYTES + " bytes")
+            .with("Connection", "close");
+      }
+      return enrol.post(h.get("Authorization"), s[3], s[4], body.get());
+    }
+    Optional<Grant> grant = tokens.authenticate(h.get("Authorization"));
+    if (grant.isEmpty() && credentials.isPresent()) {
+      grant = JoinTokens.bearer(h.get("Authorization")).flatMap(credentials.get()::authenticate);
+    }
+    if (grant.isEmpty()) {
+      return UNAUTHORIZED;
+    }
     if ("/v1/health".equals(path)) {
       if (!"POST".equals(method)) {
         return methodNotAllowed("POST");
       }
-      Optional<byte[]> body = readBody(ex);
+      Optional<byte[]> body = readBody(ex, MAX_BODY_BYTES);
       if (body.isEmpty()) {
         return Response.error(400, "the body is larger than " + MAX_BODY_BYTES + " bytes; a health report is at "
             + "most 64 KiB").with("Connection", "close");
@@ -112,7 +134,6 @@ final class Router implements HttpHandler {
     if ("/v1/vms".equals(path)) {
       return "GET".equals(method) ? health.list(grant.get()) : methodNotAllowed("GET");
     }
-    String[] s = path == null ? new String[0] : path.split("/", -1);
     if (s.length == 5 && s[0].isEmpty() && s[1].equals("v1") && s[2].equals("bundle")
         && Names.isDnsLabel(s[3]) && Names.isDnsLabel(s[4])) {
       return "GET".equals(method) ? bundles.get(grant.get(), s[3], s[4], h.get("If-None-Match"))
@@ -130,7 +151,7 @@ final class Router implements HttpHandler {
    * {@link #MAX_DRAIN_BYTES}: an HTTP/1.1 client reads the answer only after sending its whole body, so closing on it
    * early would turn our 400 into a connection reset. Anything declared larger is not read at all.
    */
-  private static Optional<byte[]> readBody(HttpExchange ex) throws IOException {
+  private static Optional<byte[]> readBody(HttpExchange ex, int max) throws IOException {
     String declared = ex.getRequestHeaders().getFirst("Content-Length");
     if (declared != null) {
       try {
@@ -143,8 +164,8 @@ final class Router implements HttpHandler {
     }
     // Not closed here: closing drains what is left, and the answer should go out first.
     InputStream in = ex.getRequestBody();
-    byte[] body = in.readNBytes(MAX_BODY_BYTES + 1);
-    if (body.length <= MAX_BODY_BYTES) {
+    byte[] body = in.readNBytes(max + 1);
+    if (body.length <= max) {
       return Optional.of(body);
     }
     byte[] sink = new byte[8192];

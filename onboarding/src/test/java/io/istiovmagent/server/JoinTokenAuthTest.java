@@ -35,6 +35,16 @@ class JoinTokenAuthTest {
     f.close();
   }
 
+  /** A directory of istioctl output enrols nobody: 404, and the agent goes on with its join token. */
+  @Test
+  void enrolmentIsNotOfferedOverADirectory() throws Exception {
+    ServerFixture.Reply r = f.post("/v1/enroll/vm-namespace/hello-vm", ServerFixture.TOKEN,
+        "{\"machineId\":\"0123456789abcdef0123456789abcdef\"}");
+    assertEquals(404, r.code(), r.text());
+    assertTrue(r.text().contains("does not enrol VMs"), r.text());
+    assertEquals(405, f.get("/v1/enroll/vm-namespace/hello-vm", ServerFixture.TOKEN).code());
+  }
+
   @Test
   void aMissingTokenIs401OnEveryPathAndMethod() throws Exception {
     for (String p : new String[] {PATH, "/v1/bundle/vm-namespace/no-such-group", "/v1/vms", "/v1/health",

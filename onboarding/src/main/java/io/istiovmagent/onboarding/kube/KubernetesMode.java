@@ -4,6 +4,7 @@ import io.fabric8.kubernetes.client.Config;
 import io.fabric8.kubernetes.client.KubernetesClient;
 import io.fabric8.kubernetes.client.KubernetesClientBuilder;
 import io.fabric8.kubernetes.client.KubernetesClientException;
+import io.fabric8.kubernetes.client.VersionInfo;
 import io.istiovmagent.server.BundleProvider;
 import io.istiovmagent.server.ServerConfigException;
 import io.istiovmagent.util.Log;
@@ -37,41 +38,56 @@ public final class KubernetesMode {
     }
   }
 
+  /** What the service gets from the cluster: bundles, and the VMs' credentials (enrolment, authentication). */
+  public record Cluster(BundleProvider bundles, ClusterCredentials credentials) {}
+
   /**
    * Connects with the kubeconfig given, else as fabric8 finds one: in a pod its service account, else $KUBECONFIG or
    * ~/.kube/config. An API server that does not answer yet is logged, not fatal: bundle requests get 503 until it
    * does.
    */
-  public static BundleProvider connect(Options o, Clock clock, Log log) throws ServerConfigException {
+  public static Cluster connect(Options o, Clock clock, Log log) throws ServerConfigException {
     if (o.tokenLifetime().compareTo(TokenMinter.MIN_LIFETIME) < 0) {
       throw new ServerConfigException("--token-lifetime " + o.tokenLifetime().toSeconds() + "s is shorter than the "
           + "Kubernetes API allows (600s)", null);
     }
+    KubernetesClient client = client(o.kubeconfig(), o.context());
+    try {
+      VersionInfo v = client.getKubernetesVersion();
+      log.notice("Kubernetes API " + client.getMasterUrl() + ", version "
+          + (v == null || v.getGitVersion() == null ? "unknown" : v.getGitVersion()));
+    } catch (KubernetesClientException e) {
+      log.warn("the Kubernetes API " + client.getMasterUrl() + " does not answer now (" + e.getMessage()
+          + "); bundle requests get 503 until it does");
+    }
+    return new Cluster(over(client, o, clock, log), new ClusterCredentials(client, clock, o.cacheTtl(), log));
+  }
+
+  /** The join tokens and VM credentials of the cluster, for the token and credential commands. */
+  public static ClusterCredentials credentials(Optional<Path> kubeconfig, Optional<String> context, Clock clock,
+      Log log) throws ServerConfigException {
+    return new ClusterCredentials(client(kubeconfig, context), clock, Duration.ZERO, log);
+  }
+
+  private static KubernetesClient client(Optional<Path> kubeconfig, Optional<String> context)
+      throws ServerConfigException {
     Config config;
-    if (o.kubeconfig().isPresent()) {
-      Path file = o.kubeconfig().get();
+    if (kubeconfig.isPresent()) {
+      Path file = kubeconfig.get();
       try {
-        config = Config.fromKubeconfig(o.context().orElse(null), Files.readString(file), file.toString());
+        config = Config.fromKubeconfig(context.orElse(null), Files.readString(file), file.toString());
       } catch (IOException | RuntimeException e) {
         throw new ServerConfigException("cannot use --kubeconfig " + file + ": " + e.getMessage(), e);
       }
     } else {
       if (!inCluster() && System.getenv("KUBECONFIG") == null
           && !Files.isRegularFile(Path.of(System.getProperty("user.home"), ".kube", "config"))) {
-        throw new ServerConfigException("--kubernetes: no cluster to talk to; run the service in a pod (its service "
-            + "account is used), or give --kubeconfig FILE (or set KUBECONFIG)", null);
+        throw new ServerConfigException("no cluster to talk to: run in a pod (its service account is used), or "
+            + "give --kubeconfig FILE (or set KUBECONFIG)", null);
       }
-      config = Config.autoConfigure(o.context().orElse(null));
+      config = Config.autoConfigure(context.orElse(null));
     }
-    KubernetesClient client = new KubernetesClientBuilder().withConfig(config).build();
-    try {
-      log.notice("Kubernetes API " + client.getMasterUrl() + ", version "
-          + client.getKubernetesVersion().getGitVersion());
-    } catch (KubernetesClientException e) {
-      log.warn("the Kubernetes API " + client.getMasterUrl() + " does not answer now (" + e.getMessage()
-          + "); bundle requests get 503 until it does");
-    }
-    return over(client, o, clock, log);
+    return new KubernetesClientBuilder().withConfig(config).build();
   }
 
   /** Over a client made elsewhere (a test's mock API server); closing the provider closes the client. */

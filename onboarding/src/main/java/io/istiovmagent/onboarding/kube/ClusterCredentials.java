@@ -1,0 +1,292 @@
+package io.istiovmagent.onboarding.kube;
+
+import io.fabric8.kubernetes.api.model.Secret;
+import io.fabric8.kubernetes.api.model.SecretBuilder;
+import io.fabric8.kubernetes.client.KubernetesClient;
+import io.fabric8.kubernetes.client.KubernetesClientException;
+import io.istiovmagent.server.Authenticator;
+import io.istiovmagent.server.Enroller;
+import io.istiovmagent.server.Grant;
+import io.istiovmagent.util.Log;
+import java.nio.charset.StandardCharsets;
+import java.time.Clock;
+import java.time.Duration;
+import java.time.Instant;
+import java.time.format.DateTimeParseException;
+import java.util.Base64;
+import java.util.Comparator;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Optional;
+import java.util.OptionalInt;
+import java.util.concurrent.ConcurrentHashMap;
+
+/**
+ * Join tokens and VM credentials as Secrets in the namespace they grant (the namespace is Istio's unit of tenancy:
+ * whoever may create Secrets there may onboard VMs there, and nowhere else). The cluster keeps hashes only; a token
+ * or credential is shown once, to whoever created it. Used by the service (enrolment, authentication) and by the
+ * {@code token} and {@code credential} commands.
+ */
+public final class ClusterCredentials implements Authenticator, Enroller {
+  /** Concurrent enrolments with one join token: how often a use count is re-read after a conflict. */
+  private static final int UPDATE_ATTEMPTS = 5;
+
+  /** A join token as {@code token list} shows it: never its secret. */
+  public record JoinTokenInfo(String namespace, String id, String group, Instant expires, int uses, OptionalInt limit,
+      String description) {}
+
+  /** A VM's credential as {@code credential list} shows it: never its secret. */
+  public record CredentialInfo(String namespace, String machineId, String group, String hostname, Instant enrolledAt,
+      String joinTokenId) {}
+
+  private record Cached(Instant readAt, Optional<Map<String, String>> data) {}
+
+  private final KubernetesClient client;
+  private final Clock clock;
+  private final Duration cacheTtl;
+  private final Log log;
+  private final Map<String, Cached> credentialCache = new ConcurrentHashMap<>();
+
+  ClusterCredentials(KubernetesClient client, Clock clock, Duration cacheTtl, Log log) {
+    this.client = client;
+    this.clock = clock;
+    this.cacheTtl = cacheTtl;
+    this.log = log;
+  }
+
+  // ---- join tokens (the token command) ----
+
+  /** Creates a join token for {@code group} in {@code namespace}; the token is returned once and kept nowhere. */
+  public String createJoinToken(String namespace, String group, Duration ttl, OptionalInt uses, String description) {
+    String token = Secrets.newJoinToken();
+    String id = Secrets.joinTokenId(token);
+    Map<String, String> data = new LinkedHashMap<>();
+    data.put("token-id", id);
+    data.put("token-hash", Secrets.hash(token));
+    data.put("group", group);
+    data.put("expiration", clock.instant().plus(ttl).toString());
+    data.put("uses", "0");
+    uses.ifPresent(n -> data.put("usage-limit", Integer.toString(n)));
+    if (!description.isEmpty()) {
+      data.put("description", description);
+    }
+    client.secrets().inNamespace(namespace).resource(new SecretBuilder().withNewMetadata()
+        .withName(Secrets.JOIN_PREFIX + id).withNamespace(namespace)
+        .withLabels(Map.of(Secrets.KIND_LABEL, "join-token", Secrets.GROUP_LABEL, group,
+            Secrets.MANAGED_BY, "istio-vm-onboarding")).endMetadata()
+        .withType(Secrets.JOIN_TYPE).withData(encode(data)).build()).create();
+    return token;
+  }
+
+  public List<JoinTokenInfo> listJoinTokens(Optional<String> namespace) {
+    return list(namespace, "join-token").stream().filter(s -> Secrets.JOIN_TYPE.equals(s.getType())).map(s -> {
+      Map<String, String> d = decode(s);
+      String limit = d.get("usage-limit");
+      return new JoinTokenInfo(s.getMetadata().getNamespace(), d.getOrDefault("token-id", "?"),
+          d.getOrDefault("group", "?"), instant(d.get("expiration")).orElse(Instant.EPOCH),
+          integer(d.get("uses")).orElse(0), limit == null ? OptionalInt.empty()
+              : OptionalInt.of(integer(limit).orElse(0)), d.getOrDefault("description", ""));
+    }).sorted(Comparator.comparing(JoinTokenInfo::namespace).thenComparing(JoinTokenInfo::expires)).toList();
+  }
+
+  /** True when there was such a token. VMs it enrolled keep their credentials. */
+  public boolean revokeJoinToken(String namespace, String id) {
+    return !client.secrets().inNamespace(namespace).withName(Secrets.JOIN_PREFIX + id).delete().isEmpty();
+  }
+
+  // ---- VM credentials (the credential command) ----
+
+  public List<CredentialInfo> listCredentials(Optional<String> namespace) {
+    return list(namespace, "vm-credential").stream().filter(s -> Secrets.CREDENTIAL_TYPE.equals(s.getType()))
+        .map(s -> {
+          Map<String, String> d = decode(s);
+          return new CredentialInfo(s.getMetadata().getNamespace(), d.getOrDefault("machine-id", "?"),
+              d.getOrDefault("group", "?"), d.getOrDefault("hostname", ""),
+              instant(d.get("enrolled-at")).orElse(Instant.EPOCH), d.getOrDefault("join-token-id", ""));
+        }).sorted(Comparator.comparing(CredentialInfo::namespace).thenComparing(CredentialInfo::machineId)).toList();
+  }
+
+  /** True when the machine had a credential; the VM is cut off once the service's cache has let go of it. */
+  public boolean revokeCredential(String namespace, String machineId) {
+    return !client.secrets().inNamespace(namespace).withName(Secrets.CREDENTIAL_PREFIX + machineId).delete()
+        .isEmpty();
+  }
+
+  // ---- the service ----
+
+  /**
+   * A VM's credential: the Secret it names, its hash compared in constant time. Secrets are read at most once per
+   * cache period, so a revoked credential stops working within that time.
+   */
+  @Override
+  public Optional<Grant> authenticate(String bearer) {
+    Optional<Secrets.Presented> p = Secrets.credential(bearer);
+    if (p.isEmpty()) {
+      return Optional.empty();
+    }
+    Optional<Map<String, String>> data;
+    try {
+      data = credentialData(p.get());
+    } catch (KubernetesClientException e) {
+      log.warn("cannot read VM credentials in " + p.get().namespace() + " (" + ClusterReads.failure(e,
+          "get secrets in " + p.get().namespace()).getMessage() + "); the VM's request is refused");
+      return Optional.empty();
+    }
+    if (data.isEmpty() || !Secrets.matches(p.get().value(), data.get().get("credential-hash"))
+        || data.get().get("group") == null || !p.get().name().equals(Secrets.CREDENTIAL_PREFIX
+            + data.get().get("machine-id"))) {
+      return Optional.empty();
+    }
+    return Optional.of(new Grant.Vm(p.get().namespace(), data.get().get("group"), data.get().get("machine-id")));
+  }
+
+  @Override
+  public Outcome enrol(String namespace, String group, String joinToken, String machineId, String hostname) {
+    if (!Secrets.isMachineId(machineId)) {
+      return new Outcome.Refused(400, "machineId must be /etc/machine-id: 32 lowercase hexadecimal digits");
+    }
+    Optional<Secrets.Presented> p = Secrets.joinToken(joinToken, namespace);
+    if (p.isEmpty()) {
+      return new Outcome.Refused(401, "a join token is required: Authorization: Bearer <ID.SECRET>, as made by "
+          + "istio-vm-onboarding token create");
+    }
+    try {
+      if (client.secrets().inNamespace(namespace).withName(Secrets.CREDENTIAL_PREFIX + machineId).get() != null) {
+        return new Outcome.Refused(409, "machine " + machineId + " is already enrolled in " + namespace + "; a "
+            + "reinstalled VM's old credential must be revoked first: istio-vm-onboarding credential revoke -n "
+            + namespace + " " + machineId);
+      }
+      Optional<Outcome> spent = spendJoinToken(p.get(), group);
+      if (spent.isPresent()) {
+        return spent.get();
+      }
+      String credential = Secrets.newCredential(namespace, machineId);
+      Map<String, String> data = new LinkedHashMap<>();
+      data.put("machine-id", machineId);
+      data.put("group", group);
+      data.put("credential-hash", Secrets.hash(credential));
+      data.put("hostname", hostname.length() > 253 ? hostname.substring(0, 253) : hostname);
+      data.put("enrolled-at", clock.instant().toString());
+      data.put("join-token-id", Secrets.joinTokenId(joinToken));
+      client.secrets().inNamespace(namespace).resource(new SecretBuilder().withNewMetadata()
+          .withName(Secrets.CREDENTIAL_PREFIX + machineId).withNamespace(namespace)
+          .withLabels(Map.of(Secrets.KIND_LABEL, "vm-credential", Secrets.GROUP_LABEL, group,
+              Secrets.MACHINE_LABEL, machineId, Secrets.MANAGED_BY, "istio-vm-onboarding")).endMetadata()
+          .withType(Secrets.CREDENTIAL_TYPE).withData(encode(data)).build()).create();
+      credentialCache.remove(namespace + "/" + Secrets.CREDENTIAL_PREFIX + machineId);
+      log.notice("enrolled machine " + machineId + " (" + hostname + ") into " + namespace + "/" + group
+          + " with join token " + Secrets.joinTokenId(joinToken));
+      return new Outcome.Enrolled(credential);
+    } catch (KubernetesClientException e) {
+      if (e.getCode() == 409) {
+        return new Outcome.Refused(409, "machine " + machineId + " was enrolled in " + namespace + " at the same "
+            + "moment by another request; revoke it first if this is not that VM");
+      }
+      String why = ClusterReads.failure(e, "get, update and create secrets in " + namespace).getMessage();
+      log.warn("cannot enrol machine " + machineId + " into " + namespace + "/" + group + ": " + why);
+      return new Outcome.Refused(503, why);
+    }
+  }
+
+  /** Checks the join token and counts one use; empty when it may enrol into {@code group}. */
+  private Optional<Outcome> spendJoinToken(Secrets.Presented p, String group) {
+    for (int attempt = 0; attempt < UPDATE_ATTEMPTS; attempt++) {
+      Secret s = client.secrets().inNamespace(p.namespace()).withName(p.name()).get();
+      Map<String, String> d = s == null ? Map.of() : decode(s);
+      if (s == null || !Secrets.JOIN_TYPE.equals(s.getType()) || !Secrets.matches(p.value(), d.get("token-hash"))) {
+        return Optional.of(new Outcome.Refused(401, "this join token is not valid for " + p.namespace()
+            + " (unknown, revoked, or for another namespace)"));
+      }
+      Optional<Instant> expires = instant(d.get("expiration"));
+      if (expires.isEmpty() || !clock.instant().isBefore(expires.get())) {
+        return Optional.of(new Outcome.Refused(401, "this join token expired" + expires.map(t -> " at " + t)
+            .orElse("") + "; create a new one: istio-vm-onboarding token create -n " + p.namespace() + " --group "
+            + group));
+      }
+      if (!group.equals(d.get("group"))) {
+        return Optional.of(new Outcome.Refused(403, "this join token is for the group " + p.namespace() + "/"
+            + d.get("group") + ", not " + p.namespace() + "/" + group));
+      }
+      int uses = integer(d.get("uses")).orElse(0);
+      OptionalInt limit = d.containsKey("usage-limit") ? OptionalInt.of(integer(d.get("usage-limit")).orElse(0))
+          : OptionalInt.empty();
+      if (limit.isPresent() && uses >= limit.getAsInt()) {
+        return Optional.of(new Outcome.Refused(401, "this join token has been used " + uses + " times, its "
+            + "limit; create a new one: istio-vm-onboarding token create -n " + p.namespace() + " --group " + group));
+      }
+      Map<String, String> raw = new LinkedHashMap<>(s.getData());
+      raw.put("uses", b64(Integer.toString(uses + 1)));
+      s.setData(raw);
+      try {
+        client.secrets().inNamespace(p.namespace()).resource(s).update(); // with its resourceVersion: 409 if stale
+        return Optional.empty();
+      } catch (KubernetesClientException e) {
+        if (e.getCode() != 409) {
+          throw e;
+        }
+      }
+    }
+    return Optional.of(new Outcome.Refused(503, "too many enrolments at once with this join token; retry"));
+  }
+
+  private Optional<Map<String, String>> credentialData(Secrets.Presented p) {
+    String key = p.namespace() + "/" + p.name();
+    Instant now = clock.instant();
+    Cached c = credentialCache.get(key);
+    if (c != null && now.isBefore(c.readAt().plus(cacheTtl)) && !now.isBefore(c.readAt())) {
+      return c.data();
+    }
+    Secret s = client.secrets().inNamespace(p.namespace()).withName(p.name()).get();
+    Optional<Map<String, String>> data = s == null || !Secrets.CREDENTIAL_TYPE.equals(s.getType())
+        ? Optional.empty() : Optional.of(Map.copyOf(decode(s)));
+    credentialCache.put(key, new Cached(now, data));
+    return data;
+  }
+
+  private List<Secret> list(Optional<String> namespace, String kind) {
+    return (namespace.isPresent() ? client.secrets().inNamespace(namespace.get())
+        .withLabel(Secrets.KIND_LABEL, kind).list() : client.secrets().inAnyNamespace()
+        .withLabel(Secrets.KIND_LABEL, kind).list()).getItems();
+  }
+
+  private static Map<String, String> encode(Map<String, String> data) {
+    Map<String, String> out = new LinkedHashMap<>();
+    data.forEach((k, v) -> out.put(k, b64(v)));
+    return out;
+  }
+
+  private static String b64(String v) {
+    return Base64.getEncoder().encodeToString(v.getBytes(StandardCharsets.UTF_8));
+  }
+
+  private static Map<String, String> decode(Secret s) {
+    Map<String, String> out = new LinkedHashMap<>();
+    if (s.getData() != null) {
+      s.getData().forEach((k, v) -> {
+        try {
+          out.put(k, new String(Base64.getDecoder().decode(v == null ? "" : v), StandardCharsets.UTF_8));
+        } catch (IllegalArgumentException e) {
+          // not base64: a hand-made Secret; the key is left out, and what needs it refuses
+        }
+      });
+    }
+    return out;
+  }
+
+  private static Optional<Instant> instant(String s) {
+    try {
+      return s == null ? Optional.empty() : Optional.of(Instant.parse(s));
+    } catch (DateTimeParseException e) {
+      return Optional.empty();
+    }
+  }
+
+  private static Optional<Integer> integer(String s) {
+    try {
+      return s == null ? Optional.empty() : Optional.of(Integer.parseInt(s.strip()));
+    } catch (NumberFormatException e) {
+      return Optional.empty();
+    }
+  }
+}

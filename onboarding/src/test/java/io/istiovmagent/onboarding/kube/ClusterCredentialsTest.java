@@ -1,0 +1,142 @@
+package io.istiovmagent.onboarding.kube;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertInstanceOf;
+import static org.junit.jupiter.api.Assertions.assertNotNull;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import io.fabric8.kubernetes.api.model.Secret;
+import io.fabric8.kubernetes.api.model.SecretBuilder;
+import io.fabric8.kubernetes.client.KubernetesClient;
+import io.fabric8.kubernetes.client.server.mock.EnableKubernetesMockClient;
+import io.fabric8.kubernetes.client.server.mock.KubernetesMockServer;
+import io.istiovmagent.server.Enroller.Outcome;
+import io.istiovmagent.server.Grant;
+import java.time.Duration;
+import java.util.Optional;
+import java.util.OptionalInt;
+import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.Test;
+
+/** Join tokens and VM credentials as Secrets, against fabric8's mock API server in CRUD mode. */
+@EnableKubernetesMockClient(crud = true)
+class ClusterCredentialsTest {
+  private static final String VM1 = "0123456789abcdef0123456789abcdef";
+  private static final String VM2 = "fedcba9876543210fedcba9876543210";
+
+  KubernetesMockServer server;
+  KubernetesClient client;
+  private MeshOnMockApi mesh;
+  private ClusterCredentials creds;
+
+  @BeforeEach
+  void setUp() {
+    mesh = new MeshOnMockApi(server, client);
+    creds = new ClusterCredentials(client, mesh.clock, Duration.ofSeconds(10), mesh.log);
+  }
+
+  private Secret secret(String name) {
+    return client.secrets().inNamespace("bar").withName(name).get();
+  }
+
+  private static String credential(Outcome o) {
+    return assertInstanceOf(Outcome.Enrolled.class, o, String.valueOf(o)).credential();
+  }
+
+  @Test
+  void aJoinTokenIsKeptAsAHashAndShownOnce() {
+    String token = creds.createJoinToken("bar", "foo", Duration.ofHours(24), OptionalInt.of(3), "batch 7");
+    assertTrue(token.matches("[a-z0-9]{6}\\.[a-z0-9]{26}"), token);
+    String id = token.substring(0, 6);
+    Secret s = secret("istio-vm-join-" + id);
+    assertEquals("istio-vm-agent.io/join-token", s.getType());
+    assertEquals("foo", s.getMetadata().getLabels().get("istio-vm-agent.io/group"));
+    String stored = client.getKubernetesSerialization().asJson(s);
+    assertFalse(stored.contains(token.substring(7)), "the secret part is nowhere in the Secret: " + stored);
+    assertEquals(java.util.List.of(new ClusterCredentials.JoinTokenInfo("bar", id, "foo",
+        MeshOnMockApi.START.plus(Duration.ofHours(24)), 0, OptionalInt.of(3), "batch 7")),
+        creds.listJoinTokens(Optional.of("bar")));
+    assertEquals(1, creds.listJoinTokens(Optional.empty()).size());
+  }
+
+  /**
+   * Enrolment trades the join token for a credential bound to the machine; the credential works after the join
+   * token is revoked; a second enrolment of the same machine id (a sibling claiming it) is refused.
+   */
+  @Test
+  void enrolmentGivesEachMachineItsOwnCredential() {
+    String token = creds.createJoinToken("bar", "foo", Duration.ofHours(1), OptionalInt.empty(), "");
+    String c1 = credential(creds.enrol("bar", "foo", token, VM1, "vm-1"));
+    assertTrue(c1.matches("vmc\\.bar\\." + VM1 + "\\.[a-z0-9]{32}"), c1);
+    assertEquals(Optional.of(new Grant.Vm("bar", "foo", VM1)), creds.authenticate(c1));
+    assertEquals(VM1, secret("istio-vm-cred-" + VM1).getMetadata().getLabels().get("istio-vm-agent.io/machine-id"));
+    assertFalse(client.getKubernetesSerialization().asJson(secret("istio-vm-cred-" + VM1))
+        .contains(c1.substring(c1.lastIndexOf('.') + 1)), "the credential's secret is not kept");
+
+    Outcome.Refused again = assertInstanceOf(Outcome.Refused.class, creds.enrol("bar", "foo", token, VM1, "impostor"));
+    assertEquals(409, again.status());
+    assertTrue(again.reason().contains("credential revoke -n bar " + VM1), again.reason());
+    assertEquals(Optional.of(new Grant.Vm("bar", "foo", VM1)), creds.authenticate(c1), "the first keeps its own");
+
+    String c2 = credential(creds.enrol("bar", "foo", token, VM2, "vm-2"));
+    assertEquals(2, creds.listCredentials(Optional.of("bar")).size());
+    assertEquals(2, creds.listJoinTokens(Optional.of("bar")).get(0).uses());
+
+    assertTrue(creds.revokeJoinToken("bar", token.substring(0, 6)));
+    assertEquals(Optional.of(new Grant.Vm("bar", "foo", VM2)), creds.authenticate(c2), "enrolled VMs stay in");
+    assertEquals(401, assertInstanceOf(Outcome.Refused.class,
+        creds.enrol("bar", "foo", token, "00000000000000000000000000000003", "vm-3")).status());
+  }
+
+  @Test
+  void aForgedOrRevokedCredentialIsRefused() {
+    String token = creds.createJoinToken("bar", "foo", Duration.ofHours(1), OptionalInt.empty(), "");
+    String c1 = credential(creds.enrol("bar", "foo", token, VM1, "vm-1"));
+    String forged = c1.substring(0, c1.lastIndexOf('.') + 1) + "a".repeat(32);
+    assertEquals(Optional.empty(), creds.authenticate(forged));
+    assertEquals(Optional.empty(), creds.authenticate(c1.replace("vmc.bar.", "vmc.other.")), "another namespace");
+    assertEquals(Optional.empty(), creds.authenticate(token), "a join token is not a credential");
+
+    assertTrue(creds.revokeCredential("bar", VM1));
+    assertTrue(creds.authenticate(c1).isPresent(), "within the cache period");
+    mesh.clock.advance(Duration.ofSeconds(10));
+    assertEquals(Optional.empty(), creds.authenticate(c1));
+    credential(creds.enrol("bar", "foo", token, VM1, "vm-1 reinstalled")); // revoked first: may enrol again
+  }
+
+  @Test
+  void aJoinTokenIsRefusedWhenExpiredUsedUpForAnotherGroupOrUnknown() {
+    String once = creds.createJoinToken("bar", "foo", Duration.ofHours(1), OptionalInt.of(1), "");
+    assertEquals(403, ((Outcome.Refused) creds.enrol("bar", "other", once, VM1, "vm")).status());
+    credential(creds.enrol("bar", "foo", once, VM1, "vm"));
+    Outcome.Refused usedUp = (Outcome.Refused) creds.enrol("bar", "foo", once, VM2, "vm");
+    assertEquals(401, usedUp.status());
+    assertTrue(usedUp.reason().contains("used 1 times, its limit"), usedUp.reason());
+
+    String shortLived = creds.createJoinToken("bar", "foo", Duration.ofMinutes(5), OptionalInt.empty(), "");
+    mesh.clock.advance(Duration.ofMinutes(5));
+    Outcome.Refused expired = (Outcome.Refused) creds.enrol("bar", "foo", shortLived, VM2, "vm");
+    assertEquals(401, expired.status());
+    assertTrue(expired.reason().contains("expired at 2026-12-07T10:05:00Z"), expired.reason());
+
+    assertEquals(401, ((Outcome.Refused) creds.enrol("bar", "foo", "abcdef.abcdefghijklmnopqrstuvwxyz", VM2, "vm"))
+        .status(), "well-formed, unknown");
+    assertEquals(401, ((Outcome.Refused) creds.enrol("bar", "foo", "not-a-token", VM2, "vm")).status());
+    assertEquals(400, ((Outcome.Refused) creds.enrol("bar", "foo", shortLived, "../etc", "vm")).status());
+  }
+
+  /** A Secret of the same name but not of our type (someone else's) grants nothing. */
+  @Test
+  void onlySecretsOfItsOwnTypeCount() {
+    String token = creds.createJoinToken("bar", "foo", Duration.ofHours(1), OptionalInt.empty(), "");
+    String c1 = credential(creds.enrol("bar", "foo", token, VM1, "vm-1"));
+    Secret mine = secret("istio-vm-cred-" + VM1);
+    client.secrets().inNamespace("bar").withName(mine.getMetadata().getName()).delete();
+    client.secrets().inNamespace("bar").resource(new SecretBuilder(mine).editMetadata().withResourceVersion(null)
+        .endMetadata().withType("Opaque").build()).create();
+    mesh.clock.advance(Duration.ofSeconds(10));
+    assertEquals(Optional.empty(), creds.authenticate(c1));
+    assertNotNull(secret("istio-vm-cred-" + VM1));
+  }
+}

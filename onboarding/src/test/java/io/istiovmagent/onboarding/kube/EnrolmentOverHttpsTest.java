@@ -1,0 +1,133 @@
+package io.istiovmagent.onboarding.kube;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import io.fabric8.kubernetes.client.KubernetesClient;
+import io.fabric8.kubernetes.client.server.mock.EnableKubernetesMockClient;
+import io.fabric8.kubernetes.client.server.mock.KubernetesMockServer;
+import io.istiovmagent.server.OnboardingServer;
+import io.istiovmagent.server.ServerTls;
+import java.io.IOException;
+import java.net.InetAddress;
+import java.net.InetSocketAddress;
+import java.nio.charset.StandardCharsets;
+import java.time.Duration;
+import java.util.List;
+import java.util.OptionalInt;
+import java.util.concurrent.TimeUnit;
+import okhttp3.MediaType;
+import okhttp3.OkHttpClient;
+import okhttp3.Request;
+import okhttp3.RequestBody;
+import okhttp3.Response;
+import okhttp3.tls.HandshakeCertificates;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.Test;
+
+/**
+ * The Kubernetes mode over HTTPS: a VM enrols with a join token and fetches and reports with its own credential; the
+ * join token does not fetch; a credential reports about its own machine only.
+ */
+@EnableKubernetesMockClient(crud = true)
+class EnrolmentOverHttpsTest {
+  private static final ObjectMapper JSON = new ObjectMapper();
+  private static final String VM1 = "0123456789abcdef0123456789abcdef";
+  private static final String VM2 = "fedcba9876543210fedcba9876543210";
+
+  KubernetesMockServer server;
+  KubernetesClient client;
+  private MeshOnMockApi mesh;
+  private ClusterCredentials creds;
+  private OnboardingServer endpoint;
+  private OkHttpClient http;
+
+  record Reply(int code, String body) {
+    JsonNode json() throws IOException {
+      return JSON.readTree(body);
+    }
+  }
+
+  @BeforeEach
+  void start() throws Exception {
+    mesh = new MeshOnMockApi(server, client).istioctlCase();
+    creds = new ClusterCredentials(client, mesh.clock, Duration.ofSeconds(10), mesh.log);
+    ServerTls tls = ServerTls.selfSigned(mesh.clock, List.of());
+    endpoint = OnboardingServer.builder().listen(new InetSocketAddress(InetAddress.getLoopbackAddress(), 0))
+        .tls(tls).bundles(mesh.bundles()).credentials(creds).enroller(creds).clock(mesh.clock).log(mesh.log).build();
+    endpoint.start();
+    HandshakeCertificates trust = new HandshakeCertificates.Builder().addTrustedCertificate(tls.certificate()).build();
+    http = new OkHttpClient.Builder().sslSocketFactory(trust.sslSocketFactory(), trust.trustManager())
+        .callTimeout(20, TimeUnit.SECONDS).build();
+  }
+
+  @AfterEach
+  void stop() {
+    endpoint.stop();
+  }
+
+  private Reply call(String method, String path, String bearer, String body) throws IOException {
+    Request.Builder rb = new Request.Builder().url(endpoint.url() + path);
+    if (bearer != null) {
+      rb.header("Authorization", "Bearer " + bearer);
+    }
+    rb.method(method, body == null ? null : RequestBody.create(body, MediaType.get("application/json")));
+    try (Response r = http.newCall(rb.build()).execute()) {
+      return new Reply(r.code(), new String(r.body().bytes(), StandardCharsets.UTF_8));
+    }
+  }
+
+  private String enrol(String token, String machineId) throws IOException {
+    Reply r = call("POST", "/v1/enroll/bar/foo", token, "{\"machineId\":\"" + machineId + "\",\"hostname\":\"vm\"}");
+    assertEquals(201, r.code(), r.body());
+    return r.json().path("credential").asText();
+  }
+
+  private static String report(String machineId) {
+    return "{\"protocol\":1,\"status\":\"HEALTHY\",\"reasons\":[],\"observedAt\":\"2026-12-07T10:00:00Z\","
+        + "\"sequence\":1,\"agent\":{\"version\":\"t\",\"startedAt\":\"2026-12-07T09:59:00Z\",\"heartbeatSeconds\":60},"
+        + "\"host\":{\"hostname\":\"vm\",\"machineId\":\"" + machineId + "\",\"addresses\":[]},"
+        + "\"workload\":{\"namespace\":\"bar\",\"serviceAccount\":\"vm-serviceaccount\",\"group\":\"foo\"},"
+        + "\"bundle\":null,\"sidecar\":null,\"transitions\":[]}";
+  }
+
+  @Test
+  void aVmEnrolsThenFetchesAndReportsWithItsOwnCredential() throws Exception {
+    String join = creds.createJoinToken("bar", "foo", Duration.ofHours(1), OptionalInt.empty(), "");
+    assertEquals(401, call("GET", "/v1/bundle/bar/foo", join, null).code(), "a join token only enrols");
+
+    String credential = enrol(join, VM1);
+    assertEquals(200, call("GET", "/v1/bundle/bar/foo", credential, null).code());
+    assertEquals(403, call("GET", "/v1/bundle/bar/other", credential, null).code(), "its group's bundle only");
+    assertEquals(200, call("POST", "/v1/health", credential, report(VM1)).code());
+
+    Reply sibling = call("POST", "/v1/health", credential, report(VM2));
+    assertEquals(403, sibling.code(), "a VM reports about itself only");
+    assertTrue(sibling.body().contains("reports about itself only"), sibling.body());
+
+    Reply claim = call("POST", "/v1/enroll/bar/foo", join, "{\"machineId\":\"" + VM1 + "\"}");
+    assertEquals(409, claim.code(), "a second VM cannot claim the first's machine id");
+
+    assertTrue(creds.revokeJoinToken("bar", join.substring(0, 6)));
+    assertEquals(200, call("GET", "/v1/bundle/bar/foo", credential, null).code(), "the join token is not needed");
+    assertFalse(mesh.logged().contains(credential.substring(credential.lastIndexOf('.') + 1)), "never logged");
+    assertFalse(mesh.logged().contains(join.substring(7)), "never logged");
+  }
+
+  @Test
+  void badEnrolmentsSayWhy() throws Exception {
+    Reply none = call("POST", "/v1/enroll/bar/foo", null, "{\"machineId\":\"" + VM1 + "\"}");
+    assertEquals(401, none.code());
+    Reply unknown = call("POST", "/v1/enroll/bar/foo", "abcdef.abcdefghijklmnopqrstuvwxyz",
+        "{\"machineId\":\"" + VM1 + "\"}");
+    assertEquals(401, unknown.code());
+    String join = creds.createJoinToken("bar", "foo", Duration.ofHours(1), OptionalInt.empty(), "");
+    assertEquals(400, call("POST", "/v1/enroll/bar/foo", join, "not json").code());
+    assertEquals(400, call("POST", "/v1/enroll/bar/foo", join, "{\"machineId\":7}").code());
+    assertEquals(405, call("GET", "/v1/enroll/bar/foo", join, null).code());
+  }
+}
