@@ -114,13 +114,18 @@ public final class Credentials {
     if (!mayEnrol || held.isPresent() || enrolmentUnsupported || joinTokenFile.isEmpty()) {
       return;
     }
-    List<String> seg = bundleUrl.pathSegments();
+    List<String> seg = bundleUrl.encodedPathSegments();
     int n = seg.size();
     if (n < 4 || !seg.get(n - 4).equals("v1") || !seg.get(n - 3).equals("bundle")) {
       enrolmentUnsupported = true; // not a protocol v1 bundle URL: nothing to enrol at
       return;
     }
-    HttpUrl enrol = bundleUrl.newBuilder().setPathSegment(n - 3, "enroll").query(null).build();
+    // .../v1/bundle/NS/GROUP -> .../v1/enroll/NS/GROUP, without the query
+    HttpUrl enrol = bundleUrl.resolve("../../enroll/" + seg.get(n - 2) + "/" + seg.get(n - 1));
+    if (enrol == null) {
+      enrolmentUnsupported = true;
+      return;
+    }
     BearerToken join;
     try {
       join = BearerToken.readFile(joinTokenFile.get());

@@ -162,7 +162,7 @@ final class ServeCommand implements Callable<Integer> {
     limitSlowClients();
     OnboardingServer server;
     try {
-      ServerTls tls = cert != null ? ServerTls.fromPem(cert, key, main.clock())
+      ServerTls tls = cert != null ? ServerTls.fromPem(cert, key, main.clock(), log::notice)
           : ServerTls.selfSigned(main.clock(), extraNames(address));
       if (tls.generated()) {
         if (writeCert != null) {

@@ -1,9 +1,11 @@
 package io.istiovmagent.server;
 
+import io.istiovmagent.util.FileStamp;
 import java.io.IOException;
 import java.io.Reader;
 import java.io.StringWriter;
 import java.math.BigInteger;
+import java.net.Socket;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -12,6 +14,7 @@ import java.security.KeyPair;
 import java.security.KeyPairGenerator;
 import java.security.KeyStore;
 import java.security.MessageDigest;
+import java.security.Principal;
 import java.security.PrivateKey;
 import java.security.SecureRandom;
 import java.security.Signature;
@@ -30,8 +33,13 @@ import java.util.LinkedHashSet;
 import java.util.List;
 import java.util.Locale;
 import java.util.Set;
+import java.util.concurrent.atomic.AtomicReference;
+import java.util.function.Consumer;
+import javax.net.ssl.KeyManager;
 import javax.net.ssl.KeyManagerFactory;
 import javax.net.ssl.SSLContext;
+import javax.net.ssl.SSLEngine;
+import javax.net.ssl.X509ExtendedKeyManager;
 import org.bouncycastle.asn1.pkcs.PrivateKeyInfo;
 import org.bouncycastle.asn1.x500.X500Name;
 import org.bouncycastle.asn1.x509.BasicConstraints;
@@ -58,20 +66,37 @@ import org.bouncycastle.util.IPAddress;
  * The endpoint's TLS identity: a certificate chain and key from PEM files, or a self-signed certificate generated at
  * start (EC P-256, for localhost and 127.0.0.1, one year) that clients trust by its PEM or its fingerprint.
  * TLS 1.2 and 1.3 only.
+ *
+ * <p>Files are watched: when either changes (cert-manager renewing the Secret they are mounted from; kubelet swaps
+ * the whole directory), the next handshake at least {@link #RELOAD_CHECK} after the last look reads them again, and
+ * new connections get the new certificate. A pair that cannot be used (half written, a key of another certificate,
+ * expired) is reported and the one in use stays.
  */
 public final class ServerTls {
   /** The protocol versions offered; nothing older than TLS 1.2. */
   static final List<String> PROTOCOLS = List.of("TLSv1.3", "TLSv1.2");
   static final Duration GENERATED_LIFETIME = Duration.ofDays(365);
+  /** How often the files are looked at, at most: on a handshake, never on a timer. */
+  static final Duration RELOAD_CHECK = Duration.ofSeconds(10);
+
+  /** A chain, its key, and the key manager that presents them. */
+  private record Identity(List<X509Certificate> chain, X509ExtendedKeyManager keys) {}
+
+  /** Where a PEM identity came from, and how it was when last read. */
+  private record Source(Path chainFile, Path keyFile, Clock clock, Consumer<String> events) {}
 
   private final SSLContext context;
-  private final List<X509Certificate> chain;
   private final boolean generated;
+  private final Source source; // null for a generated certificate
+  private volatile Identity identity;
+  private volatile List<FileStamp> stamps = List.of();
+  private final AtomicReference<Instant> lastCheck = new AtomicReference<>(Instant.MIN);
 
-  private ServerTls(PrivateKey key, List<X509Certificate> chain, boolean generated) {
-    this.chain = List.copyOf(chain);
+  private ServerTls(PrivateKey key, List<X509Certificate> chain, boolean generated, Source source) {
     this.generated = generated;
-    this.context = sslContext(key, chain);
+    this.source = source;
+    this.identity = identity(key, chain);
+    this.context = sslContext(new Reloading());
   }
 
   /**
@@ -79,6 +104,32 @@ public final class ServerTls {
    * files. Refuses a key that does not belong to the leaf, and a leaf that is not valid now.
    */
   public static ServerTls fromPem(Path chainFile, Path keyFile, Clock clock) throws ServerConfigException {
+    return fromPem(chainFile, keyFile, clock, message -> {});
+  }
+
+  /** As {@link #fromPem(Path, Path, Clock)}; {@code events} hears of each reload, and of each that failed. */
+  public static ServerTls fromPem(Path chainFile, Path keyFile, Clock clock, Consumer<String> events)
+      throws ServerConfigException {
+    Source source = new Source(chainFile, keyFile, clock, events);
+    List<FileStamp> before = stamps(source);
+    Loaded l = load(source);
+    try {
+      ServerTls tls = new ServerTls(l.key(), l.chain(), false, source);
+      tls.stamps = before;
+      tls.lastCheck.set(clock.instant());
+      return tls;
+    } catch (IllegalStateException e) {
+      throw new ServerConfigException("cannot use " + chainFile + " and " + keyFile + " for TLS: " + e.getMessage(),
+          e);
+    }
+  }
+
+  private record Loaded(PrivateKey key, List<X509Certificate> chain) {}
+
+  private static Loaded load(Source source) throws ServerConfigException {
+    Path chainFile = source.chainFile();
+    Path keyFile = source.keyFile();
+    Clock clock = source.clock();
     List<X509Certificate> chain = readChain(chainFile);
     PrivateKey key = readKey(keyFile);
     X509Certificate leaf = chain.get(0);
@@ -95,11 +146,86 @@ public final class ServerTls {
       throw new ServerConfigException("the certificate in " + chainFile + " is not valid before "
           + leaf.getNotBefore().toInstant() + "; check this machine's clock or the certificate");
     }
+    return new Loaded(key, chain);
+  }
+
+  /** Reads the files again if they changed and {@link #RELOAD_CHECK} has passed since the last look. */
+  private void maybeReload() {
+    if (source == null) {
+      return;
+    }
+    Instant now = source.clock().instant();
+    Instant last = lastCheck.get();
+    if (now.isBefore(last.plus(RELOAD_CHECK)) && !now.isBefore(last) || !lastCheck.compareAndSet(last, now)) {
+      return; // looked at recently, or another handshake is looking now
+    }
+    List<FileStamp> current;
     try {
-      return new ServerTls(key, chain, false);
-    } catch (IllegalStateException e) {
-      throw new ServerConfigException("cannot use " + chainFile + " and " + keyFile + " for TLS: " + e.getMessage(),
+      current = stamps(source);
+    } catch (ServerConfigException e) {
+      return;
+    }
+    if (current.equals(stamps)) {
+      return;
+    }
+    try {
+      Loaded l = load(source);
+      identity = identity(l.key(), l.chain());
+      source.events().accept("reloaded the TLS certificate from " + source.chainFile() + " (valid until "
+          + l.chain().get(0).getNotAfter().toInstant() + ")");
+    } catch (ServerConfigException | IllegalStateException e) {
+      source.events().accept("cannot reload the TLS certificate: " + e.getMessage() + "; the one in use stays");
+    }
+    stamps = current; // a broken pair is reported once, and read again when the files change again
+  }
+
+  private static List<FileStamp> stamps(Source s) throws ServerConfigException {
+    try {
+      // Followed: kubelet mounts a Secret's files as links into a directory it swaps whole.
+      return List.of(FileStamp.of(s.chainFile(), true), FileStamp.of(s.keyFile(), true));
+    } catch (IOException e) {
+      throw new ServerConfigException("cannot read " + s.chainFile() + " or " + s.keyFile() + ": " + e.getMessage(),
           e);
+    }
+  }
+
+  /** Presents the identity in force, looking at the files first. */
+  private final class Reloading extends X509ExtendedKeyManager {
+    @Override
+    public String chooseEngineServerAlias(String keyType, Principal[] issuers, SSLEngine engine) {
+      maybeReload();
+      return identity.keys().chooseEngineServerAlias(keyType, issuers, engine);
+    }
+
+    @Override
+    public String chooseServerAlias(String keyType, Principal[] issuers, Socket socket) {
+      maybeReload();
+      return identity.keys().chooseServerAlias(keyType, issuers, socket);
+    }
+
+    @Override
+    public X509Certificate[] getCertificateChain(String alias) {
+      return identity.keys().getCertificateChain(alias);
+    }
+
+    @Override
+    public PrivateKey getPrivateKey(String alias) {
+      return identity.keys().getPrivateKey(alias);
+    }
+
+    @Override
+    public String[] getServerAliases(String keyType, Principal[] issuers) {
+      return identity.keys().getServerAliases(keyType, issuers);
+    }
+
+    @Override
+    public String[] getClientAliases(String keyType, Principal[] issuers) {
+      return null; // a server only
+    }
+
+    @Override
+    public String chooseClientAlias(String[] keyType, Principal[] issuers, Socket socket) {
+      return null;
     }
   }
 
@@ -130,7 +256,7 @@ public final class ServerTls {
       b.addExtension(Extension.extendedKeyUsage, false, new ExtendedKeyUsage(KeyPurposeId.id_kp_serverAuth));
       X509CertificateHolder holder = b.build(new JcaContentSignerBuilder("SHA256withECDSA").build(kp.getPrivate()));
       X509Certificate cert = new JcaX509CertificateConverter().getCertificate(holder);
-      return new ServerTls(kp.getPrivate(), List.of(cert), true);
+      return new ServerTls(kp.getPrivate(), List.of(cert), true, null);
     } catch (GeneralSecurityException | OperatorCreationException | IOException e) {
       throw new IllegalStateException("cannot generate a self-signed certificate: " + e.getMessage(), e);
     }
@@ -145,9 +271,9 @@ public final class ServerTls {
     return generated;
   }
 
-  /** The leaf certificate the endpoint presents. */
+  /** The leaf certificate the endpoint presents now. */
   public X509Certificate certificate() {
-    return chain.get(0);
+    return identity.chain().get(0);
   }
 
   /** The leaf certificate as PEM: what a client passes as its CA file (--ca-file, bundle.caFile) to trust it. */
@@ -240,7 +366,8 @@ public final class ServerTls {
     }
   }
 
-  private static SSLContext sslContext(PrivateKey key, List<X509Certificate> chain) {
+  /** The chain and key in a key manager of their own. */
+  private static Identity identity(PrivateKey key, List<X509Certificate> chain) {
     try {
       char[] password = new char[16];
       SecureRandom random = new SecureRandom();
@@ -253,11 +380,24 @@ public final class ServerTls {
       KeyManagerFactory kmf = KeyManagerFactory.getInstance(KeyManagerFactory.getDefaultAlgorithm());
       kmf.init(ks, password);
       Arrays.fill(password, '\0');
-      SSLContext ctx = SSLContext.getInstance("TLS");
-      ctx.init(kmf.getKeyManagers(), null, null);
-      return ctx;
+      for (KeyManager km : kmf.getKeyManagers()) {
+        if (km instanceof X509ExtendedKeyManager x) {
+          return new Identity(List.copyOf(chain), x);
+        }
+      }
+      throw new IllegalStateException("the Java runtime offers no X.509 key manager");
     } catch (GeneralSecurityException | IOException e) {
       throw new IllegalStateException("cannot set up TLS with this certificate and key: " + e.getMessage(), e);
+    }
+  }
+
+  private static SSLContext sslContext(X509ExtendedKeyManager keys) {
+    try {
+      SSLContext ctx = SSLContext.getInstance("TLS");
+      ctx.init(new KeyManager[] {keys}, null, null);
+      return ctx;
+    } catch (GeneralSecurityException e) {
+      throw new IllegalStateException("cannot set up TLS: " + e.getMessage(), e);
     }
   }
 }

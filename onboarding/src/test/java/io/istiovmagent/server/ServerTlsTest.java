@@ -6,6 +6,7 @@ import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import io.istiovmagent.sample.SampleBundle;
+import io.istiovmagent.testing.ManualClock;
 import io.istiovmagent.util.Log;
 import java.io.ByteArrayInputStream;
 import java.io.ByteArrayOutputStream;
@@ -29,6 +30,7 @@ import java.time.ZoneOffset;
 import java.util.HexFormat;
 import java.util.List;
 import java.util.Set;
+import java.util.concurrent.CopyOnWriteArrayList;
 import java.util.stream.Collectors;
 import okhttp3.OkHttpClient;
 import okhttp3.Request;
@@ -94,6 +96,59 @@ class ServerTlsTest {
       assertEquals(held.certificate(), tls.certificate());
       assertEquals(200, fetchWith(tls, ca));
     }
+  }
+
+  /**
+   * cert-manager renews the Secret the files are mounted from: new connections get the new certificate within the
+   * check period, without a restart; a pair that does not fit is reported and the one in use stays.
+   */
+  @Test
+  void aRenewedCertificateIsServedToNewConnectionsWithoutARestart() throws Exception {
+    HeldCertificate ca = new HeldCertificate.Builder().certificateAuthority(0).commonName("test CA").build();
+    Instant now = Instant.now();
+    HeldCertificate first = leaf(ca, now, false);
+    HeldCertificate renewed = leaf(ca, now, false);
+    Path chain = Files.writeString(tmp.resolve("tls.crt"), first.certificatePem());
+    Path key = Files.writeString(tmp.resolve("tls.key"), first.privateKeyPkcs8Pem());
+    ManualClock clock = new ManualClock(now);
+    List<String> events = new CopyOnWriteArrayList<>();
+    ServerTls tls = ServerTls.fromPem(chain, key, clock, events::add);
+    try (ServerFixture f = ServerFixture.start(tmp.resolve("served"), b -> b.tls(tls))) {
+      assertEquals(first.certificate(), presented(f, ca));
+
+      replace(chain, renewed.certificatePem());
+      replace(key, renewed.privateKeyPkcs8Pem());
+      assertEquals(first.certificate(), presented(f, ca), "looked at no sooner than every 10 s");
+      clock.advance(ServerTls.RELOAD_CHECK);
+      assertEquals(renewed.certificate(), presented(f, ca));
+      assertEquals(renewed.certificate(), tls.certificate());
+      assertTrue(events.get(0).startsWith("reloaded the TLS certificate from " + chain), events.toString());
+
+      replace(chain, first.certificatePem()); // the certificate written, its key not yet
+      clock.advance(ServerTls.RELOAD_CHECK);
+      assertEquals(renewed.certificate(), presented(f, ca));
+      assertTrue(events.get(1).startsWith("cannot reload the TLS certificate: the key in " + key
+          + " does not belong"), events.toString());
+    }
+  }
+
+  /** Each time a new client (no session to resume), so the server chooses its certificate again. */
+  private static X509Certificate presented(ServerFixture f, HeldCertificate ca) throws Exception {
+    HandshakeCertificates trust = new HandshakeCertificates.Builder().addTrustedCertificate(ca.certificate()).build();
+    javax.net.ssl.SSLContext ctx = javax.net.ssl.SSLContext.getInstance("TLS");
+    ctx.init(null, new javax.net.ssl.TrustManager[] {trust.trustManager()}, null);
+    try (javax.net.ssl.SSLSocket s = (javax.net.ssl.SSLSocket) ctx.getSocketFactory()
+        .createSocket("127.0.0.1", f.server.port())) {
+      s.startHandshake();
+      return (X509Certificate) s.getSession().getPeerCertificates()[0];
+    }
+  }
+
+  /** As kubelet and cert-manager do: the new content appears whole, never half written. */
+  private static void replace(Path file, String content) throws Exception {
+    Path tmpFile = Files.writeString(file.resolveSibling(file.getFileName() + ".new"), content);
+    Files.move(tmpFile, file, java.nio.file.StandardCopyOption.ATOMIC_MOVE,
+        java.nio.file.StandardCopyOption.REPLACE_EXISTING);
   }
 
   @Test
