@@ -27,8 +27,10 @@ final class Router implements HttpHandler {
   static final int MAX_DRAIN_BYTES = 1024 * 1024;
   static final Response UNAUTHORIZED = Response.error(401, "a valid credential is required: send "
       + "Authorization: Bearer <the VM's credential, or a join token>").with("WWW-Authenticate", "Bearer");
+  private static final Response HEALTHY = Response.json(200, Map.of("status", "serving"));
   private static final Response NOT_FOUND = Response.error(404, "no such endpoint; the endpoint serves GET "
-      + "/v1/bundle/{namespace}/{group}, POST /v1/enroll/{namespace}/{group}, POST /v1/health and GET /v1/vms");
+      + "/v1/bundle/{namespace}/{group}, POST /v1/enroll/{namespace}/{group}, POST /v1/health, GET /v1/vms and "
+      + "GET /healthz");
 
   private final JoinTokens tokens;
   private final Optional<Authenticator> credentials;
@@ -99,6 +101,10 @@ final class Router implements HttpHandler {
     String method = ex.getRequestMethod();
     // The raw path: "%2F" stays three characters and can never become a separator or "..".
     String path = ex.getRequestURI().getRawPath();
+    if ("/healthz".equals(path)) {
+      // For the kubelet's probes: no credential, nothing about the VMs; answered while the endpoint takes requests.
+      return "GET".equals(method) ? HEALTHY : methodNotAllowed("GET");
+    }
     String[] s = path == null ? new String[0] : path.split("/", -1);
     if (s.length == 5 && s[0].isEmpty() && s[1].equals("v1") && s[2].equals("enroll")
         && Names.isDnsLabel(s[3]) && Names.isDnsLabel(s[4])) {

@@ -35,6 +35,15 @@ class JoinTokenAuthTest {
     f.close();
   }
 
+  /** The probes' endpoint needs no credential and says nothing but that the endpoint serves. */
+  @Test
+  void healthzAnswersWithoutACredential() throws Exception {
+    ServerFixture.Reply r = f.get("/healthz", null);
+    assertEquals(200, r.code(), r.text());
+    assertEquals("{\"status\":\"serving\"}", r.text());
+    assertEquals(405, f.post("/healthz", null, "{}").code());
+  }
+
   /** A directory of istioctl output enrols nobody: 404, and the agent goes on with its join token. */
   @Test
   void enrolmentIsNotOfferedOverADirectory() throws Exception {
