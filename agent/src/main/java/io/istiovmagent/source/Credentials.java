@@ -176,8 +176,8 @@ public final class Credentials {
   }
 
   /**
-   * The endpoint rejected {@code presented}. When it is the credential held, it is dropped (revoked, or the service lost it), so
-   * that the next fetch enrols again with the join token; says what the operator should do.
+   * The endpoint rejected {@code presented}. When it is the credential held, it is dropped (revoked, or the service
+   * lost it), so that the next fetch enrols again with the join token; says what the operator should do.
    */
   String rejected(String presented) {
     Optional<String> h = held;

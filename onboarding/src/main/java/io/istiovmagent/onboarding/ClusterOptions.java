@@ -42,8 +42,8 @@ final class ClusterOptions {
     } catch (KubernetesClientException e) {
       boolean refused = e.getCode() == 401 || e.getCode() == 403;
       err.println("cannot " + permission + ": " + (refused ? "the Kubernetes API refused it (HTTP " + e.getCode()
-          + "); you need the permission to " + permission : "the Kubernetes API did not answer (" + e.getMessage()
-          + ")"));
+          + "); you need the permission to " + permission : "the Kubernetes API did not answer ("
+          + KubernetesMode.cause(e) + ")"));
       return refused ? OnboardingMain.NO_PERMISSION : OnboardingMain.UNAVAILABLE;
     }
   }

@@ -2,6 +2,7 @@ package io.istiovmagent.onboarding;
 
 import io.istiovmagent.onboarding.kube.ClusterCredentials;
 import java.io.PrintWriter;
+import java.util.List;
 import java.util.Optional;
 import java.util.concurrent.Callable;
 import picocli.CommandLine;
@@ -51,10 +52,11 @@ final class CredentialCommand implements Runnable {
     public Integer call() {
       return cluster.run(spec, parent.main.clock(), "list secrets" + (namespace == null
           ? " in all namespaces (or give -n NS)" : " in " + namespace), c -> {
+            List<ClusterCredentials.CredentialInfo> all = c.listCredentials(Optional.ofNullable(namespace));
             PrintWriter out = spec.commandLine().getOut();
             String row = "%-20s %-32s %-24s %-24s %-22s %s%n";
             out.printf(row, "NAMESPACE", "MACHINE-ID", "GROUP", "HOSTNAME", "ENROLLED", "JOIN-TOKEN");
-            for (ClusterCredentials.CredentialInfo i : c.listCredentials(Optional.ofNullable(namespace))) {
+            for (ClusterCredentials.CredentialInfo i : all) {
               out.printf(row, i.namespace(), i.machineId(), i.group(), i.hostname(), i.enrolledAt(), i.joinTokenId());
             }
             return OnboardingMain.OK;

@@ -172,7 +172,8 @@ final class ServeCommand implements Callable<Integer> {
             + (writeCert != null ? "; clients trust it with --ca-file " + writeCert
                 : "; save it for clients with --write-cert FILE"));
       }
-      OnboardingServer.Builder b = OnboardingServer.builder().listen(address).tls(tls).maxAge(age).clock(main.clock()).log(log);
+      OnboardingServer.Builder b = OnboardingServer.builder().listen(address).tls(tls).maxAge(age)
+          .clock(main.clock()).log(log);
       if (reports != null) {
         b.reports(reports);
       }

@@ -6,6 +6,7 @@ import io.istiovmagent.util.Durations;
 import java.io.PrintWriter;
 import java.time.Duration;
 import java.time.Instant;
+import java.util.List;
 import java.util.Optional;
 import java.util.OptionalInt;
 import java.util.concurrent.Callable;
@@ -112,11 +113,12 @@ final class TokenCommand implements Runnable {
     public Integer call() {
       return cluster.run(spec, parent.main.clock(), "list secrets" + (namespace == null
           ? " in all namespaces (or give -n NS)" : " in " + namespace), c -> {
+            List<ClusterCredentials.JoinTokenInfo> tokens = c.listJoinTokens(Optional.ofNullable(namespace));
             PrintWriter out = spec.commandLine().getOut();
             Instant now = parent.main.clock().instant();
             String row = "%-20s %-8s %-24s %-22s %-8s %s%n";
             out.printf(row, "NAMESPACE", "ID", "GROUP", "EXPIRES", "USES", "DESCRIPTION");
-            for (ClusterCredentials.JoinTokenInfo t : c.listJoinTokens(Optional.ofNullable(namespace))) {
+            for (ClusterCredentials.JoinTokenInfo t : tokens) {
               out.printf(row, t.namespace(), t.id(), t.group(),
                   t.expires().isAfter(now) ? t.expires().toString() : "expired",
                   t.uses() + (t.limit().isPresent() ? "/" + t.limit().getAsInt() : ""), t.description());

@@ -229,6 +229,6 @@ final class ClusterReads {
     }
     return new Problem(false, "the Kubernetes API could not answer" + (e.getCode() > 0 ? " (HTTP " + e.getCode()
         + ")" : "") + " to " + permission + ": "
-        + io.istiovmagent.bundle.Problem.oneLine(String.valueOf(e.getMessage()), 200));
+        + io.istiovmagent.bundle.Problem.oneLine(KubernetesMode.cause(e), 300));
   }
 }

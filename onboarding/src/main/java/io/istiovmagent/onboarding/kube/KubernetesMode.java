@@ -74,6 +74,9 @@ public final class KubernetesMode {
     Config config;
     if (kubeconfig.isPresent()) {
       Path file = kubeconfig.get();
+      if (!Files.isRegularFile(file)) {
+        throw new ServerConfigException("--kubeconfig " + file + " does not exist or is not a file");
+      }
       try {
         config = Config.fromKubeconfig(context.orElse(null), Files.readString(file), file.toString());
       } catch (IOException | RuntimeException e) {
@@ -96,6 +99,17 @@ public final class KubernetesMode {
         o.clusterId(), o.gatewayNamespace(), o.gatewayName(), o.gatewayAddress()));
     return new KubernetesBundles(reads, new TokenMinter(client, o.tokenLifetime()), o.cacheTtl(), clock, log,
         client::close);
+  }
+
+  /** What went wrong under a client exception, in words: fabric8's own message names the operation only. */
+  public static String cause(Throwable e) {
+    Throwable root = e;
+    while (root.getCause() != null && root.getCause() != root) {
+      root = root.getCause();
+    }
+    String message = root.getMessage() == null ? root.getClass().getSimpleName()
+        : root.getClass().getSimpleName() + ": " + root.getMessage();
+    return root == e ? message : message + "; " + e.getMessage();
   }
 
   private static boolean inCluster() {

@@ -194,7 +194,8 @@ class KubernetesBundlesTest {
     mesh.namespace("istio-system", Map.of("topology.istio.io/network", "net1"));
     mesh.gateway("istio-system", "net1-gateway", Map.of("topology.istio.io/network", "net1"), "10.0.0.99", null);
     mesh.workloadGroup("v1", Files.readString(CASES.resolve("ipv4/workloadgroup.yaml"))
-        .replace("name: foo", "name: remote").replace("    serviceAccount:", "    network: vm-net\n    serviceAccount:"));
+        .replace("name: foo", "name: remote")
+        .replace("    serviceAccount:", "    network: vm-net\n    serviceAccount:"));
     RawBundle b = found(mesh.bundles().lookup("bar", "remote", null));
     assertEquals("10.0.0.99 istiod-rev-1.istio-system.svc\n", text(b, BundleFile.HOSTS));
     assertTrue(text(b, BundleFile.CLUSTER_ENV).contains("ISTIO_META_NETWORK='vm-net'\n"));

@@ -97,6 +97,6 @@ class TokenCommandTest {
     int code = OnboardingMain.run(mesh.clock, new PrintWriter(new StringWriter(), true), new PrintWriter(err, true),
         "token", "list", "--kubeconfig", tmp.resolve("missing").toString());
     assertEquals(78, code);
-    assertTrue(err.toString().contains("cannot use --kubeconfig"), err.toString());
+    assertTrue(err.toString().contains("--kubeconfig " + tmp.resolve("missing") + " does not exist"), err.toString());
   }
 }
