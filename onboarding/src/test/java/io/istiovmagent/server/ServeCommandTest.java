@@ -110,6 +110,32 @@ class ServeCommandTest {
     assertEquals(64, badAge.code());
   }
 
+  /** The Kubernetes mode's flags: one source of bundles, a token the API would accept, a kubeconfig that exists. */
+  @Test
+  void kubernetesModeUsageErrors() {
+    Run both = cli("serve", "--bundles", tmp.toString(), "--tokens", "t.yaml", "--kubernetes");
+    assertEquals(64, both.code());
+    assertTrue(both.err().contains("give --bundles DIR (bundles from a directory of istioctl output) or "
+        + "--kubernetes"), both.err());
+    Run neither = cli("serve", "--tokens", "t.yaml");
+    assertEquals(64, neither.code());
+    Run noTokens = cli("serve", "--bundles", tmp.toString());
+    assertEquals(64, noTokens.code());
+    assertTrue(noTokens.err().contains("--tokens FILE is required with --bundles"), noTokens.err());
+    Run shortToken = cli("serve", "--kubernetes", "--token-lifetime", "5m");
+    assertEquals(64, shortToken.code());
+    assertTrue(shortToken.err().contains("shorter than the Kubernetes API's least, 10m"), shortToken.err());
+    Run badGateway = cli("serve", "--kubernetes", "--gateway", "istio-eastwestgateway");
+    assertEquals(64, badGateway.code());
+    assertTrue(badGateway.err().contains("is not NAMESPACE/NAME"), badGateway.err());
+    Run strayFlag = cli("serve", "--bundles", tmp.toString(), "--tokens", "t.yaml", "--cluster-id", "c");
+    assertEquals(64, strayFlag.code());
+    assertTrue(strayFlag.err().contains("go with --kubernetes"), strayFlag.err());
+    Run noConfig = cli("serve", "--kubernetes", "--kubeconfig", tmp.resolve("nope").toString(), "--listen",
+        "127.0.0.1:0");
+    assertEquals(78, noConfig.code());
+  }
+
   record Run(int code, String out, String err) {}
 
   private static Run cli(String... args) {
