@@ -102,7 +102,7 @@ class ImageIT {
   }
 
   @Test
-  void theLayoutHoldsOneImageTaggedWithTheVersionAndLatest() throws IOException {
+  void oneImageTaggedWithTheVersionAndLatestAndArchivedUnderItsName() throws Exception {
     JsonNode index = JSON.readTree(LAYOUT.resolve("index.json").toFile());
     Map<String, String> tags = new TreeMap<>();
     for (JsonNode m : index.get("manifests")) {
@@ -119,7 +119,15 @@ class ImageIT {
     assertEquals("/", config.get("WorkingDir").asText());
     assertEquals(List.of("PATH=" + HOME + "/runtime/bin"), strings(config.get("Env")), "nothing else, no secret");
     assertEquals(version, config.at("/Labels/org.opencontainers.image.version").asText());
-    assertTrue(Files.size(TARGET.resolve("istio-vm-onboarding-image.tar")) > 0, "the archive of the layout");
+    // The archive: the same image under the Kubernetes manifest's name, its one reference, as `podman load` takes it.
+    Exec archived = exec(List.of("tar", "-xOf", TARGET.resolve("istio-vm-onboarding-image.tar").toString(),
+        "index.json"));
+    assertEquals(0, archived.code(), archived.output());
+    JsonNode archivedIndex = JSON.readTree(archived.output());
+    assertEquals(1, archivedIndex.get("manifests").size(), archived.output());
+    assertEquals("istio-vm-onboarding:" + version,
+        archivedIndex.at("/manifests/0/annotations/org.opencontainers.image.ref.name").asText());
+    assertEquals(tags.get(version), archivedIndex.at("/manifests/0/digest").asText());
     // As umoci unpacks it for a runtime: the image's user and entrypoint.
     assertEquals(NONROOT, unpacked.at("/process/user/uid").asInt());
     assertEquals(NONROOT, unpacked.at("/process/user/gid").asInt());
