@@ -114,7 +114,8 @@ class EndToEndTest {
     }
     OnboardingServer.Builder b = OnboardingServer.builder();
     if (cluster.isPresent()) {
-      b.bundles(cluster.get().bundles()).credentials(cluster.get().credentials()).enroller(cluster.get().credentials());
+      b.bundles(cluster.get().bundles()).credentials(cluster.get().credentials()).enroller(cluster.get().credentials())
+          .healthSink(cluster.get().entries());
     } else {
       b.bundles(tmp.resolve("bundles"));
     }
@@ -238,9 +239,25 @@ class EndToEndTest {
       assertEquals(1, mesh.minted(), "confirmed by its reports: no second token");
       assertTrue(Files.readString(root.resolve("etc/hosts")).contains("10.10.10.11 istiod-rev-1.istio-system.svc"));
 
+      // The VM as a WorkloadEntry whose Healthy condition follows its sidecar (issue 15): the time from the sidecar's
+      // death to Healthy=False in the cluster, and back.
+      String machine = "5f0c6d1e000040008000000000000001";
+      assertEquals("True", awaitHealthy(mesh, machine, "True", Duration.ofSeconds(10)).get("status"));
+      long died = System.nanoTime();
+      systemd.set(new ServiceState("loaded", "failed", "failed", 0, 1, "enabled"));
+      Map<String, Object> down = awaitHealthy(mesh, machine, "False", Duration.ofSeconds(5));
+      long tookMs = (System.nanoTime() - died) / 1_000_000;
+      assertEquals("SidecarDown", down.get("reason"));
+      assertTrue(tookMs < 2000, "sidecar death to Healthy=False took " + tookMs + " ms");
+      System.out.println("sidecar death to Healthy=False in the cluster: " + tookMs + " ms (goal: 2 s)");
+      systemd.set(new ServiceState("loaded", "active", "running", 900, 1, "enabled"));
+      awaitHealthy(mesh, machine, "True", Duration.ofSeconds(5));
+
       assertTrue(operator.revokeJoinToken("bar", join.substring(0, 6)));
       daemon.requestStop();
       thread.join(10_000);
+      assertEquals("AgentStopping", awaitHealthy(mesh, machine, "False", Duration.ofSeconds(5)).get("reason"),
+          "the last report, STOPPING, takes the VM out of traffic");
       Files.delete(root.resolve("var/run/secrets/tokens/istio-token")); // a reboot: tmpfs is gone
       restartAgent();
       awaitStatus(st -> st.bundle() != null && !st.bundle().fromLastKnownGood() && st.lastError() == null
@@ -335,6 +352,33 @@ class EndToEndTest {
   }
 
   // --- helpers ---
+
+  /** The Healthy condition of the machine's WorkloadEntry once it has {@code status}; polled, never slept for. */
+  @SuppressWarnings("unchecked")
+  private static Map<String, Object> awaitHealthy(MeshOnMockApi mesh, String machine, String status, Duration within)
+      throws InterruptedException {
+    long deadline = System.nanoTime() + within.toNanos();
+    Map<String, Object> last = null;
+    while (System.nanoTime() < deadline) {
+      Map<String, Object> entry = mesh.entry(machine);
+      Object conditions = entry == null ? null : ((Map<String, Object>) entry.getOrDefault("status", Map.of()))
+          .get("conditions");
+      if (conditions instanceof List<?> l) {
+        for (Object o : l) {
+          Map<String, Object> c = (Map<String, Object>) o;
+          if ("Healthy".equals(c.get("type"))) {
+            last = c;
+            if (status.equals(c.get("status"))) {
+              return c;
+            }
+          }
+        }
+      }
+      Thread.sleep(20);
+    }
+    throw new AssertionError("the WorkloadEntry of " + machine + " did not become Healthy=" + status + " within "
+        + within + "; last condition " + last);
+  }
 
   private void assertNoCredentialAnywhere() throws IOException {
     String istioToken = Files.readString(root.resolve("var/run/secrets/tokens/istio-token")).strip();

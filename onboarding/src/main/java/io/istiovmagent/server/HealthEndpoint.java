@@ -13,10 +13,13 @@ final class HealthEndpoint {
   private final BundleProvider bundles;
   private final VmRegistry registry;
   private final Optional<ReportLog> reportLog;
+  private final Optional<HealthSink> sink;
   private final Clock clock;
   private final Log log;
 
-  HealthEndpoint(BundleProvider bundles, VmRegistry registry, Optional<ReportLog> reportLog, Clock clock, Log log) {
+  HealthEndpoint(BundleProvider bundles, VmRegistry registry, Optional<ReportLog> reportLog,
+      Optional<HealthSink> sink, Clock clock, Log log) {
+    this.sink = sink;
     this.bundles = bundles;
     this.registry = registry;
     this.reportLog = reportLog;
@@ -58,6 +61,7 @@ final class HealthEndpoint {
         + Names.printable(k.id(), 64) + ", seen longest ago, to stay within the VM limit"));
     HealthReport stored = report;
     reportLog.ifPresent(l -> l.append(stored, received));
+    sink.ifPresent(s -> s.accepted(g, stored, received));
 
     return Response.json(200, ReportAnswer.accepted(bundles.changed(g.namespace(), g.group(), report.bundle())));
   }

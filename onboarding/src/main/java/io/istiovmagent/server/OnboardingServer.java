@@ -31,6 +31,7 @@ public final class OnboardingServer {
   private final JoinTokens tokens;
   private final Optional<Authenticator> credentials;
   private final Optional<Enroller> enroller;
+  private final Optional<HealthSink> healthSink;
   private final BundleProvider bundles;
   private final VmRegistry registry;
   private final InFlight inFlight = new InFlight();
@@ -46,6 +47,7 @@ public final class OnboardingServer {
     this.tokens = tokens;
     this.credentials = b.credentials;
     this.enroller = b.enroller;
+    this.healthSink = b.healthSink;
     this.bundles = bundles;
     this.registry = new VmRegistry(b.maxVms, b.historyPerVm);
   }
@@ -74,7 +76,7 @@ public final class OnboardingServer {
       }
     });
     Optional<ReportLog> reports = config.reports().map(f -> new ReportLog(f, config.log()));
-    HealthEndpoint health = new HealthEndpoint(bundles, registry, reports, config.clock(), config.log());
+    HealthEndpoint health = new HealthEndpoint(bundles, registry, reports, healthSink, config.clock(), config.log());
     BundleEndpoint bundleEndpoint = new BundleEndpoint(bundles, config.maxAge().toSeconds());
     s.createContext("/", new Router(tokens, credentials, new EnrolEndpoint(enroller), bundleEndpoint, health,
         inFlight, config.log()));
@@ -160,6 +162,7 @@ public final class OnboardingServer {
     private Path tokensFile;
     private Optional<Authenticator> credentials = Optional.empty();
     private Optional<Enroller> enroller = Optional.empty();
+    private Optional<HealthSink> healthSink = Optional.empty();
     private Optional<Path> reports = Optional.empty();
     private Duration maxAge = Duration.ofSeconds(300);
     private Clock clock = Clock.systemUTC();
@@ -220,6 +223,12 @@ public final class OnboardingServer {
     /** Enrolment: POST /v1/enroll/{namespace}/{group} trades a join token for a VM's own credential. */
     public Builder enroller(Enroller enroller) {
       this.enroller = Optional.of(Objects.requireNonNull(enroller, "enroller == null"));
+      return this;
+    }
+
+    /** Accepted reports also go to {@code sink} (the cluster: WorkloadEntries and their health). */
+    public Builder healthSink(HealthSink sink) {
+      this.healthSink = Optional.of(Objects.requireNonNull(sink, "sink == null"));
       return this;
     }
 

@@ -85,6 +85,18 @@ final class ClusterReads {
   }
 
   private WorkloadGroup group(String namespace, String name) throws Problem {
+    Map<String, Object> object = groupObject(namespace, name).orElseThrow(() -> new Problem(true, "no WorkloadGroup "
+        + namespace + "/" + name + " in the cluster; create it (kubectl -n " + namespace + " apply -f "
+        + "workloadgroup.yaml), or point the VM's bundle.source at its group"));
+    try {
+      return WorkloadGroup.fromObject(object, Optional.of(namespace));
+    } catch (InvalidInputException e) {
+      throw new Problem(false, "WorkloadGroup " + namespace + "/" + name + " cannot be used: " + e.getMessage());
+    }
+  }
+
+  /** The group as the API returns it (v1, else v1beta1, else v1alpha3); empty when there is none. */
+  Optional<Map<String, Object>> groupObject(String namespace, String name) throws Problem {
     String first = groupVersion;
     List<String> order = first == null ? GROUP_VERSIONS
         : Stream.concat(Stream.of(first),
@@ -102,15 +114,10 @@ final class ClusterReads {
         groupVersion = version;
         @SuppressWarnings("unchecked")
         Map<String, Object> object = client.getKubernetesSerialization().convertValue(found, Map.class);
-        try {
-          return WorkloadGroup.fromObject(object, Optional.of(namespace));
-        } catch (InvalidInputException e) {
-          throw new Problem(false, "WorkloadGroup " + namespace + "/" + name + " cannot be used: " + e.getMessage());
-        }
+        return Optional.of(object);
       }
     }
-    throw new Problem(true, "no WorkloadGroup " + namespace + "/" + name + " in the cluster; create it (kubectl -n "
-        + namespace + " apply -f workloadgroup.yaml), or point the VM's bundle.source at its group");
+    return Optional.empty();
   }
 
   private String clusterId() throws Problem {

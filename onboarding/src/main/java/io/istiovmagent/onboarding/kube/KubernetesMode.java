@@ -6,6 +6,7 @@ import io.fabric8.kubernetes.client.KubernetesClientBuilder;
 import io.fabric8.kubernetes.client.KubernetesClientException;
 import io.fabric8.kubernetes.client.VersionInfo;
 import io.istiovmagent.server.BundleProvider;
+import io.istiovmagent.server.HealthSink;
 import io.istiovmagent.server.ServerConfigException;
 import io.istiovmagent.util.Log;
 import java.io.IOException;
@@ -38,8 +39,11 @@ public final class KubernetesMode {
     }
   }
 
-  /** What the service gets from the cluster: bundles, and the VMs' credentials (enrolment, authentication). */
-  public record Cluster(BundleProvider bundles, ClusterCredentials credentials) {}
+  /**
+   * What the service gets from the cluster: bundles, the VMs' credentials (enrolment, authentication), and where
+   * their reports go (WorkloadEntries and their health). Closing the bundles closes the rest.
+   */
+  public record Cluster(BundleProvider bundles, ClusterCredentials credentials, HealthSink entries) {}
 
   /**
    * Connects with the kubeconfig given, else as fabric8 finds one: in a pod its service account, else $KUBECONFIG or
@@ -60,7 +64,18 @@ public final class KubernetesMode {
       log.warn("the Kubernetes API " + client.getMasterUrl() + " does not answer now (" + e.getMessage()
           + "); bundle requests get 503 until it does");
     }
-    return new Cluster(over(client, o, clock, log), new ClusterCredentials(client, clock, o.cacheTtl(), log));
+    ClusterReads reads = reads(client, o);
+    EntryRegistry entries = new EntryRegistry(client, reads, clock, log);
+    return new Cluster(new KubernetesBundles(reads, new TokenMinter(client, o.tokenLifetime()), o.cacheTtl(), clock,
+        log, () -> {
+          entries.close();
+          client.close();
+        }), new ClusterCredentials(client, clock, o.cacheTtl(), log), entries);
+  }
+
+  static ClusterReads reads(KubernetesClient client, Options o) {
+    return new ClusterReads(client, new ClusterReads.Settings(o.istioNamespace(), o.revision(), o.clusterId(),
+        o.gatewayNamespace(), o.gatewayName(), o.gatewayAddress()));
   }
 
   /** The join tokens and VM credentials of the cluster, for the token and credential commands. */
@@ -95,10 +110,8 @@ public final class KubernetesMode {
 
   /** Over a client made elsewhere (a test's mock API server); closing the provider closes the client. */
   static KubernetesBundles over(KubernetesClient client, Options o, Clock clock, Log log) {
-    ClusterReads reads = new ClusterReads(client, new ClusterReads.Settings(o.istioNamespace(), o.revision(),
-        o.clusterId(), o.gatewayNamespace(), o.gatewayName(), o.gatewayAddress()));
-    return new KubernetesBundles(reads, new TokenMinter(client, o.tokenLifetime()), o.cacheTtl(), clock, log,
-        client::close);
+    return new KubernetesBundles(reads(client, o), new TokenMinter(client, o.tokenLifetime()), o.cacheTtl(), clock,
+        log, client::close);
   }
 
   /** What went wrong under a client exception, in words: fabric8's own message names the operation only. */

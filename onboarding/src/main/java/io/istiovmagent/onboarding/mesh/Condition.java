@@ -12,11 +12,11 @@ import java.util.Optional;
  * {@code lastProbeTime} is the service's now, never later (istiod skips its own probe results older than it);
  * {@code lastTransitionTime} moves only when the status does; every other condition is kept as it is.
  */
-record Condition(String type, String status, Instant lastProbeTime, Instant lastTransitionTime, String reason,
-    String message) {
-  static final String HEALTHY = "Healthy";
+public record Condition(String type, String status, Instant lastProbeTime, Instant lastTransitionTime,
+    String reason, String message) {
+  public static final String HEALTHY = "Healthy";
 
-  Condition {
+  public Condition {
     Objects.requireNonNull(type, "type == null");
     Objects.requireNonNull(status, "status == null");
   }
@@ -25,7 +25,7 @@ record Condition(String type, String status, Instant lastProbeTime, Instant last
    * The conditions to write, or empty when {@code current} already says {@code verdict} (same status and reason: a
    * heartbeat is not a transition). Kubernetes limits a condition's message to 32 KiB; ours are cut at 1 KiB.
    */
-  static Optional<List<Condition>> next(List<Condition> current, HealthVerdict verdict, Instant now) {
+  public static Optional<List<Condition>> next(List<Condition> current, HealthVerdict verdict, Instant now) {
     String status = verdict.healthy() ? "True" : "False";
     Optional<Condition> old = current.stream().filter(c -> c.type().equals(HEALTHY)).findFirst();
     if (old.isPresent() && old.get().status().equals(status) && verdict.reason().equals(old.get().reason())) {

@@ -19,18 +19,18 @@ import java.util.regex.Pattern;
  * annotations ({@code spec.metadata.annotations} ∪ the health-checks annotation), and an owner reference to the
  * group, so that deleting the group deletes its entries. Pure: maps in, map out.
  */
-final class EntryPlan {
+public final class EntryPlan {
   static final String HEALTH_CHECKS = "proxy.istio.io/health-checks-enabled";
   static final String MACHINE_LABEL = "istio-vm-agent.io/machine-id";
   static final String MANAGED_BY = "app.kubernetes.io/managed-by";
   /** A group may ask for the VM's IPv6 address rather than its first IPv4 one. */
-  static final String FAMILY_ANNOTATION = "istio-vm-agent.io/address-family";
+  public static final String FAMILY_ANNOTATION = "istio-vm-agent.io/address-family";
   private static final Pattern LITERAL = Pattern.compile("[0-9A-Fa-f:.]+");
 
   private EntryPlan() {}
 
   /** The entry's name: the group's and the machine's, stable across reinstalls of the agent and address changes. */
-  static String name(String group, String machineId) {
+  public static String name(String group, String machineId) {
     return group + "-" + machineId;
   }
 
@@ -40,7 +40,7 @@ final class EntryPlan {
    * istio-vm-agent.io/address-family: ipv6} prefers IPv6. Names are not taken (an entry's address must be an IP
    * here); empty when the VM reports none.
    */
-  static Optional<String> address(List<String> reported, String family) {
+  public static Optional<String> address(List<String> reported, String family) {
     boolean v6First = "ipv6".equalsIgnoreCase(family);
     Optional<String> v4 = Optional.empty();
     Optional<String> v6 = Optional.empty();
@@ -64,7 +64,7 @@ final class EntryPlan {
    * The entry for {@code machineId} in the group {@code group} (its object as the API returns it), at
    * {@code address}.
    */
-  static Map<String, Object> entry(Map<String, Object> group, String machineId, String address) {
+  public static Map<String, Object> entry(Map<String, Object> group, String machineId, String address) {
     Map<String, Object> meta = map(group.get("metadata"));
     Map<String, Object> spec = map(group.get("spec"));
     Map<String, Object> template = deepCopy(map(spec.get("template")));

@@ -9,6 +9,7 @@ import io.fabric8.kubernetes.api.model.StatusBuilder;
 import io.fabric8.kubernetes.api.model.authentication.TokenRequest;
 import io.fabric8.kubernetes.api.model.authentication.TokenRequestBuilder;
 import io.fabric8.kubernetes.client.KubernetesClient;
+import io.fabric8.kubernetes.client.dsl.base.CustomResourceDefinitionContext;
 import io.fabric8.kubernetes.client.dsl.base.ResourceDefinitionContext;
 import io.fabric8.kubernetes.client.server.mock.KubernetesMixedDispatcher;
 import io.fabric8.kubernetes.client.server.mock.KubernetesMockServer;
@@ -128,6 +129,12 @@ public final class MeshOnMockApi implements AutoCloseable {
 
   /** The ipv4 case's group, mesh config and gateway IP, as the cluster holds them. */
   public MeshOnMockApi istioctlCase() throws IOException {
+    for (String[] kind : new String[][] {{"WorkloadGroup", "workloadgroups"}, {"WorkloadEntry", "workloadentries"}}) {
+      // Known to the mock with a status subresource: /status writes behave as a real API server's.
+      server.expectCustomResource(new CustomResourceDefinitionContext.Builder().withGroup("networking.istio.io")
+          .withVersion("v1").withKind(kind[0]).withPlural(kind[1]).withScope("Namespaced")
+          .withStatusSubresource(true).build());
+    }
     workloadGroup("v1", Files.readString(CASES.resolve("ipv4/workloadgroup.yaml")));
     configMap("istio-system", "istio-rev-1", "mesh", Files.readString(CASES.resolve("ipv4/meshconfig.yaml")));
     configMap("istio-system", "istio-sidecar-injector-rev-1", "values",
@@ -194,6 +201,15 @@ public final class MeshOnMockApi implements AutoCloseable {
 
   String logged() {
     return logBytes.toString(StandardCharsets.UTF_8);
+  }
+
+  /** The WorkloadEntry of a machine in group foo, as the cluster holds it; null when there is none. */
+  public Map<String, Object> entry(String machineId) {
+    GenericKubernetesResource e = client.genericKubernetesResources(EntryRegistry.ENTRIES).inNamespace(NS)
+        .withName(GROUP + "-" + machineId).get();
+    @SuppressWarnings("unchecked")
+    Map<String, Object> m = e == null ? null : client.getKubernetesSerialization().convertValue(e, Map.class);
+    return m;
   }
 
   /** The last TokenRequest's body, as the API server received it. */
