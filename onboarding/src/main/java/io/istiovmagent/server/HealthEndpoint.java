@@ -74,6 +74,10 @@ final class HealthEndpoint {
     body.put("vms", registry.summaries(clock.instant()));
     body.put("bundleProblems", bundles.problems().entrySet().stream()
         .map(e -> Map.of("group", e.getKey(), "problem", e.getValue())).toList());
+    if (sink.isPresent()) {
+      body.put("entryProblems", sink.get().problems().entrySet().stream()
+          .map(e -> Map.of("entry", e.getKey(), "problem", e.getValue())).toList());
+    }
     return Response.json(200, body);
   }
 }

@@ -2,6 +2,7 @@ package io.istiovmagent.server;
 
 import io.istiovmagent.protocol.HealthReport;
 import java.time.Instant;
+import java.util.Map;
 
 /**
  * Where accepted health reports go beyond the endpoint's own registry: the cluster (the VM's WorkloadEntry and its
@@ -10,4 +11,9 @@ import java.time.Instant;
  */
 public interface HealthSink {
   void accepted(Grant.Workload grant, HealthReport report, Instant receivedAt);
+
+  /** What cannot be written now, {@code NAMESPACE/ENTRY} to why, for operators (GET /v1/vms). Never a secret. */
+  default Map<String, String> problems() {
+    return Map.of();
+  }
 }

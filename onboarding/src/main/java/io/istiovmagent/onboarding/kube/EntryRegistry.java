@@ -82,9 +82,9 @@ final class EntryRegistry implements HealthSink, AutoCloseable {
     }
   }
 
-  /** Problems writing entries, {@code NAMESPACE/ENTRY} to why, for /v1/vms. */
-  Map<String, String> problems() {
-    return Map.copyOf(reported);
+  @Override
+  public Map<String, String> problems() {
+    return new java.util.TreeMap<>(reported);
   }
 
   /** Whether every report taken has been written (or failed); tests wait for it instead of sleeping. */

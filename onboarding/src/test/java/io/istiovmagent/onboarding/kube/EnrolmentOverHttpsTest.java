@@ -15,6 +15,9 @@ import java.io.IOException;
 import java.net.InetAddress;
 import java.net.InetSocketAddress;
 import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.nio.file.attribute.PosixFilePermissions;
 import java.time.Duration;
 import java.util.List;
 import java.util.OptionalInt;
@@ -28,6 +31,7 @@ import okhttp3.tls.HandshakeCertificates;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
 
 /**
  * The Kubernetes mode over HTTPS: a VM enrols with a join token and fetches and reports with its own credential; the
@@ -45,6 +49,18 @@ class EnrolmentOverHttpsTest {
   private ClusterCredentials creds;
   private OnboardingServer endpoint;
   private OkHttpClient http;
+  private EntryRegistry sink;
+
+  @TempDir
+  Path tmp;
+
+  private static final String ADMIN = "jt-admin-00000000000000000000000000000001";
+
+  private Path adminTokens() throws IOException {
+    Path f = Files.writeString(tmp.resolve("tokens.yaml"), "tokens:\n  - token: " + ADMIN + "\n    admin: true\n");
+    Files.setPosixFilePermissions(f, PosixFilePermissions.fromString("rw-------"));
+    return f;
+  }
 
   record Reply(int code, String body) {
     JsonNode json() throws IOException {
@@ -57,8 +73,11 @@ class EnrolmentOverHttpsTest {
     mesh = new MeshOnMockApi(server, client).istioctlCase();
     creds = new ClusterCredentials(client, mesh.clock, Duration.ofSeconds(10), mesh.log);
     ServerTls tls = ServerTls.selfSigned(mesh.clock, List.of());
+    sink = new EntryRegistry(client, KubernetesMode.reads(client, MeshOnMockApi.options(java.util.Optional.empty())),
+        mesh.clock, mesh.log);
     endpoint = OnboardingServer.builder().listen(new InetSocketAddress(InetAddress.getLoopbackAddress(), 0))
-        .tls(tls).bundles(mesh.bundles()).credentials(creds).enroller(creds).clock(mesh.clock).log(mesh.log).build();
+        .tls(tls).bundles(mesh.bundles()).credentials(creds).enroller(creds).healthSink(sink).clock(mesh.clock)
+        .log(mesh.log).tokens(adminTokens()).build();
     endpoint.start();
     HandshakeCertificates trust = new HandshakeCertificates.Builder().addTrustedCertificate(tls.certificate()).build();
     http = new OkHttpClient.Builder().sslSocketFactory(trust.sslSocketFactory(), trust.trustManager())
@@ -68,6 +87,7 @@ class EnrolmentOverHttpsTest {
   @AfterEach
   void stop() {
     endpoint.stop();
+    sink.close();
   }
 
   private Reply call(String method, String path, String bearer, String body) throws IOException {
@@ -88,9 +108,14 @@ class EnrolmentOverHttpsTest {
   }
 
   private static String report(String machineId) {
+    return report(machineId, "10.0.0.7");
+  }
+
+  private static String report(String machineId, String address) {
     return "{\"protocol\":1,\"status\":\"HEALTHY\",\"reasons\":[],\"observedAt\":\"2026-12-07T10:00:00Z\","
         + "\"sequence\":1,\"agent\":{\"version\":\"t\",\"startedAt\":\"2026-12-07T09:59:00Z\",\"heartbeatSeconds\":60},"
-        + "\"host\":{\"hostname\":\"vm\",\"machineId\":\"" + machineId + "\",\"addresses\":[]},"
+        + "\"host\":{\"hostname\":\"vm\",\"machineId\":\"" + machineId + "\",\"addresses\":[\"" + address
+        + "\"]},"
         + "\"workload\":{\"namespace\":\"bar\",\"serviceAccount\":\"vm-serviceaccount\",\"group\":\"foo\"},"
         + "\"bundle\":null,\"sidecar\":null,\"transitions\":[]}";
   }
@@ -116,6 +141,23 @@ class EnrolmentOverHttpsTest {
     assertEquals(200, call("GET", "/v1/bundle/bar/foo", credential, null).code(), "the join token is not needed");
     assertFalse(mesh.logged().contains(credential.substring(credential.lastIndexOf('.') + 1)), "never logged");
     assertFalse(mesh.logged().contains(join.substring(7)), "never logged");
+  }
+
+  /** What the service cannot write for a VM shows in /v1/vms, for operators, beside the VMs. */
+  @Test
+  void anEntryThatCannotBeWrittenShowsInTheVmList() throws Exception {
+    String join = creds.createJoinToken("bar", "foo", Duration.ofHours(1), OptionalInt.empty(), "");
+    String credential = enrol(join, VM1);
+    assertEquals(200, call("POST", "/v1/health", credential, report(VM1, "127.0.0.1")).code());
+    long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(10);
+    while (!sink.idle() && System.nanoTime() < deadline) {
+      Thread.sleep(5);
+    }
+    Reply vms = call("GET", "/v1/vms", ADMIN, null);
+    assertEquals(200, vms.code(), vms.body());
+    JsonNode problem = vms.json().path("entryProblems").path(0);
+    assertEquals("bar/foo-" + VM1, problem.path("entry").asText(), vms.body());
+    assertTrue(problem.path("problem").asText().contains("reports no address the mesh could reach"), vms.body());
   }
 
   @Test
