@@ -41,7 +41,9 @@ final class EnrolEndpoint {
     if (request == null || !request.path("machineId").isTextual()) {
       return Response.error(400, "machineId (a string, /etc/machine-id) is required");
     }
-    String hostname = request.path("hostname").isTextual() ? request.path("hostname").textValue() : "";
+    // Kept in the credential's Secret, shown by credential list and logged: printable and short, whatever was sent.
+    String hostname = request.path("hostname").isTextual() ? Names.printable(request.path("hostname").textValue(),
+        253) : "";
     Enroller.Outcome outcome = enroller.get().enrol(namespace, group, joinToken.get(),
         request.path("machineId").textValue(), hostname);
     if (outcome instanceof Enroller.Outcome.Refused r) {

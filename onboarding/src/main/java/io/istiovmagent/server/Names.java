@@ -15,7 +15,7 @@ public final class Names {
   }
 
   /** Untrusted text shortened and made printable for a log line or an error message. */
-  static String printable(String s, int max) {
+  public static String printable(String s, int max) {
     if (s == null) {
       return "null";
     }

@@ -20,6 +20,7 @@ import java.util.List;
 import java.util.Map;
 import java.util.Optional;
 import java.util.OptionalInt;
+import java.util.Set;
 import java.util.concurrent.ConcurrentHashMap;
 
 /**
@@ -31,6 +32,11 @@ import java.util.concurrent.ConcurrentHashMap;
 public final class ClusterCredentials implements Authenticator, Enroller {
   /** Concurrent enrolments with one join token: how often a use count is re-read after a conflict. */
   private static final int UPDATE_ATTEMPTS = 5;
+  /**
+   * Credentials remembered at most: a fleet's, with room. Anyone may present well-formed credentials of machines
+   * that do not exist, and each is remembered (absent) for the cache period; beyond this the memory starts over.
+   */
+  static final int MAX_CACHED = 200_000;
 
   /** A join token as {@code token list} shows it: never its secret. */
   public record JoinTokenInfo(String namespace, String id, String group, Instant expires, int uses, OptionalInt limit,
@@ -47,8 +53,16 @@ public final class ClusterCredentials implements Authenticator, Enroller {
   private final Duration cacheTtl;
   private final Log log;
   private final Map<String, Cached> credentialCache = new ConcurrentHashMap<>();
+  /** Namespaces whose credentials could not be read, told once each (the namespace comes from the request). */
+  private final Set<String> unreadable = ConcurrentHashMap.newKeySet();
+  private final int maxCached;
 
   ClusterCredentials(KubernetesClient client, Clock clock, Duration cacheTtl, Log log) {
+    this(client, clock, cacheTtl, log, MAX_CACHED);
+  }
+
+  ClusterCredentials(KubernetesClient client, Clock clock, Duration cacheTtl, Log log, int maxCached) {
+    this.maxCached = maxCached;
     this.client = client;
     this.clock = clock;
     this.cacheTtl = cacheTtl;
@@ -129,8 +143,11 @@ public final class ClusterCredentials implements Authenticator, Enroller {
     try {
       data = credentialData(p.get());
     } catch (KubernetesClientException e) {
-      log.warn("cannot read VM credentials in " + p.get().namespace() + " (" + ClusterReads.failure(e,
-          "get secrets in " + p.get().namespace()).getMessage() + "); the VM's request is refused");
+      // Said once per namespace: whoever presents a credential names the namespace, and must not fill the log.
+      if (unreadable.size() < 1000 && unreadable.add(p.get().namespace())) {
+        log.warn("cannot read VM credentials in " + p.get().namespace() + " (" + ClusterReads.failure(e,
+            "get secrets in " + p.get().namespace()).getMessage() + "); requests with them are refused");
+      }
       return Optional.empty();
     }
     if (data.isEmpty() || !Secrets.matches(p.get().value(), data.get().get("credential-hash"))
@@ -230,6 +247,11 @@ public final class ClusterCredentials implements Authenticator, Enroller {
     return Optional.of(new Outcome.Refused(503, "too many enrolments at once with this join token; retry"));
   }
 
+  /** How many credentials (present or absent) are remembered now; tests prove the bound with it. */
+  int remembered() {
+    return credentialCache.size();
+  }
+
   private Optional<Map<String, String>> credentialData(Secrets.Presented p) {
     String key = p.namespace() + "/" + p.name();
     Instant now = clock.instant();
@@ -240,6 +262,10 @@ public final class ClusterCredentials implements Authenticator, Enroller {
     Secret s = client.secrets().inNamespace(p.namespace()).withName(p.name()).get();
     Optional<Map<String, String>> data = s == null || !Secrets.CREDENTIAL_TYPE.equals(s.getType())
         ? Optional.empty() : Optional.of(Map.copyOf(decode(s)));
+    unreadable.remove(p.namespace());
+    if (credentialCache.size() >= maxCached) {
+      credentialCache.clear(); // bounded: see MAX_CACHED
+    }
     credentialCache.put(key, new Cached(now, data));
     return data;
   }

@@ -126,6 +126,30 @@ class ClusterCredentialsTest {
     assertEquals(400, ((Outcome.Refused) creds.enrol("bar", "foo", shortLived, "../etc", "vm")).status());
   }
 
+  /**
+   * Anyone may present well-formed credentials: of machines that do not exist (remembered as absent, within a
+   * bound), or in a namespace the service may not read (said once in the log, not once per request).
+   */
+  @Test
+  void forgedCredentialsNeitherFillMemoryNorTheLog() {
+    ClusterCredentials small = new ClusterCredentials(client, mesh.clock, Duration.ofSeconds(10), mesh.log, 3);
+    for (int i = 0; i < 10; i++) {
+      assertEquals(Optional.empty(), small.authenticate("vmc.bar." + String.format("%032x", i) + "." + "a".repeat(32)));
+      assertTrue(small.remembered() <= 3, "remembered " + small.remembered());
+    }
+    String token = small.createJoinToken("bar", "foo", Duration.ofHours(1), OptionalInt.empty(), "");
+    String c1 = credential(small.enrol("bar", "foo", token, VM1, "vm-1"));
+    assertEquals(Optional.of(new Grant.Vm("bar", "foo", VM1)), small.authenticate(c1), "a real one still works");
+
+    String forbidden = "vmc.locked." + VM2 + "." + "a".repeat(32);
+    server.expect().get().withPath("/api/v1/namespaces/locked/secrets/istio-vm-cred-" + VM2).andReturn(403,
+        new io.fabric8.kubernetes.api.model.StatusBuilder().withCode(403).withReason("Forbidden").build()).always();
+    for (int i = 0; i < 5; i++) {
+      assertEquals(Optional.empty(), creds.authenticate(forbidden));
+    }
+    assertEquals(1, mesh.logged().split("cannot read VM credentials in locked", -1).length - 1, mesh.logged());
+  }
+
   /** A Secret of the same name but not of our type (someone else's) grants nothing. */
   @Test
   void onlySecretsOfItsOwnTypeCount() {

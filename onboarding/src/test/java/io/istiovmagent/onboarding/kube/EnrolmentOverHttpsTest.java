@@ -102,7 +102,13 @@ class EnrolmentOverHttpsTest {
   }
 
   private String enrol(String token, String machineId) throws IOException {
-    Reply r = call("POST", "/v1/enroll/bar/foo", token, "{\"machineId\":\"" + machineId + "\",\"hostname\":\"vm\"}");
+    return enrol(token, machineId, "vm");
+  }
+
+  /** {@code hostname} as JSON string content (escapes included). */
+  private String enrol(String token, String machineId, String hostname) throws IOException {
+    Reply r = call("POST", "/v1/enroll/bar/foo", token, "{\"machineId\":\"" + machineId + "\",\"hostname\":\""
+        + hostname + "\"}");
     assertEquals(201, r.code(), r.body());
     return r.json().path("credential").asText();
   }
@@ -133,6 +139,12 @@ class EnrolmentOverHttpsTest {
     Reply sibling = call("POST", "/v1/health", credential, report(VM2));
     assertEquals(403, sibling.code(), "a VM reports about itself only");
     assertTrue(sibling.body().contains("reports about itself only"), sibling.body());
+
+    String forged = enrol(join, VM2.replace('f', 'e'), "vm-2\\n<3>forged line \\u001b[31m");
+    assertFalse(mesh.logged().contains("\n<3>forged"), "a host name cannot forge a log line:\n" + mesh.logged());
+    assertTrue(creds.listCredentials(java.util.Optional.of("bar")).stream()
+        .anyMatch(c -> c.hostname().equals("vm-2?<3>forged line ?[31m")), "kept printable");
+    assertTrue(forged.startsWith("vmc.bar."));
 
     Reply claim = call("POST", "/v1/enroll/bar/foo", join, "{\"machineId\":\"" + VM1 + "\"}");
     assertEquals(409, claim.code(), "a second VM cannot claim the first's machine id");
