@@ -7,6 +7,7 @@ import io.istiovmagent.fs.DirHandle;
 import io.istiovmagent.fs.Dirs;
 import io.istiovmagent.fs.FileOwner;
 import io.istiovmagent.fs.RootFs;
+import io.istiovmagent.protocol.ErrorBody;
 import io.istiovmagent.protocol.HealthReport;
 import io.istiovmagent.util.Log;
 import java.io.IOException;
@@ -225,19 +226,15 @@ public final class Credentials {
         + "credential", null, null);
   }
 
-  /** The endpoint's {"error": ...}, one line and short, for the status; or nothing. */
+  /** The endpoint's reason ({@link ErrorBody}), one line and short, for the status; or nothing. */
   private static String reason(byte[] answer) {
     try {
-      JsonNode root = JSON.readTree(answer);
-      String e = root == null ? null : root.path("error").asText(null);
-      if (e != null && !e.isBlank()) {
-        String line = e.replaceAll("\\p{Cntrl}", " ").strip();
-        return ": " + (line.length() > 300 ? line.substring(0, 300) + "..." : line);
-      }
+      return ErrorBody.reasonIn(JSON.readTree(answer)).filter(e -> !e.isBlank())
+          .map(e -> e.replaceAll("\\p{Cntrl}", " ").strip())
+          .map(line -> ": " + (line.length() > 300 ? line.substring(0, 300) + "..." : line)).orElse("");
     } catch (IOException e) {
-      // not JSON: nothing to add
+      return ""; // not JSON: nothing to add
     }
-    return "";
   }
 
   /** The stored credential; empty when there is none. Never read through a link. */
