@@ -27,7 +27,7 @@ public record Condition(String type, String status, Instant lastProbeTime, Insta
    */
   public static Optional<List<Condition>> next(List<Condition> current, HealthVerdict verdict, Instant now) {
     String status = verdict.healthy() ? "True" : "False";
-    Optional<Condition> old = current.stream().filter(c -> c.type().equals(HEALTHY)).findFirst();
+    Optional<Condition> old = find(current, HEALTHY);
     if (old.isPresent() && old.get().status().equals(status) && verdict.reason().equals(old.get().reason())) {
       return Optional.empty();
     }
@@ -35,22 +35,34 @@ public record Condition(String type, String status, Instant lastProbeTime, Insta
         ? old.get().lastTransitionTime() : now;
     String message = verdict.message().length() > 1024 ? verdict.message().substring(0, 1021) + "..."
         : verdict.message();
-    Condition healthy = new Condition(HEALTHY, status, now, transition, verdict.reason(), message);
+    return Optional.of(with(current, new Condition(HEALTHY, status, now, transition, verdict.reason(), message)));
+  }
+
+  /**
+   * {@code current} with {@code c} in the place of the condition of its type (the list is atomic for istiod's writes,
+   * and order is kept), or added at the end.
+   */
+  public static List<Condition> with(List<Condition> current, Condition c) {
     List<Condition> out = new ArrayList<>();
     boolean placed = false;
-    for (Condition c : current) {
-      if (c.type().equals(HEALTHY)) {
+    for (Condition old : current) {
+      if (old.type().equals(c.type())) {
         if (!placed) {
-          out.add(healthy); // in its place: the list is atomic for istiod's writes, and order is kept
+          out.add(c);
           placed = true;
         }
       } else {
-        out.add(c);
+        out.add(old);
       }
     }
     if (!placed) {
-      out.add(healthy);
+      out.add(c);
     }
-    return Optional.of(List.copyOf(out));
+    return List.copyOf(out);
+  }
+
+  /** The condition of {@code type}, if there is one. */
+  public static Optional<Condition> find(List<Condition> current, String type) {
+    return current.stream().filter(c -> c.type().equals(type)).findFirst();
   }
 }
