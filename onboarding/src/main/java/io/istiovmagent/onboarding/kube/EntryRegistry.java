@@ -5,8 +5,9 @@ import io.fabric8.kubernetes.client.KubernetesClient;
 import io.fabric8.kubernetes.client.KubernetesClientException;
 import io.fabric8.kubernetes.client.dsl.base.ResourceDefinitionContext;
 import io.istiovmagent.onboarding.mesh.Condition;
+import io.istiovmagent.onboarding.mesh.AgentState;
 import io.istiovmagent.onboarding.mesh.EntryPlan;
-import io.istiovmagent.onboarding.mesh.HealthVerdict;
+import io.istiovmagent.onboarding.mesh.EntryStatus;
 import io.istiovmagent.protocol.HealthReport;
 import io.istiovmagent.server.Grant;
 import io.istiovmagent.server.HealthSink;
@@ -19,6 +20,8 @@ import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Optional;
+import java.util.Set;
+import java.util.TreeMap;
 import java.util.concurrent.BlockingQueue;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.LinkedBlockingQueue;
@@ -26,10 +29,13 @@ import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.concurrent.atomic.AtomicInteger;
 
 /**
- * Each reporting VM as a WorkloadEntry ({@link EntryPlan}), its {@code Healthy} condition kept in step with its
- * agent's reports ({@link HealthVerdict}, {@link Condition}): written through {@code /status} with the entry's
- * resource version, on transitions only, a conflict retried from a fresh read. Reports are taken on the request's
- * thread and written by workers of their own; of the reports of one VM waiting, only the latest is written.
+ * Each VM as a WorkloadEntry ({@link EntryPlan}): registered when it enrols (so that its bundle can name the entry)
+ * or at its first report, its {@code Healthy} condition and the service's own {@value AgentState#TYPE} kept in step
+ * with its agent's reports ({@link EntryStatus}): written through {@code /status} with the entry's resource version,
+ * on transitions and a liveness write per 10 minutes only, a conflict retried from a fresh read. Entries are read
+ * from an informer ({@link EntryCache}), so a report that changes nothing costs the API server nothing. Reports are
+ * taken on the request's thread and written by workers of their own; of the reports of one VM waiting, only the
+ * latest is written.
  */
 final class EntryRegistry implements HealthSink, AutoCloseable {
   static final ResourceDefinitionContext ENTRIES = new ResourceDefinitionContext.Builder()
@@ -46,6 +52,7 @@ final class EntryRegistry implements HealthSink, AutoCloseable {
 
   private final KubernetesClient client;
   private final ClusterReads reads;
+  private final EntryCache cache;
   private final Clock clock;
   private final Log log;
   private final Map<String, Pending> pending = new ConcurrentHashMap<>();
@@ -54,11 +61,16 @@ final class EntryRegistry implements HealthSink, AutoCloseable {
   private final List<Thread> workers = new ArrayList<>();
   private final AtomicBoolean closed = new AtomicBoolean();
   private final AtomicInteger busy = new AtomicInteger();
-  private final java.util.Set<String> writing = ConcurrentHashMap.newKeySet();
+  private final Set<String> writing = ConcurrentHashMap.newKeySet();
 
   EntryRegistry(KubernetesClient client, ClusterReads reads, Clock clock, Log log) {
+    this(client, reads, new EntryCache(client, log), clock, log);
+  }
+
+  EntryRegistry(KubernetesClient client, ClusterReads reads, EntryCache cache, Clock clock, Log log) {
     this.client = client;
     this.reads = reads;
+    this.cache = cache;
     this.clock = clock;
     this.log = log;
     for (int i = 0; i < WORKERS; i++) {
@@ -82,9 +94,61 @@ final class EntryRegistry implements HealthSink, AutoCloseable {
     }
   }
 
+  /**
+   * Registers a VM as it enrols, before it fetches its first bundle: creates its entry at the first address of
+   * {@code addresses} the group's policy takes, out of traffic (Healthy False, reason Enrolled) until its agent's
+   * first report. Returns whether the entry exists afterwards; why not is logged and shown in /v1/vms.
+   */
+  boolean register(String namespace, String group, String machineId, List<String> addresses) {
+    String name = EntryPlan.name(group, machineId);
+    String key = namespace + "/" + name;
+    try {
+      GenericKubernetesResource entry = cache.get(namespace, name);
+      if (entry == null) {
+        Optional<GenericKubernetesResource> created = create(namespace, group, machineId, addresses, key);
+        if (created.isEmpty()) {
+          return false;
+        }
+        entry = created.get();
+      }
+      if (!ours(entry, key)) {
+        return false;
+      }
+      for (int attempt = 0; attempt < ATTEMPTS; attempt++) {
+        Optional<List<Condition>> next = EntryStatus.enrolled(conditions(entry), clock.instant());
+        if (next.isEmpty() || writeStatus(entry, next.get())) {
+          clear(key);
+          return true;
+        }
+        entry = cache.fresh(namespace, name);
+        if (entry == null) {
+          return false;
+        }
+      }
+      report(key, "the entry kept changing under us (" + ATTEMPTS + " conflicts) while registering it");
+      return true;
+    } catch (KubernetesClientException e) {
+      report(key, writeFailure(e, namespace));
+    } catch (ClusterReads.Problem e) {
+      report(key, e.getMessage());
+    }
+    return false;
+  }
+
+  /** The name of the VM's entry when there is one of the service's, for its bundle (ISTIO_META_WORKLOAD_ENTRY). */
+  Optional<String> entryOf(String namespace, String group, String machineId) {
+    String name = EntryPlan.name(group, machineId);
+    try {
+      GenericKubernetesResource entry = cache.get(namespace, name);
+      return entry != null && managed(entry) ? Optional.of(name) : Optional.empty();
+    } catch (KubernetesClientException e) {
+      return Optional.empty(); // the bundle goes out without the name; the entry is made at the first report
+    }
+  }
+
   @Override
   public Map<String, String> problems() {
-    return new java.util.TreeMap<>(reported);
+    return new TreeMap<>(reported);
   }
 
   /** Whether every report taken has been written (or failed); tests wait for it instead of sleeping. */
@@ -96,6 +160,7 @@ final class EntryRegistry implements HealthSink, AutoCloseable {
   public void close() {
     closed.set(true);
     workers.forEach(Thread::interrupt);
+    cache.close();
   }
 
   private void work() {
@@ -129,80 +194,109 @@ final class EntryRegistry implements HealthSink, AutoCloseable {
     }
   }
 
-  /** Creates the entry when missing, then brings its Healthy condition in step; a conflict is read again. */
+  /** Creates the entry when missing, then brings its conditions in step; a conflict is read again. */
   private void write(Pending p) {
     String name = EntryPlan.name(p.group(), p.machineId());
     String key = p.key();
     try {
+      GenericKubernetesResource entry = cache.get(p.namespace(), name);
       for (int attempt = 0; attempt < ATTEMPTS; attempt++) {
-        GenericKubernetesResource entry = client.genericKubernetesResources(ENTRIES).inNamespace(p.namespace())
-            .withName(name).get();
         if (entry == null) {
-          Optional<GenericKubernetesResource> created = create(p);
+          List<String> addresses = p.report().host() == null ? List.of() : p.report().host().addresses();
+          Optional<GenericKubernetesResource> created = create(p.namespace(), p.group(), p.machineId(), addresses,
+              key);
           if (created.isEmpty()) {
             return;
           }
           entry = created.get();
         }
+        if (!ours(entry, key)) {
+          return;
+        }
         Instant now = clock.instant();
-        Optional<List<Condition>> next = Condition.next(conditions(entry),
-            HealthVerdict.of(p.report(), p.receivedAt(), now), now);
-        if (next.isEmpty()) {
+        Optional<List<Condition>> next = EntryStatus.afterReport(conditions(entry), p.report(), p.receivedAt(), now);
+        if (next.isEmpty() || writeStatus(entry, next.get())) {
           clear(key);
           return;
         }
-        Map<String, Object> status = new LinkedHashMap<>(map(entry.getAdditionalProperties().get("status")));
-        status.put("conditions", next.get().stream().map(EntryRegistry::render).toList());
-        entry.setAdditionalProperty("status", status);
-        try {
-          client.genericKubernetesResources(ENTRIES).inNamespace(p.namespace()).resource(entry).updateStatus();
-          clear(key);
-          return;
-        } catch (KubernetesClientException e) {
-          if (e.getCode() != 409) {
-            throw e;
-          }
-        }
+        entry = cache.fresh(p.namespace(), name);
       }
       report(key, "the entry kept changing under us (" + ATTEMPTS + " conflicts); the next report tries again");
     } catch (KubernetesClientException e) {
-      report(key, ClusterReads.failure(e, "get, create and update workloadentries (and workloadentries/status) in "
-          + p.namespace()).getMessage());
+      report(key, writeFailure(e, p.namespace()));
     } catch (ClusterReads.Problem e) {
       report(key, e.getMessage());
     }
   }
 
-  private Optional<GenericKubernetesResource> create(Pending p) throws ClusterReads.Problem {
-    Optional<Map<String, Object>> group = reads.groupObject(p.namespace(), p.group());
+  /** Writes {@code conditions} as the entry's, at its resource version; false on a conflict. */
+  private boolean writeStatus(GenericKubernetesResource entry, List<Condition> conditions) {
+    Map<String, Object> status = new LinkedHashMap<>(map(entry.getAdditionalProperties().get("status")));
+    status.put("conditions", conditions.stream().map(EntryRegistry::render).toList());
+    GenericKubernetesResource copy = client.getKubernetesSerialization().clone(entry);
+    copy.setAdditionalProperty("status", status);
+    try {
+      cache.wrote(client.genericKubernetesResources(ENTRIES).inNamespace(entry.getMetadata().getNamespace())
+          .resource(copy).updateStatus());
+      return true;
+    } catch (KubernetesClientException e) {
+      if (e.getCode() == 409) {
+        return false;
+      }
+      throw e;
+    }
+  }
+
+  private Optional<GenericKubernetesResource> create(String namespace, String groupName, String machineId,
+      List<String> addresses, String key) throws ClusterReads.Problem {
+    Optional<Map<String, Object>> group = reads.groupObject(namespace, groupName);
     if (group.isEmpty()) {
-      report(p.key(), "no WorkloadGroup " + p.namespace() + "/" + p.group() + " to register machine "
-          + p.machineId() + " in");
+      report(key, "no WorkloadGroup " + namespace + "/" + groupName + " to register machine " + machineId + " in");
       return Optional.empty();
     }
     Map<String, Object> meta = map(map(group.get().get("spec")).get("metadata"));
     Object family = map(meta.get("annotations")).get(EntryPlan.FAMILY_ANNOTATION);
-    List<String> addresses = p.report().host() == null ? List.of() : p.report().host().addresses();
-    Optional<String> address = EntryPlan.address(addresses, family instanceof String f ? f : null);
+    Optional<String> address = EntryPlan.address(addresses == null ? List.of() : addresses,
+        family instanceof String f ? f : null);
     if (address.isEmpty()) {
-      report(p.key(), "machine " + p.machineId() + " reports no address the mesh could reach (only loopback, "
-          + "link-local or none): not registered");
+      report(key, "machine " + machineId + " reports no address the mesh could reach (only loopback, link-local or "
+          + "none): not registered");
       return Optional.empty();
     }
     GenericKubernetesResource entry = client.getKubernetesSerialization().convertValue(
-        EntryPlan.entry(group.get(), p.machineId(), address.get()), GenericKubernetesResource.class);
+        EntryPlan.entry(group.get(), machineId, address.get()), GenericKubernetesResource.class);
     try {
-      GenericKubernetesResource created = client.genericKubernetesResources(ENTRIES).inNamespace(p.namespace())
+      GenericKubernetesResource created = client.genericKubernetesResources(ENTRIES).inNamespace(namespace)
           .resource(entry).create();
-      log.notice("registered machine " + p.machineId() + " as WorkloadEntry " + p.key() + " at " + address.get());
+      cache.wrote(created);
+      log.notice("registered machine " + machineId + " as WorkloadEntry " + key + " at " + address.get());
       return Optional.of(created);
     } catch (KubernetesClientException e) {
-      if (e.getCode() == 409) { // another replica made it meanwhile
-        return Optional.ofNullable(client.genericKubernetesResources(ENTRIES).inNamespace(p.namespace())
-            .withName(EntryPlan.name(p.group(), p.machineId())).get());
+      if (e.getCode() == 409) { // another replica made it meanwhile, or someone else's entry has the name
+        return Optional.ofNullable(cache.fresh(namespace, EntryPlan.name(groupName, machineId)));
       }
       throw e;
     }
+  }
+
+  /** Whether the entry is the service's to write; one that is not is reported, never touched. */
+  private boolean ours(GenericKubernetesResource entry, String key) {
+    if (managed(entry)) {
+      return true;
+    }
+    report(key, "a WorkloadEntry of that name exists and is not the service's (no label " + EntryPlan.MANAGED_BY
+        + "=" + EntryPlan.MANAGER + "): left alone; delete it or rename it to register the VM");
+    return false;
+  }
+
+  private static boolean managed(GenericKubernetesResource entry) {
+    Map<String, String> labels = entry.getMetadata().getLabels();
+    return labels != null && EntryPlan.MANAGER.equals(labels.get(EntryPlan.MANAGED_BY));
+  }
+
+  private static String writeFailure(KubernetesClientException e, String namespace) {
+    return ClusterReads.failure(e, "get, create and update workloadentries (and workloadentries/status) in "
+        + namespace).getMessage();
   }
 
   private static List<Condition> conditions(GenericKubernetesResource entry) {

@@ -21,8 +21,10 @@ import java.util.regex.Pattern;
  */
 public final class EntryPlan {
   static final String HEALTH_CHECKS = "proxy.istio.io/health-checks-enabled";
-  static final String MACHINE_LABEL = "istio-vm-agent.io/machine-id";
-  static final String MANAGED_BY = "app.kubernetes.io/managed-by";
+  public static final String MACHINE_LABEL = "istio-vm-agent.io/machine-id";
+  public static final String MANAGED_BY = "app.kubernetes.io/managed-by";
+  /** The value of {@link #MANAGED_BY} on the service's entries: the label its informer selects them by. */
+  public static final String MANAGER = "istio-vm-onboarding";
   /** A group may ask for the VM's IPv6 address rather than its first IPv4 one. */
   public static final String FAMILY_ANNOTATION = "istio-vm-agent.io/address-family";
   private static final Pattern LITERAL = Pattern.compile("[0-9A-Fa-f:.]+");
@@ -75,7 +77,7 @@ public final class EntryPlan {
     Map<String, String> labels = new TreeMap<>(strings(template.get("labels")));
     labels.putAll(strings(specMeta.get("labels")));
     labels.put(MACHINE_LABEL, machineId);
-    labels.put(MANAGED_BY, "istio-vm-onboarding");
+    labels.put(MANAGED_BY, MANAGER);
     Map<String, String> annotations = new TreeMap<>(strings(specMeta.get("annotations")));
     annotations.put(HEALTH_CHECKS, "true");
 

@@ -1,12 +1,15 @@
 package io.istiovmagent.onboarding.kube;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertNull;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import io.fabric8.kubernetes.client.KubernetesClient;
 import io.fabric8.kubernetes.client.server.mock.EnableKubernetesMockClient;
 import io.fabric8.kubernetes.client.server.mock.KubernetesMockServer;
+import io.istiovmagent.onboarding.mesh.AgentState;
+import io.istiovmagent.onboarding.mesh.EntryStatus;
 import io.istiovmagent.protocol.HealthReport;
 import io.istiovmagent.server.Grant;
 import java.time.Duration;
@@ -21,6 +24,7 @@ import org.junit.jupiter.api.Test;
 
 /** Each reporting VM as a WorkloadEntry with its Healthy condition, against fabric8's mock API server. */
 @EnableKubernetesMockClient(crud = true)
+@SuppressWarnings("unchecked")
 class EntryRegistryTest {
   private static final String VM1 = "0123456789abcdef0123456789abcdef";
   private static final Grant.Vm GRANT = new Grant.Vm("bar", "foo", VM1);
@@ -106,5 +110,70 @@ class EntryRegistryTest {
     assertNull(mesh.entry(VM1));
     assertTrue(mesh.logged().contains("reports no address the mesh could reach"), mesh.logged());
     assertTrue(registry.problems().containsKey("bar/foo-" + VM1));
+  }
+
+  @SuppressWarnings("unchecked")
+  private static Map<String, Object> condition(Map<String, Object> entry, String type) {
+    List<Map<String, Object>> conditions = (List<Map<String, Object>>) ((Map<String, Object>) entry.get("status"))
+        .get("conditions");
+    return conditions.stream().filter(c -> type.equals(c.get("type"))).findFirst().orElseThrow();
+  }
+
+  /** Reads come from the informer: heartbeats cost nothing, the liveness write comes once per 10 minutes. */
+  @Test
+  void aHeartbeatCostsTheApiServerNothing() throws Exception {
+    send(report("HEALTHY", "active/running", true, List.of("10.0.0.7")));
+    Map<String, Object> ours = condition(mesh.entry(VM1), AgentState.TYPE);
+    assertEquals("Healthy", ours.get("reason"));
+    assertTrue(((String) ours.get("message")).contains("sidecar=active/running"), (String) ours.get("message"));
+    await(() -> registry.entryOf("bar", "foo", VM1).isPresent() && cacheHasStatus());
+    int before = server.getRequestCount();
+    for (int i = 0; i < 5; i++) {
+      mesh.clock.advance(Duration.ofSeconds(60));
+      send(report("HEALTHY", "active/running", true, List.of("10.0.0.7")));
+    }
+    assertEquals(before, server.getRequestCount(), "five heartbeats, no request");
+    mesh.clock.advance(EntryStatus.LIVENESS);
+    send(report("HEALTHY", "active/running", true, List.of("10.0.0.7")));
+    assertEquals(before + 1, server.getRequestCount(), "the liveness write, alone");
+    assertEquals(mesh.clock.instant().toString(), condition(mesh.entry(VM1), AgentState.TYPE).get("lastProbeTime"));
+  }
+
+  private boolean cacheHasStatus() {
+    Map<String, Object> e = mesh.entry(VM1);
+    return e != null && e.get("status") != null;
+  }
+
+  @Test
+  void aVmEnrollingIsRegisteredOutOfTrafficUntilItsFirstReport() throws Exception {
+    assertTrue(registry.register("bar", "foo", VM1, List.of("127.0.0.1", "10.0.0.9")));
+    Map<String, Object> entry = mesh.entry(VM1);
+    assertEquals(List.of("False", "Enrolled"), List.of(healthy(entry).get("status"), healthy(entry).get("reason")));
+    assertEquals(List.of("Unknown", "Enrolled"), List.of(condition(entry, AgentState.TYPE).get("status"),
+        condition(entry, AgentState.TYPE).get("reason")));
+    assertEquals(java.util.Optional.of("foo-" + VM1), registry.entryOf("bar", "foo", VM1));
+    String version = (String) ((Map<String, Object>) entry.get("metadata")).get("resourceVersion");
+    assertTrue(registry.register("bar", "foo", VM1, List.of("10.0.0.9")));
+    assertEquals(version, ((Map<String, Object>) mesh.entry(VM1).get("metadata")).get("resourceVersion"),
+        "enrolling again writes nothing");
+    send(report("HEALTHY", "active/running", true, List.of("10.0.0.9")));
+    assertEquals("True", healthy(mesh.entry(VM1)).get("status"));
+    assertEquals(java.util.Optional.empty(), registry.entryOf("bar", "foo", "ffffffffffffffffffffffffffffffff"));
+  }
+
+  @Test
+  void anEntryOfTheSameNameThatIsNotTheServicesIsLeftAlone() throws Exception {
+    Map<String, Object> foreign = new java.util.LinkedHashMap<>(Map.of("apiVersion", "networking.istio.io/v1",
+        "kind", "WorkloadEntry", "metadata", Map.of("name", "foo-" + VM1, "namespace", "bar"),
+        "spec", Map.of("address", "10.9.9.9")));
+    client.genericKubernetesResources(EntryRegistry.ENTRIES).inNamespace("bar").resource(client
+        .getKubernetesSerialization().convertValue(foreign, io.fabric8.kubernetes.api.model.GenericKubernetesResource
+            .class)).create();
+    send(report("HEALTHY", "active/running", true, List.of("10.0.0.7")));
+    assertNull(mesh.entry(VM1).get("status"), "not written");
+    assertTrue(registry.problems().get("bar/foo-" + VM1).contains("is not the service's"), registry.problems()
+        .toString());
+    assertFalse(registry.register("bar", "foo", VM1, List.of("10.0.0.7")));
+    assertEquals(java.util.Optional.empty(), registry.entryOf("bar", "foo", VM1), "a bundle never names it");
   }
 }
