@@ -134,9 +134,11 @@ public final class Credentials {
       throw new SourceException(SourceException.Kind.CREDENTIAL_REJECTED, e.getMessage(), null, e);
     }
     HealthReport.Host h = host.get();
-    Map<String, String> body = new LinkedHashMap<>();
+    Map<String, Object> body = new LinkedHashMap<>();
     body.put("machineId", h.machineId());
     body.put("hostname", h.hostname());
+    // So that the service can register the VM (its WorkloadEntry) before its first bundle names it.
+    body.put("addresses", h.addresses() == null ? List.of() : h.addresses());
     String where = enrol.host() + ":" + enrol.port();
     try (Response r = client.newCall(new Request.Builder().url(enrol).header("User-Agent", userAgent)
         .header("Authorization", join.headerValue()).header("Accept", "application/json")

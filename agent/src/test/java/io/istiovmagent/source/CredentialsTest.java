@@ -60,7 +60,7 @@ class CredentialsTest {
   }
 
   private Credentials credentials() {
-    return Credentials.load(Optional.of(joinFile), state, () -> new HealthReport.Host("vm-1", MACHINE, List.of()),
+    return Credentials.load(Optional.of(joinFile), state, () -> new HealthReport.Host("vm-1", MACHINE, List.of("10.0.0.7")),
         log);
   }
 
@@ -92,7 +92,8 @@ class CredentialsTest {
       assertEquals("POST", enrol.getMethod());
       assertEquals("/v1/enroll/bar/foo", enrol.getTarget());
       assertEquals("Bearer " + JOIN, enrol.getHeaders().get("Authorization"));
-      assertEquals("{\"machineId\":\"" + MACHINE + "\",\"hostname\":\"vm-1\"}", enrol.getBody().utf8());
+      assertEquals("{\"machineId\":\"" + MACHINE + "\",\"hostname\":\"vm-1\",\"addresses\":[\"10.0.0.7\"]}",
+          enrol.getBody().utf8());
       assertEquals("Bearer " + CREDENTIAL, server.takeRequest().getHeaders().get("Authorization"));
       assertTrue(c.enrolled());
       Path file = state.resolve("credential");

@@ -20,7 +20,7 @@ final class BundleEndpoint {
       return Response.error(403, "this join token is not for " + name + "; use the token issued for that "
           + "workload group");
     }
-    BundleProvider.Lookup found = bundles.lookup(namespace, group, ifNoneMatch);
+    BundleProvider.Lookup found = bundles.lookup(namespace, group, Grant.machineOf(g), ifNoneMatch);
     if (found instanceof BundleProvider.Lookup.Missing m) {
       return Response.error(404, m.reason());
     }

@@ -16,11 +16,25 @@ public interface BundleProvider {
   Lookup lookup(String namespace, String group, List<String> ifNoneMatch);
 
   /**
+   * The bundle for one VM, {@code machineId} when its own credential names it: a provider may make it for that VM
+   * (name its WorkloadEntry); by default every VM of the group gets the group's.
+   */
+  default Lookup lookup(String namespace, String group, Optional<String> machineId, List<String> ifNoneMatch) {
+    return lookup(namespace, group, ifNoneMatch);
+  }
+
+  /**
    * The hint for a VM that reported holding {@code has} (null when it named none): true when it should fetch now,
    * false when what it holds is the group's current bundle (the agent counts that as a check), empty when the
    * provider cannot tell, which changes nothing at the agent.
    */
   Optional<Boolean> changed(String namespace, String group, HealthReport.Bundle has);
+
+  /** {@link #changed} for one VM's bundle (see {@link #lookup(String, String, Optional, List)}). */
+  default Optional<Boolean> changed(String namespace, String group, Optional<String> machineId,
+      HealthReport.Bundle has) {
+    return changed(namespace, group, has);
+  }
 
   /** Where bundles come from, for the start-up log line. */
   String describe();

@@ -2,6 +2,7 @@ package io.istiovmagent.server;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import java.io.IOException;
+import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
@@ -9,11 +10,14 @@ import java.util.Optional;
 
 /**
  * POST /v1/enroll/{namespace}/{group}: the join token in the Authorization header, {@code {"machineId": "...",
- * "hostname": "..."}} in the body; a 201 carries the VM's own credential. An endpoint without an {@link Enroller}
+ * "hostname": "...", "addresses": ["..."]}} in the body; a 201 carries the VM's own credential. The addresses
+ * (optional; at most {@value #MAX_ADDRESSES}, each an IP literal) let the service register the VM at once. An endpoint without an {@link Enroller}
  * (a directory of istioctl output) answers 404, and the agent goes on with its join token.
  */
 final class EnrolEndpoint {
   static final int MAX_BODY_BYTES = 4096;
+  static final int MAX_ADDRESSES = 32;
+  private static final java.util.regex.Pattern LITERAL = java.util.regex.Pattern.compile("[0-9A-Fa-f:.]{2,45}");
 
   private final Optional<Enroller> enroller;
 
@@ -44,8 +48,14 @@ final class EnrolEndpoint {
     // Kept in the credential's Secret, shown by credential list and logged: printable and short, whatever was sent.
     String hostname = request.path("hostname").isTextual() ? Names.printable(request.path("hostname").textValue(),
         253) : "";
+    List<String> addresses = new ArrayList<>();
+    for (JsonNode a : request.path("addresses")) {
+      if (a.isTextual() && LITERAL.matcher(a.textValue()).matches() && addresses.size() < MAX_ADDRESSES) {
+        addresses.add(a.textValue()); // anything else is not an address a WorkloadEntry could carry: left out
+      }
+    }
     Enroller.Outcome outcome = enroller.get().enrol(namespace, group, joinToken.get(),
-        request.path("machineId").textValue(), hostname);
+        request.path("machineId").textValue(), hostname, addresses);
     if (outcome instanceof Enroller.Outcome.Refused r) {
       return r.status() == 401 ? Response.error(401, r.reason()).with("WWW-Authenticate", "Bearer")
           : r.status() == 503 ? Response.unavailable(r.reason(), 15) : Response.error(r.status(), r.reason());

@@ -1,5 +1,6 @@
 package io.istiovmagent.server;
 
+import java.util.List;
 import java.util.Objects;
 
 /**
@@ -9,6 +10,15 @@ import java.util.Objects;
  */
 public interface Enroller {
   Outcome enrol(String namespace, String group, String joinToken, String machineId, String hostname);
+
+  /**
+   * Enrols a VM that also said which addresses it has ({@code addresses}, as the agent's reports list them, maybe
+   * empty), so that it can be registered at once; an enroller that registers nothing ignores them.
+   */
+  default Outcome enrol(String namespace, String group, String joinToken, String machineId, String hostname,
+      List<String> addresses) {
+    return enrol(namespace, group, joinToken, machineId, hostname);
+  }
 
   /** What came of an enrolment. */
   sealed interface Outcome {

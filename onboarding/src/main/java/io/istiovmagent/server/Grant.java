@@ -16,6 +16,11 @@ public sealed interface Grant {
     }
   }
 
+  /** The machine a grant is bound to: a VM's own credential names it, a join token does not. */
+  static java.util.Optional<String> machineOf(Workload grant) {
+    return grant instanceof Vm vm ? java.util.Optional.of(vm.machineId()) : java.util.Optional.empty();
+  }
+
   /** A join token of the token file: any VM of the group. */
   record Group(String namespace, String group) implements Workload {
     @Override

@@ -63,7 +63,8 @@ final class HealthEndpoint {
     reportLog.ifPresent(l -> l.append(stored, received));
     sink.ifPresent(s -> s.accepted(g, stored, received));
 
-    return Response.json(200, ReportAnswer.accepted(bundles.changed(g.namespace(), g.group(), report.bundle())));
+    return Response.json(200, ReportAnswer.accepted(bundles.changed(g.namespace(), g.group(), Grant.machineOf(g),
+        report.bundle())));
   }
 
   Response list(Grant grant) {

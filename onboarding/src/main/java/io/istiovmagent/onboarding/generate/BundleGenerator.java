@@ -80,6 +80,9 @@ public final class BundleGenerator {
     }
   }
 
+  /** The cluster.env variable that names a VM's WorkloadEntry to its sidecar. */
+  public static final String WORKLOAD_ENTRY = "ISTIO_META_WORKLOAD_ENTRY";
+
   public static Generated generate(Request r) throws InvalidInputException {
     WorkloadGroup g = r.group();
     MeshYaml.Result mesh = MeshYaml.build(r.meshConfig(), g,
@@ -104,5 +107,16 @@ public final class BundleGenerator {
     files.put(BundleFile.TOKEN, r.token());
     files.put(BundleFile.HOSTS, Hosts.render(r.gatewayAddress(), r.revision(), r.istioNamespace()));
     return new Generated(files, warnings);
+  }
+
+  /**
+   * The bundle {@code files} of a group made for one VM whose WorkloadEntry is {@code entryName}: cluster.env sets
+   * {@code ISTIO_META_WORKLOAD_ENTRY}, so that istiod adopts the entry for its own health checks (istioctl has no
+   * such flag; the variable is Istio's, since 1.18). The map given is not changed.
+   */
+  public static Map<BundleFile, byte[]> forEntry(Map<BundleFile, byte[]> files, String entryName) {
+    Map<BundleFile, byte[]> out = new java.util.EnumMap<>(files);
+    out.put(BundleFile.CLUSTER_ENV, ClusterEnv.with(files.get(BundleFile.CLUSTER_ENV), WORKLOAD_ENTRY, entryName));
+    return out;
   }
 }

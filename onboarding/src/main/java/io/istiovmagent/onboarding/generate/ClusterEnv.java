@@ -75,4 +75,24 @@ final class ClusterEnv {
     }
     return out.toString().getBytes(StandardCharsets.UTF_8);
   }
+
+  /**
+   * {@code rendered} (as {@link #render} wrote it) with {@code key} set to {@code value}, the lines in their order:
+   * what makes one VM's cluster.env from its group's.
+   */
+  static byte[] with(byte[] rendered, String key, String value) {
+    List<String> lines = new ArrayList<>();
+    for (String line : new String(rendered, StandardCharsets.UTF_8).split("\n")) {
+      if (!line.isEmpty() && !line.startsWith(key + "=")) {
+        lines.add(line);
+      }
+    }
+    lines.add(key + "=" + ShellQuote.quote(value));
+    lines.sort(GoStrings.ORDER);
+    StringBuilder out = new StringBuilder();
+    for (String line : lines) {
+      out.append(line).append('\n');
+    }
+    return out.toString().getBytes(StandardCharsets.UTF_8);
+  }
 }

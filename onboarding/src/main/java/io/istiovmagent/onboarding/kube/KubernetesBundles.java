@@ -17,6 +17,7 @@ import io.istiovmagent.verify.VerifiedBundle;
 import java.time.Clock;
 import java.time.Duration;
 import java.time.Instant;
+import java.util.EnumMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Optional;
@@ -35,9 +36,20 @@ final class KubernetesBundles implements BundleProvider {
   /** How soon a VM should ask again when the cluster cannot make its bundle. */
   static final long RETRY_SECONDS = 15;
 
-  /** The configuration of a group, all but the token, or why it cannot be made. */
-  private record Config(Instant readAt, ClusterReads.Inputs inputs, String configRevision, List<String> warnings,
-      ClusterReads.Problem problem) {}
+  /** The configuration of a group, all but the token (its files with an empty one), or why it cannot be made. */
+  private record Config(Instant readAt, ClusterReads.Inputs inputs, Map<BundleFile, byte[]> files,
+      String configRevision, List<String> warnings, ClusterReads.Problem problem) {}
+
+  /** One VM's configuration: its group's, naming its WorkloadEntry when it has one. */
+  private record Variant(Map<BundleFile, byte[]> files, String configRevision) {}
+
+  /** The name of a VM's WorkloadEntry, when the service registered one: (namespace, group, machine id). */
+  interface EntryNames {
+    Optional<String> entryOf(String namespace, String group, String machineId);
+  }
+
+  /** For a service that registers no entries. */
+  static final EntryNames NO_ENTRIES = (namespace, group, machineId) -> Optional.empty();
 
   private final ClusterReads reads;
   private final TokenMinter minter;
@@ -47,10 +59,12 @@ final class KubernetesBundles implements BundleProvider {
   private final Map<String, Config> configs = new ConcurrentHashMap<>();
   /** The last problem logged per group, so that a failing group is logged when it changes, not per request. */
   private final Map<String, String> reported = new ConcurrentHashMap<>();
+  private final EntryNames entries;
   private final Runnable onClose;
 
   KubernetesBundles(ClusterReads reads, TokenMinter minter, Duration cacheTtl, Clock clock, Log log,
-      Runnable onClose) {
+      EntryNames entries, Runnable onClose) {
+    this.entries = entries;
     this.onClose = onClose;
     this.reads = reads;
     this.minter = minter;
@@ -61,20 +75,27 @@ final class KubernetesBundles implements BundleProvider {
 
   @Override
   public Lookup lookup(String namespace, String group, List<String> ifNoneMatch) {
+    return lookup(namespace, group, Optional.empty(), ifNoneMatch);
+  }
+
+  @Override
+  public Lookup lookup(String namespace, String group, Optional<String> machineId, List<String> ifNoneMatch) {
     String key = namespace + "/" + group;
     Config c = config(namespace, group);
     if (c.problem() != null) {
       return c.problem().missing() ? new Lookup.Missing(c.problem().getMessage())
           : new Lookup.Unavailable(c.problem().getMessage(), RETRY_SECONDS);
     }
+    Variant v = variant(c, namespace, group, machineId);
     Instant now = clock.instant();
-    Optional<String> fresh = MintedEtag.fresh(ifNoneMatch, c.configRevision(), now);
+    Optional<String> fresh = MintedEtag.fresh(ifNoneMatch, v.configRevision(), now);
     if (fresh.isPresent()) {
       return new Lookup.NotModified(fresh.get());
     }
     try {
       byte[] token = minter.mint(namespace, c.inputs().group().template().serviceAccount());
-      Map<BundleFile, byte[]> files = generate(c.inputs(), token).files();
+      Map<BundleFile, byte[]> files = new EnumMap<>(v.files());
+      files.put(BundleFile.TOKEN, token);
       VerifiedBundle verified = new BundleVerifier(clock, Set.of()).verify(new RawBundle(files));
       TokenClaims claims = verified.token();
       Instant issued = claims.issuedAt() != null ? claims.issuedAt()
@@ -89,9 +110,17 @@ final class KubernetesBundles implements BundleProvider {
           + e.problems().stream().map(Problem::format).collect(Collectors.joining("; "));
       report(key, why);
       return new Lookup.Unavailable(why, RETRY_SECONDS);
-    } catch (InvalidInputException e) {
-      throw new IllegalStateException("inputs that made a configuration made no bundle", e);
     }
+  }
+
+  /** The VM's own configuration when its WorkloadEntry is the service's, so that istiod adopts the entry. */
+  private Variant variant(Config c, String namespace, String group, Optional<String> machineId) {
+    Optional<String> entry = machineId.flatMap(m -> entries.entryOf(namespace, group, m));
+    if (entry.isEmpty()) {
+      return new Variant(c.files(), c.configRevision());
+    }
+    Map<BundleFile, byte[]> files = BundleGenerator.forEntry(c.files(), entry.get());
+    return new Variant(files, new RawBundle(files).configRevision());
   }
 
   /**
@@ -101,6 +130,12 @@ final class KubernetesBundles implements BundleProvider {
    */
   @Override
   public Optional<Boolean> changed(String namespace, String group, HealthReport.Bundle has) {
+    return changed(namespace, group, Optional.empty(), has);
+  }
+
+  @Override
+  public Optional<Boolean> changed(String namespace, String group, Optional<String> machineId,
+      HealthReport.Bundle has) {
     Config c = config(namespace, group);
     if (c.problem() != null) {
       return Optional.empty();
@@ -109,7 +144,8 @@ final class KubernetesBundles implements BundleProvider {
       return Optional.of(true);
     }
     return has.configRevision() == null ? Optional.empty()
-        : Optional.of(!Revisions.same(has.configRevision(), c.configRevision()));
+        : Optional.of(!Revisions.same(has.configRevision(), variant(c, namespace, group, machineId)
+            .configRevision()));
   }
 
   @Override
@@ -161,11 +197,11 @@ final class KubernetesBundles implements BundleProvider {
     try {
       ClusterReads.Inputs inputs = reads.read(namespace, group);
       BundleGenerator.Generated g = generate(inputs, new byte[0]);
-      return new Config(now, inputs, new RawBundle(g.files()).configRevision(), g.warnings(), null);
+      return new Config(now, inputs, g.files(), new RawBundle(g.files()).configRevision(), g.warnings(), null);
     } catch (ClusterReads.Problem p) {
-      return new Config(now, null, null, List.of(), p);
+      return new Config(now, null, null, null, List.of(), p);
     } catch (InvalidInputException e) {
-      return new Config(now, null, null, List.of(), new ClusterReads.Problem(false, "the bundle for " + namespace
+      return new Config(now, null, null, null, List.of(), new ClusterReads.Problem(false, "the bundle for " + namespace
           + "/" + group + " cannot be made: " + e.getMessage()));
     }
   }

@@ -6,6 +6,7 @@ import io.fabric8.kubernetes.client.KubernetesClientBuilder;
 import io.fabric8.kubernetes.client.KubernetesClientException;
 import io.fabric8.kubernetes.client.VersionInfo;
 import io.istiovmagent.server.BundleProvider;
+import io.istiovmagent.server.Enroller;
 import io.istiovmagent.server.HealthSink;
 import io.istiovmagent.server.ServerConfigException;
 import io.istiovmagent.util.Log;
@@ -14,6 +15,7 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Clock;
 import java.time.Duration;
+import java.util.List;
 import java.util.Objects;
 import java.util.Optional;
 
@@ -43,7 +45,8 @@ public final class KubernetesMode {
    * What the service gets from the cluster: bundles, the VMs' credentials (enrolment, authentication), and where
    * their reports go (WorkloadEntries and their health). Closing the bundles closes the rest.
    */
-  public record Cluster(BundleProvider bundles, ClusterCredentials credentials, HealthSink entries) {}
+  public record Cluster(BundleProvider bundles, ClusterCredentials credentials, Enroller enroller,
+      HealthSink entries) {}
 
   /**
    * Connects with the kubeconfig given, else as fabric8 finds one: in a pod its service account, else $KUBECONFIG or
@@ -66,11 +69,32 @@ public final class KubernetesMode {
     }
     ClusterReads reads = reads(client, o);
     EntryRegistry entries = new EntryRegistry(client, reads, clock, log);
+    ClusterCredentials credentials = new ClusterCredentials(client, clock, o.cacheTtl(), log);
     return new Cluster(new KubernetesBundles(reads, new TokenMinter(client, o.tokenLifetime()), o.cacheTtl(), clock,
-        log, () -> {
+        log, entries::entryOf, () -> {
           entries.close();
           client.close();
-        }), new ClusterCredentials(client, clock, o.cacheTtl(), log), entries);
+        }), credentials, registering(credentials, entries), entries);
+  }
+
+  /** Enrolment that registers the VM's WorkloadEntry at once, before its first bundle names the entry. */
+  static Enroller registering(ClusterCredentials credentials, EntryRegistry entries) {
+    return new Enroller() {
+      @Override
+      public Outcome enrol(String namespace, String group, String joinToken, String machineId, String hostname) {
+        return enrol(namespace, group, joinToken, machineId, hostname, List.of());
+      }
+
+      @Override
+      public Outcome enrol(String namespace, String group, String joinToken, String machineId, String hostname,
+          List<String> addresses) {
+        Outcome o = credentials.enrol(namespace, group, joinToken, machineId, hostname);
+        if (o instanceof Outcome.Enrolled) {
+          entries.register(namespace, group, machineId, addresses); // or at its first report, if it cannot now
+        }
+        return o;
+      }
+    };
   }
 
   static ClusterReads reads(KubernetesClient client, Options o) {
@@ -110,8 +134,13 @@ public final class KubernetesMode {
 
   /** Over a client made elsewhere (a test's mock API server); closing the provider closes the client. */
   static KubernetesBundles over(KubernetesClient client, Options o, Clock clock, Log log) {
+    return over(client, o, clock, log, KubernetesBundles.NO_ENTRIES);
+  }
+
+  static KubernetesBundles over(KubernetesClient client, Options o, Clock clock, Log log,
+      KubernetesBundles.EntryNames entries) {
     return new KubernetesBundles(reads(client, o), new TokenMinter(client, o.tokenLifetime()), o.cacheTtl(), clock,
-        log, client::close);
+        log, entries, client::close);
   }
 
   /** What went wrong under a client exception, in words: fabric8's own message names the operation only. */

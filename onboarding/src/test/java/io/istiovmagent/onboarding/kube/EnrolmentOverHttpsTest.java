@@ -9,6 +9,9 @@ import com.fasterxml.jackson.databind.ObjectMapper;
 import io.fabric8.kubernetes.client.KubernetesClient;
 import io.fabric8.kubernetes.client.server.mock.EnableKubernetesMockClient;
 import io.fabric8.kubernetes.client.server.mock.KubernetesMockServer;
+import io.istiovmagent.bundle.BundleFile;
+import io.istiovmagent.bundle.TarGzReader;
+import io.istiovmagent.server.BundleProvider;
 import io.istiovmagent.server.OnboardingServer;
 import io.istiovmagent.server.ServerTls;
 import java.io.IOException;
@@ -20,6 +23,7 @@ import java.nio.file.Path;
 import java.nio.file.attribute.PosixFilePermissions;
 import java.time.Duration;
 import java.util.List;
+import java.util.Map;
 import java.util.OptionalInt;
 import java.util.concurrent.TimeUnit;
 import okhttp3.MediaType;
@@ -76,7 +80,8 @@ class EnrolmentOverHttpsTest {
     sink = new EntryRegistry(client, KubernetesMode.reads(client, MeshOnMockApi.options(java.util.Optional.empty())),
         mesh.clock, mesh.log);
     endpoint = OnboardingServer.builder().listen(new InetSocketAddress(InetAddress.getLoopbackAddress(), 0))
-        .tls(tls).bundles(mesh.bundles()).credentials(creds).enroller(creds).healthSink(sink).clock(mesh.clock)
+        .tls(tls).bundles(mesh.bundles(sink::entryOf)).credentials(creds)
+        .enroller(KubernetesMode.registering(creds, sink)).healthSink(sink).clock(mesh.clock)
         .log(mesh.log).tokens(adminTokens()).build();
     endpoint.start();
     HandshakeCertificates trust = new HandshakeCertificates.Builder().addTrustedCertificate(tls.certificate()).build();
@@ -124,6 +129,39 @@ class EnrolmentOverHttpsTest {
         + "\"]},"
         + "\"workload\":{\"namespace\":\"bar\",\"serviceAccount\":\"vm-serviceaccount\",\"group\":\"foo\"},"
         + "\"bundle\":null,\"sidecar\":null,\"transitions\":[]}";
+  }
+
+  /**
+   * Registered at enrolment, before its first bundle: the bundle names the entry (ISTIO_META_WORKLOAD_ENTRY), since
+   * istiod rejects the sidecar's stream when the entry it names does not exist.
+   */
+  @Test
+  void aVmIsRegisteredWhenItEnrolsAndItsBundleNamesItsEntry() throws Exception {
+    String join = creds.createJoinToken("bar", "foo", Duration.ofHours(1), OptionalInt.empty(), "");
+    Reply r = call("POST", "/v1/enroll/bar/foo", join, "{\"machineId\":\"" + VM1 + "\",\"hostname\":\"vm\","
+        + "\"addresses\":[\"127.0.0.1\",\"not an address\",\"10.0.0.7\"]}");
+    assertEquals(201, r.code(), r.body());
+    String credential = r.json().path("credential").asText();
+    Map<String, Object> entry = mesh.entry(VM1);
+    assertEquals("10.0.0.7", ((Map<?, ?>) entry.get("spec")).get("address"));
+    assertTrue(String.valueOf(entry.get("status")).contains("reason=Enrolled"), String.valueOf(entry.get("status")));
+
+    Request.Builder rb = new Request.Builder().url(endpoint.url() + "/v1/bundle/bar/foo")
+        .header("Authorization", "Bearer " + credential);
+    String env;
+    String etag;
+    try (Response got = http.newCall(rb.build()).execute()) {
+      assertEquals(200, got.code());
+      etag = got.header("ETag");
+      env = new String(TarGzReader.read(got.body().bytes()).files().get(BundleFile.CLUSTER_ENV),
+          StandardCharsets.UTF_8);
+    }
+    assertTrue(env.contains("\nISTIO_META_WORKLOAD_ENTRY='foo-" + VM1 + "'\n"), env);
+    String groups = new String(TarGzReader.read(((BundleProvider.Lookup.Found) mesh.bundles().lookup("bar", "foo",
+        List.of())).archive()).files().get(BundleFile.CLUSTER_ENV), StandardCharsets.UTF_8);
+    assertFalse(groups.contains("ISTIO_META_WORKLOAD_ENTRY"), "the group's own bundle names no entry");
+    assertFalse(etag.startsWith("\"" + TarGzReader.read(((BundleProvider.Lookup.Found) mesh.bundles().lookup("bar",
+        "foo", List.of())).archive()).configRevision()), "the VM's configuration revision is its own");
   }
 
   @Test

@@ -199,6 +199,11 @@ public final class MeshOnMockApi implements AutoCloseable {
     return bundles(Optional.empty(), Optional.empty());
   }
 
+  /** Bundles that name each VM's entry, as {@code entries} knows them. */
+  KubernetesBundles bundles(KubernetesBundles.EntryNames entries) {
+    return KubernetesMode.over(client, options(Optional.empty()), clock, log, entries);
+  }
+
   String logged() {
     return logBytes.toString(StandardCharsets.UTF_8);
   }
