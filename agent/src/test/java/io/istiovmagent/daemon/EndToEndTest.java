@@ -114,7 +114,7 @@ class EndToEndTest {
     }
     OnboardingServer.Builder b = OnboardingServer.builder();
     if (cluster.isPresent()) {
-      b.bundles(cluster.get().bundles()).credentials(cluster.get().credentials()).enroller(cluster.get().credentials())
+      b.bundles(cluster.get().bundles()).credentials(cluster.get().credentials()).enroller(cluster.get().enroller())
           .healthSink(cluster.get().entries());
     } else {
       b.bundles(tmp.resolve("bundles"));
@@ -222,7 +222,8 @@ class EndToEndTest {
           Clock.systemUTC(), quiet);
       String join = operator.createJoinToken("bar", "foo", Duration.ofHours(1), OptionalInt.of(1), "e2e");
       startEndpoint(0, Optional.of(KubernetesMode.connect(MeshOnMockApi.options(Optional.of(kubeconfig)),
-          Clock.systemUTC(), quiet)));
+          Optional.of(new KubernetesMode.FleetSettings("istio-vm-onboarding", "e2e", Duration.ofHours(24), false,
+              Duration.ofSeconds(15))), Clock.systemUTC(), quiet)));
       startAgent(join, Duration.ofSeconds(5), "10s");
       awaitNotify("READY=1"::equals);
       String installed = Files.readString(root.resolve("var/run/secrets/tokens/istio-token"));

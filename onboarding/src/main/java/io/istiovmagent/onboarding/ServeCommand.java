@@ -1,6 +1,7 @@
 package io.istiovmagent.onboarding;
 
 import io.istiovmagent.onboarding.kube.KubernetesMode;
+import io.istiovmagent.onboarding.kube.KubernetesMode.FleetSettings;
 import io.istiovmagent.server.OnboardingServer;
 import io.istiovmagent.server.ServerConfigException;
 import io.istiovmagent.server.ServerTls;
@@ -110,6 +111,29 @@ final class ServeCommand implements Callable<Integer> {
           + "never is). Default: ${DEFAULT-VALUE}.")
   String cacheTtl;
 
+  @Option(names = "--namespace", paramLabel = "NS",
+      description = "With --kubernetes: the service's own namespace, for its leader Lease and the replicas' "
+          + "last-seen records. Default: $POD_NAMESPACE, else istio-vm-onboarding.")
+  String namespace;
+
+  @Option(names = "--replica", paramLabel = "NAME",
+      description = "With --kubernetes: this replica's name in the leader election. Default: $POD_NAME, else the "
+          + "host name.")
+  String replica;
+
+  @Option(names = "--vm-ttl", defaultValue = "24h", paramLabel = "DURATION",
+      description = "With --kubernetes: a VM silent for longer loses its WorkloadEntry. Default: ${DEFAULT-VALUE}.")
+  String vmTtl;
+
+  @Option(names = "--revoke-at-ttl", description = "With --kubernetes: also revoke the credential of a VM whose "
+      + "entry the TTL deletes (it must enrol again with a join token).")
+  boolean revokeAtTtl;
+
+  @Option(names = "--lease-duration", defaultValue = "15s", paramLabel = "DURATION",
+      description = "With --kubernetes: how long the leader's Lease holds without renewal; another replica takes "
+          + "over within it when the leader dies. Default: ${DEFAULT-VALUE}.")
+  String leaseDuration;
+
   @Option(names = "--tokens", paramLabel = "FILE", description = "Join token file (YAML); with --kubernetes "
       + "optional (join tokens are Secrets in the cluster then: istio-vm-onboarding token create).")
   Path tokens;
@@ -181,7 +205,7 @@ final class ServeCommand implements Callable<Integer> {
         b.tokens(tokens);
       }
       if (cluster.isPresent()) {
-        KubernetesMode.Cluster c = KubernetesMode.connect(cluster.get(), main.clock(), log);
+        KubernetesMode.Cluster c = KubernetesMode.connect(cluster.get(), Optional.of(duties()), main.clock(), log);
         b.bundles(c.bundles()).credentials(c.credentials()).enroller(c.enroller()).healthSink(c.entries());
       } else {
         b.bundles(bundles);
@@ -236,6 +260,27 @@ final class ServeCommand implements Callable<Integer> {
     return Optional.of(new KubernetesMode.Options(Optional.ofNullable(kubeconfig), Optional.ofNullable(context),
         istioNamespace, revision, Optional.ofNullable(clusterId), gw[0], gw[1], Optional.ofNullable(gatewayAddress),
         lifetime, Durations.parse(cacheTtl)));
+  }
+
+  /** The fleet's duties' settings, from the options and the pod's environment (the Deployment sets both). */
+  private FleetSettings duties() {
+    String ns = namespace != null ? namespace : Optional.ofNullable(System.getenv("POD_NAMESPACE"))
+        .filter(s -> !s.isBlank()).orElse("istio-vm-onboarding");
+    String name = replica != null ? replica : Optional.ofNullable(System.getenv("POD_NAME")).filter(s -> !s.isBlank())
+        .orElseGet(ServeCommand::hostName);
+    Duration lease = Durations.parse(leaseDuration);
+    if (lease.toSeconds() < 2) {
+      throw new IllegalArgumentException("--lease-duration " + leaseDuration + " is too short: at least 2s");
+    }
+    return new FleetSettings(ns, name, Durations.parse(vmTtl), revokeAtTtl, lease);
+  }
+
+  private static String hostName() {
+    try {
+      return java.net.InetAddress.getLocalHost().getHostName();
+    } catch (java.net.UnknownHostException e) {
+      return "replica-" + ProcessHandle.current().pid();
+    }
   }
 
   private int usage(String message) {

@@ -179,7 +179,7 @@ class ManifestsTest {
     assertTrue(unknownFields(misspelt).toString().contains("serviceAcountName"), unknownFields(misspelt).toString());
     assertTrue(schemaErrors(YAML.readTree(misspelt)).toString().contains("serviceAcountName"),
         schemaErrors(YAML.readTree(misspelt)).toString());
-    String wrongType = deployment.yaml().replace("replicas: 1", "replicas: one");
+    String wrongType = deployment.yaml().replace("replicas: 2", "replicas: one");
     assertFalse(schemaErrors(YAML.readTree(wrongType)).isEmpty(), "replicas: one");
 
     Doc gateway = docs().stream().filter(x -> x.tree().path("kind").asText().equals("Gateway")).findFirst()

@@ -50,8 +50,16 @@ final class EntryRegistry implements HealthSink, AutoCloseable {
     }
   }
 
+  /** Told of every report taken, for the fleet's silence sweep ({@link HeardFrom}). */
+  interface Heard {
+    Heard NONE = (key, at, heartbeatSeconds) -> {};
+
+    void heard(String key, Instant at, long heartbeatSeconds);
+  }
+
   private final KubernetesClient client;
   private final ClusterReads reads;
+  private final Heard heard;
   private final EntryCache cache;
   private final Clock clock;
   private final Log log;
@@ -64,12 +72,13 @@ final class EntryRegistry implements HealthSink, AutoCloseable {
   private final Set<String> writing = ConcurrentHashMap.newKeySet();
 
   EntryRegistry(KubernetesClient client, ClusterReads reads, Clock clock, Log log) {
-    this(client, reads, new EntryCache(client, log), clock, log);
+    this(client, reads, new EntryCache(client, log), Heard.NONE, clock, log);
   }
 
-  EntryRegistry(KubernetesClient client, ClusterReads reads, EntryCache cache, Clock clock, Log log) {
+  EntryRegistry(KubernetesClient client, ClusterReads reads, EntryCache cache, Heard heard, Clock clock, Log log) {
     this.client = client;
     this.reads = reads;
+    this.heard = heard;
     this.cache = cache;
     this.clock = clock;
     this.log = log;
@@ -89,6 +98,8 @@ final class EntryRegistry implements HealthSink, AutoCloseable {
       return; // an entry is named by its machine: a VM without /etc/machine-id is not registered
     }
     Pending p = new Pending(grant.namespace(), grant.group(), machineId, report, receivedAt);
+    Long heartbeat = report.agent() == null ? null : report.agent().heartbeatSeconds();
+    heard.heard(p.key(), receivedAt, heartbeat == null ? 0 : heartbeat);
     if (pending.put(p.key(), p) == null && !writing.contains(p.key())) {
       dirty.add(p.key()); // a VM being written is queued again by its writer when done
     }
@@ -229,6 +240,34 @@ final class EntryRegistry implements HealthSink, AutoCloseable {
     }
   }
 
+  /**
+   * For the sweep: writes {@code conditions} on {@code entry} as it was read; false when it changed meanwhile (the
+   * next sweep looks again) or the write failed (reported).
+   */
+  boolean writeIfUnchanged(GenericKubernetesResource entry, List<Condition> conditions) {
+    String key = entry.getMetadata().getNamespace() + "/" + entry.getMetadata().getName();
+    try {
+      return writeStatus(entry, conditions);
+    } catch (KubernetesClientException e) {
+      report(key, writeFailure(e, entry.getMetadata().getNamespace()));
+      return false;
+    }
+  }
+
+  /** Deletes the entry; false when it could not (reported). An entry already gone counts as deleted. */
+  boolean delete(String namespace, String name) {
+    try {
+      client.genericKubernetesResources(ENTRIES).inNamespace(namespace).withName(name).delete();
+      cache.deleted(namespace, name);
+      clear(namespace + "/" + name);
+      return true;
+    } catch (KubernetesClientException e) {
+      report(namespace + "/" + name, ClusterReads.failure(e, "delete workloadentries in " + namespace)
+          .getMessage());
+      return false;
+    }
+  }
+
   /** Writes {@code conditions} as the entry's, at its resource version; false on a conflict. */
   private boolean writeStatus(GenericKubernetesResource entry, List<Condition> conditions) {
     Map<String, Object> status = new LinkedHashMap<>(map(entry.getAdditionalProperties().get("status")));
@@ -299,7 +338,7 @@ final class EntryRegistry implements HealthSink, AutoCloseable {
         + namespace).getMessage();
   }
 
-  private static List<Condition> conditions(GenericKubernetesResource entry) {
+  static List<Condition> conditions(GenericKubernetesResource entry) {
     Object list = map(entry.getAdditionalProperties().get("status")).get("conditions");
     List<Condition> out = new ArrayList<>();
     if (list instanceof List<?> l) {

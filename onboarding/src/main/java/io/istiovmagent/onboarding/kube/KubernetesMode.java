@@ -42,6 +42,16 @@ public final class KubernetesMode {
   }
 
   /**
+   * The fleet's duties (leader election, the silence sweep, the TTL): the service's namespace, this replica's name,
+   * the TTL of a silent VM's entry and whether its credential goes with it, the leader Lease's duration.
+   */
+  public record FleetSettings(String namespace, String replica, Duration vmTtl, boolean revokeAtTtl,
+      Duration leaseDuration) {
+    /** How often each replica flushes what it heard, and the leader sweeps. */
+    static final Duration EVERY = Duration.ofSeconds(10);
+  }
+
+  /**
    * What the service gets from the cluster: bundles, the VMs' credentials (enrolment, authentication), and where
    * their reports go (WorkloadEntries and their health). Closing the bundles closes the rest.
    */
@@ -53,7 +63,8 @@ public final class KubernetesMode {
    * ~/.kube/config. An API server that does not answer yet is logged, not fatal: bundle requests get 503 until it
    * does.
    */
-  public static Cluster connect(Options o, Clock clock, Log log) throws ServerConfigException {
+  public static Cluster connect(Options o, Optional<FleetSettings> fleet, Clock clock, Log log)
+      throws ServerConfigException {
     if (o.tokenLifetime().compareTo(TokenMinter.MIN_LIFETIME) < 0) {
       throw new ServerConfigException("--token-lifetime " + o.tokenLifetime().toSeconds() + "s is shorter than the "
           + "Kubernetes API allows (600s)", null);
@@ -68,10 +79,18 @@ public final class KubernetesMode {
           + "); bundle requests get 503 until it does");
     }
     ClusterReads reads = reads(client, o);
-    EntryRegistry entries = new EntryRegistry(client, reads, clock, log);
+    EntryCache cache = new EntryCache(client, log);
+    Optional<HeardFrom> heard = fleet.map(f -> new HeardFrom(client, f.namespace(), f.replica(), log));
+    EntryRegistry entries = new EntryRegistry(client, reads, cache,
+        heard.<EntryRegistry.Heard>map(h -> h::heard).orElse(EntryRegistry.Heard.NONE), clock, log);
     ClusterCredentials credentials = new ClusterCredentials(client, clock, o.cacheTtl(), log);
+    Optional<FleetDuties> duties = fleet.map(f -> new FleetDuties(client, cache, entries, heard.get(),
+        Optional.of(credentials), new FleetDuties.Settings(f.namespace(), f.replica(), f.vmTtl(), f.revokeAtTtl(),
+            f.leaseDuration(), FleetSettings.EVERY), clock, log).start());
     return new Cluster(new KubernetesBundles(reads, new TokenMinter(client, o.tokenLifetime()), o.cacheTtl(), clock,
         log, entries::entryOf, () -> {
+          duties.ifPresent(FleetDuties::close); // first: its Lease is released while the client still works
+          heard.ifPresent(HeardFrom::close);
           entries.close();
           client.close();
         }), credentials, registering(credentials, entries), entries);
