@@ -19,7 +19,7 @@ import picocli.CommandLine.ScopeType;
     description = "Puts this virtual machine into an Istio service mesh: fetches the bootstrap bundle that "
         + "`istioctl x workload entry configure` makes, verifies it, and installs it where istio-sidecar expects it.",
     subcommands = {BundleCommand.class, ApplyCommand.class, RunCommand.class, StatusCommand.class,
-        VersionCommand.class, PurgeCommand.class, MovedCommand.class},
+        VersionCommand.class, PurgeCommand.class, DeregisterCommand.class, MovedCommand.class},
     exitCodeListHeading = "%nExit codes:%n",
     exitCodeList = {
         "0:success",

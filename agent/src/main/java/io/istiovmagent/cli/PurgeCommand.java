@@ -144,7 +144,7 @@ final class PurgeCommand implements Callable<Integer> {
   }
 
   /** The PID of a live agent that wrote this status, if any; as `status` decides it, plus a command-line check. */
-  private static Optional<Long> runningAgent(Path runDir) {
+  static Optional<Long> runningAgent(Path runDir) {
     Optional<AgentStatus> status;
     try {
       status = new StatusFile(runDir).read();

@@ -12,6 +12,7 @@ import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.Collections;
 import java.util.List;
+import java.util.Optional;
 
 /** Who this VM is: hostname and machine-id read under the root, and this machine's non-loopback addresses. */
 public final class HostInfo {
@@ -19,6 +20,11 @@ public final class HostInfo {
 
   public static Host read(RootFs fs) {
     return new Host(hostname(fs), firstLine(fs.lexical("/etc/machine-id")), addresses());
+  }
+
+  /** The first line of /etc/machine-id under the root; empty when there is none. Not checked: callers decide. */
+  public static Optional<String> machineId(RootFs fs) {
+    return Optional.ofNullable(firstLine(fs.lexical("/etc/machine-id")));
   }
 
   private static String hostname(RootFs fs) {

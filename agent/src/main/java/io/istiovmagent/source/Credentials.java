@@ -13,6 +13,7 @@ import io.istiovmagent.util.Log;
 import java.io.IOException;
 import java.io.InterruptedIOException;
 import java.nio.charset.StandardCharsets;
+import java.nio.file.AccessDeniedException;
 import java.nio.file.NoSuchFileException;
 import java.nio.file.Path;
 import java.nio.file.attribute.PosixFileAttributes;
@@ -89,6 +90,34 @@ public final class Credentials {
       log.warn("ignoring the stored credential: " + e.getMessage() + "; the VM enrols again with its join token");
     }
     return new Credentials(joinTokenFile, file, host, log, held, mayEnrol);
+  }
+
+  /** What the state directory holds of the VM's own credential, for {@link #stored}. */
+  public sealed interface Stored {
+    /** No credential: the VM never enrolled (or its source does not enrol), or a purge removed it. */
+    record None() implements Stored {}
+
+    /** The VM's credential; its value is never printed. */
+    record Held(BearerToken credential) implements Stored {}
+
+    /** A file is there but cannot be used; {@code reason} says why (never its content). */
+    record Unreadable(String reason) implements Stored {}
+  }
+
+  /**
+   * The VM's own credential in {@code stateDir} (a host path, already under the root), and never the join token:
+   * for a command that must speak as the VM itself (deregister). Neither enrols nor drops anything.
+   */
+  public static Stored stored(Path stateDir) {
+    Path file = stateDir.resolve(FILE_NAME);
+    try {
+      Optional<String> v = read(file);
+      return v.isPresent() ? new Stored.Held(BearerToken.of(v.get(), null)) : new Stored.None();
+    } catch (AccessDeniedException e) {
+      return new Stored.Unreadable("permission denied reading " + file + " (run it as root)");
+    } catch (IOException e) {
+      return new Stored.Unreadable(e.getMessage());
+    }
   }
 
   /** Whether the VM holds a credential of its own. */
@@ -229,7 +258,7 @@ public final class Credentials {
   }
 
   /** The endpoint's reason ({@link ErrorBody}), one line and short, for the status; or nothing. */
-  private static String reason(byte[] answer) {
+  static String reason(byte[] answer) {
     try {
       return ErrorBody.reasonIn(JSON.readTree(answer)).filter(e -> !e.isBlank())
           .map(e -> e.replaceAll("\\p{Cntrl}", " ").strip())

@@ -82,21 +82,33 @@ public final class HttpsSource implements BundleSource {
       checkStatus(response, presented);
       RawBundle bundle = readBody(response);
       return new FetchResult.Fetched(bundle, Optional.ofNullable(response.header("ETag")), maxAge);
-    } catch (SSLException e) {
-      throw tlsFailure(e);
-    } catch (UnknownHostException e) {
-      throw new SourceException(SourceException.Kind.UNREACHABLE,
-          "cannot resolve " + url.host() + ": check the host name and DNS", null, e);
-    } catch (ConnectException e) {
-      throw new SourceException(SourceException.Kind.UNREACHABLE,
-          "cannot connect to " + url.host() + ":" + url.port() + " (" + e.getMessage() + ")", null, e);
-    } catch (InterruptedIOException e) { // includes SocketTimeoutException and the call timeout
-      throw new SourceException(SourceException.Kind.UNREACHABLE,
-          "timed out talking to " + url.host() + ":" + url.port(), null, e);
     } catch (IOException e) {
-      throw new SourceException(SourceException.Kind.UNREACHABLE,
-          "connection to " + url.host() + ":" + url.port() + " failed: " + e.getMessage(), null, e);
+      throw transportFailure(e, url);
     }
+  }
+
+  /**
+   * A request to {@code url} that got no usable answer, in words a user can act on, decided from the exception's
+   * type: TLS, DNS, connect, timeout, or the connection failing. Deregistration reads its failures with it too.
+   */
+  static SourceException transportFailure(IOException e, HttpUrl url) {
+    if (e instanceof SSLException ssl) {
+      return tlsFailure(ssl, url);
+    }
+    if (e instanceof UnknownHostException) {
+      return new SourceException(SourceException.Kind.UNREACHABLE,
+          "cannot resolve " + url.host() + ": check the host name and DNS", null, e);
+    }
+    if (e instanceof ConnectException) {
+      return new SourceException(SourceException.Kind.UNREACHABLE,
+          "cannot connect to " + url.host() + ":" + url.port() + " (" + e.getMessage() + ")", null, e);
+    }
+    if (e instanceof InterruptedIOException) { // includes SocketTimeoutException and the call timeout
+      return new SourceException(SourceException.Kind.UNREACHABLE,
+          "timed out talking to " + url.host() + ":" + url.port(), null, e);
+    }
+    return new SourceException(SourceException.Kind.UNREACHABLE,
+        "connection to " + url.host() + ":" + url.port() + " failed: " + e.getMessage(), null, e);
   }
 
   /** The credential to send: after enrolling first, when the VM can and has no credential of its own yet. */
@@ -196,6 +208,10 @@ public final class HttpsSource implements BundleSource {
 
   /** A TLS failure in words a user can act on, decided from the exception's type and its causes' types. */
   SourceException tlsFailure(SSLException e) {
+    return tlsFailure(e, url);
+  }
+
+  private static SourceException tlsFailure(SSLException e, HttpUrl url) {
     String where = url.host() + ":" + url.port();
     String reason;
     if (e instanceof SSLPeerUnverifiedException) {

@@ -37,7 +37,7 @@ public sealed interface Grant {
     }
   }
 
-  /** Read every VM's summary (GET /v1/vms); no bundle, no reports. */
+  /** Read every VM's summary (GET /v1/vms) and deregister any VM (DELETE /v1/vms/...); no bundle, no reports. */
   record Admin() implements Grant {
     @Override
     public String toString() {

@@ -78,8 +78,9 @@ public final class OnboardingServer {
     Optional<ReportLog> reports = config.reports().map(f -> new ReportLog(f, config.log()));
     HealthEndpoint health = new HealthEndpoint(bundles, registry, reports, healthSink, config.clock(), config.log());
     BundleEndpoint bundleEndpoint = new BundleEndpoint(bundles, config.maxAge().toSeconds());
+    DeregisterEndpoint deregister = new DeregisterEndpoint(registry, healthSink, config.log());
     s.createContext("/", new Router(tokens, credentials, new EnrolEndpoint(enroller), bundleEndpoint, health,
-        inFlight, config.log()));
+        deregister, inFlight, config.log()));
     s.setExecutor(executor);
     s.start();
     http = s;

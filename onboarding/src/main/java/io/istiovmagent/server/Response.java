@@ -19,6 +19,11 @@ record Response(int status, Map<String, String> headers, byte[] body) {
     return new Response(status, Map.of("Content-Type", JSON, "Cache-Control", "no-store"), Json.bytes(value));
   }
 
+  /** 204: done, nothing to say. */
+  static Response noContent() {
+    return new Response(204, Map.of("Cache-Control", "no-store"), null);
+  }
+
   /** Every error is {@code {"error": "..."}}, short and saying what to do; never a stack trace. */
   static Response error(int status, String message) {
     return new Response(status, Map.of("Content-Type", JSON, "Cache-Control", "no-store"), Json.error(message));

@@ -29,24 +29,26 @@ final class Router implements HttpHandler {
       + "Authorization: Bearer <the VM's credential, or a join token>").with("WWW-Authenticate", "Bearer");
   private static final Response HEALTHY = Response.json(200, Map.of("status", "serving"));
   private static final Response NOT_FOUND = Response.error(404, "no such endpoint; the endpoint serves GET "
-      + "/v1/bundle/{namespace}/{group}, POST /v1/enroll/{namespace}/{group}, POST /v1/health, GET /v1/vms and "
-      + "GET /healthz");
+      + "/v1/bundle/{namespace}/{group}, POST /v1/enroll/{namespace}/{group}, POST /v1/health, GET /v1/vms, "
+      + "DELETE /v1/vms/{namespace}/{group}/{machineId} and GET /healthz");
 
   private final JoinTokens tokens;
   private final Optional<Authenticator> credentials;
   private final EnrolEndpoint enrol;
   private final BundleEndpoint bundles;
   private final HealthEndpoint health;
+  private final DeregisterEndpoint deregister;
   private final InFlight inFlight;
   private final Log log;
 
   Router(JoinTokens tokens, Optional<Authenticator> credentials, EnrolEndpoint enrol, BundleEndpoint bundles,
-      HealthEndpoint health, InFlight inFlight, Log log) {
+      HealthEndpoint health, DeregisterEndpoint deregister, InFlight inFlight, Log log) {
     this.tokens = tokens;
     this.credentials = credentials;
     this.enrol = enrol;
     this.bundles = bundles;
     this.health = health;
+    this.deregister = deregister;
     this.inFlight = inFlight;
     this.log = log;
   }
@@ -139,6 +141,10 @@ final class Router implements HttpHandler {
     }
     if ("/v1/vms".equals(path)) {
       return "GET".equals(method) ? health.list(grant.get()) : methodNotAllowed("GET");
+    }
+    if (s.length == 6 && s[0].isEmpty() && s[1].equals("v1") && s[2].equals("vms")
+        && Names.isDnsLabel(s[3]) && Names.isDnsLabel(s[4]) && Names.isMachineId(s[5])) {
+      return "DELETE".equals(method) ? deregister.delete(grant.get(), s[3], s[4], s[5]) : methodNotAllowed("DELETE");
     }
     if (s.length == 5 && s[0].isEmpty() && s[1].equals("v1") && s[2].equals("bundle")
         && Names.isDnsLabel(s[3]) && Names.isDnsLabel(s[4])) {

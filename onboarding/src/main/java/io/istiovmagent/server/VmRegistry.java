@@ -109,6 +109,11 @@ final class VmRegistry {
     return out;
   }
 
+  /** Forgets the VM and its history (it deregistered); false when it was not kept. */
+  synchronized boolean forget(Key key) {
+    return vms.remove(key) != null;
+  }
+
   /** The VM's recent reports, oldest first. */
   synchronized List<HistoryEntry> history(Key key) {
     Vm vm = vms.get(key);
