@@ -5,7 +5,6 @@ import io.fabric8.kubernetes.client.KubernetesClient;
 import io.fabric8.kubernetes.client.KubernetesClientException;
 import io.fabric8.kubernetes.client.dsl.base.ResourceDefinitionContext;
 import io.istiovmagent.onboarding.mesh.Condition;
-import io.istiovmagent.onboarding.mesh.AgentState;
 import io.istiovmagent.onboarding.mesh.EntryPlan;
 import io.istiovmagent.onboarding.mesh.EntryStatus;
 import io.istiovmagent.protocol.HealthReport;
@@ -13,6 +12,7 @@ import io.istiovmagent.server.Grant;
 import io.istiovmagent.server.HealthSink;
 import io.istiovmagent.util.Log;
 import java.time.Clock;
+import java.time.Duration;
 import java.time.Instant;
 import java.time.format.DateTimeParseException;
 import java.util.ArrayList;
@@ -30,7 +30,7 @@ import java.util.concurrent.atomic.AtomicInteger;
 
 /**
  * Each VM as a WorkloadEntry ({@link EntryPlan}): registered when it enrols (so that its bundle can name the entry)
- * or at its first report, its {@code Healthy} condition and the service's own {@value AgentState#TYPE} kept in step
+ * or at its first report, its {@code Healthy} condition and the service's own {@value EntryStatus#AGENT} kept in step
  * with its agent's reports ({@link EntryStatus}): written through {@code /status} with the entry's resource version,
  * on transitions and a liveness write per 10 minutes only, a conflict retried from a fresh read. Entries are read
  * from an informer ({@link EntryCache}), so a report that changes nothing costs the API server nothing. Reports are
@@ -57,6 +57,9 @@ final class EntryRegistry implements HealthSink, AutoCloseable {
     void heard(String key, Instant at, long heartbeatSeconds);
   }
 
+  /** How long deregistration waits for a write of the same entry in progress to end. */
+  private static final Duration WRITE_WAIT = Duration.ofSeconds(5);
+
   private final KubernetesClient client;
   private final ClusterReads reads;
   private final Heard heard;
@@ -70,6 +73,8 @@ final class EntryRegistry implements HealthSink, AutoCloseable {
   private final AtomicBoolean closed = new AtomicBoolean();
   private final AtomicInteger busy = new AtomicInteger();
   private final Set<String> writing = ConcurrentHashMap.newKeySet();
+  /** Entries deregistered, and when: a report received before that is not written (it would bring them back). */
+  private final Map<String, Instant> deregistered = new ConcurrentHashMap<>();
 
   EntryRegistry(KubernetesClient client, ClusterReads reads, Clock clock, Log log) {
     this(client, reads, new EntryCache(client, log), Heard.NONE, clock, log);
@@ -162,6 +167,44 @@ final class EntryRegistry implements HealthSink, AutoCloseable {
     return new TreeMap<>(reported);
   }
 
+  /**
+   * The VM leaves (its package removed): its entry is deleted. Reports of it received until now are dropped (the
+   * agent's STOPPING report arrives just before), and a write of it in progress is waited for, so that nothing brings
+   * the entry back; a report received later (a reinstalled agent) registers it again.
+   */
+  @Override
+  public Deregistration deregister(String namespace, String group, String machineId) {
+    String name = EntryPlan.name(group, machineId);
+    String key = namespace + "/" + name;
+    Instant now = clock.instant();
+    deregistered.values().removeIf(at -> at.isBefore(now.minus(EntryStatus.LIVENESS)));
+    deregistered.put(key, now);
+    pending.remove(key);
+    long deadline = System.nanoTime() + WRITE_WAIT.toNanos();
+    try {
+      while (writing.contains(key) && System.nanoTime() < deadline) {
+        Thread.sleep(5);
+      }
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
+      return new Deregistration.Unavailable("the service is stopping");
+    }
+    try {
+      GenericKubernetesResource entry = cache.get(namespace, name);
+      if (entry != null && !managed(entry)) {
+        return new Deregistration.Absent(); // someone else's: left alone
+      }
+      boolean deleted = !client.genericKubernetesResources(ENTRIES).inNamespace(namespace).withName(name).delete()
+          .isEmpty();
+      cache.deleted(namespace, name);
+      reported.remove(key);
+      return deleted ? new Deregistration.Removed() : new Deregistration.Absent();
+    } catch (KubernetesClientException e) {
+      return new Deregistration.Unavailable(ClusterReads.failure(e, "delete workloadentries in " + namespace)
+          .getMessage());
+    }
+  }
+
   /** Whether every report taken has been written (or failed); tests wait for it instead of sleeping. */
   boolean idle() {
     return pending.isEmpty() && dirty.isEmpty() && busy.get() == 0;
@@ -209,6 +252,13 @@ final class EntryRegistry implements HealthSink, AutoCloseable {
   private void write(Pending p) {
     String name = EntryPlan.name(p.group(), p.machineId());
     String key = p.key();
+    Instant gone = deregistered.get(key);
+    if (gone != null) {
+      if (!p.receivedAt().isAfter(gone)) {
+        return; // sent before the VM left
+      }
+      deregistered.remove(key, gone);
+    }
     try {
       GenericKubernetesResource entry = cache.get(p.namespace(), name);
       for (int attempt = 0; attempt < ATTEMPTS; attempt++) {

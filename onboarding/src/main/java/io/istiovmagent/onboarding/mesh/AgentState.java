@@ -19,7 +19,7 @@ import java.util.Optional;
  * <p>{@link #sameAs} says whether a report changes anything worth a write: the token's expiry moves at every
  * refresh and is left to the liveness write (every {@link EntryStatus#LIVENESS}), everything else is a transition.
  */
-public record AgentState(String status, String sidecar, Boolean ready, Long restarts, boolean crashLoop,
+record AgentState(String status, String sidecar, Boolean ready, Long restarts, boolean crashLoop,
     String bundle, Instant tokenExpires, Instant rootCertExpires, String error, Instant errorAt,
     Instant firstHealthy, Long heartbeatSeconds, String version, List<Change> history) {
   /** The condition type: a domain-qualified name, so it never collides with istiod's {@code Healthy}. */

@@ -14,6 +14,8 @@ import java.util.Optional;
  * writes per minute stay within the VMs' transitions plus VMs / 10. Pure.
  */
 public final class EntryStatus {
+  /** The type of the service's own condition, beside {@code Healthy}: the agent's state ({@link AgentState}). */
+  public static final String AGENT = AgentState.TYPE;
   /** How often a VM that changes nothing is written to record it is alive. */
   public static final Duration LIVENESS = Duration.ofMinutes(10);
   /** The reason of both conditions on an entry registered at enrolment, before its first report. */

@@ -15,7 +15,7 @@ import java.util.Objects;
  * Envoy serves on; a dead or crash-looping sidecar, an Envoy that says it is not ready, an agent shutting down
  * (STOPPING, its last report) or gone silent take the VM out.
  */
-public record HealthVerdict(boolean healthy, String reason, String message) {
+record HealthVerdict(boolean healthy, String reason, String message) {
   /** Reasons, one word each (CamelCase, as Kubernetes conditions write them). */
   static final String SERVING = "Serving";
   static final String SIDECAR_DOWN = "SidecarDown";
@@ -34,7 +34,7 @@ public record HealthVerdict(boolean healthy, String reason, String message) {
   }
 
   /** The verdict on the last report, received at {@code receivedAt}, looked at {@code now}. */
-  public static HealthVerdict of(HealthReport r, Instant receivedAt, Instant now) {
+  static HealthVerdict of(HealthReport r, Instant receivedAt, Instant now) {
     Duration heartbeat = Duration.ofSeconds(r.agent() == null || r.agent().heartbeatSeconds() == null
         || r.agent().heartbeatSeconds() <= 0 ? 60 : r.agent().heartbeatSeconds());
     String status = r.status() == null ? "" : r.status();

@@ -8,10 +8,10 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 import io.fabric8.kubernetes.client.KubernetesClient;
 import io.fabric8.kubernetes.client.server.mock.EnableKubernetesMockClient;
 import io.fabric8.kubernetes.client.server.mock.KubernetesMockServer;
-import io.istiovmagent.onboarding.mesh.AgentState;
 import io.istiovmagent.onboarding.mesh.EntryStatus;
 import io.istiovmagent.protocol.HealthReport;
 import io.istiovmagent.server.Grant;
+import io.istiovmagent.server.HealthSink;
 import java.time.Duration;
 import java.time.Instant;
 import java.util.List;
@@ -123,7 +123,7 @@ class EntryRegistryTest {
   @Test
   void aHeartbeatCostsTheApiServerNothing() throws Exception {
     send(report("HEALTHY", "active/running", true, List.of("10.0.0.7")));
-    Map<String, Object> ours = condition(mesh.entry(VM1), AgentState.TYPE);
+    Map<String, Object> ours = condition(mesh.entry(VM1), EntryStatus.AGENT);
     assertEquals("Healthy", ours.get("reason"));
     assertTrue(((String) ours.get("message")).contains("sidecar=active/running"), (String) ours.get("message"));
     await(() -> registry.entryOf("bar", "foo", VM1).isPresent() && cacheHasStatus());
@@ -136,7 +136,7 @@ class EntryRegistryTest {
     mesh.clock.advance(EntryStatus.LIVENESS);
     send(report("HEALTHY", "active/running", true, List.of("10.0.0.7")));
     assertEquals(before + 1, server.getRequestCount(), "the liveness write, alone");
-    assertEquals(mesh.clock.instant().toString(), condition(mesh.entry(VM1), AgentState.TYPE).get("lastProbeTime"));
+    assertEquals(mesh.clock.instant().toString(), condition(mesh.entry(VM1), EntryStatus.AGENT).get("lastProbeTime"));
   }
 
   private boolean cacheHasStatus() {
@@ -149,8 +149,8 @@ class EntryRegistryTest {
     assertTrue(registry.register("bar", "foo", VM1, List.of("127.0.0.1", "10.0.0.9")));
     Map<String, Object> entry = mesh.entry(VM1);
     assertEquals(List.of("False", "Enrolled"), List.of(healthy(entry).get("status"), healthy(entry).get("reason")));
-    assertEquals(List.of("Unknown", "Enrolled"), List.of(condition(entry, AgentState.TYPE).get("status"),
-        condition(entry, AgentState.TYPE).get("reason")));
+    assertEquals(List.of("Unknown", "Enrolled"), List.of(condition(entry, EntryStatus.AGENT).get("status"),
+        condition(entry, EntryStatus.AGENT).get("reason")));
     assertEquals(java.util.Optional.of("foo-" + VM1), registry.entryOf("bar", "foo", VM1));
     String version = (String) ((Map<String, Object>) entry.get("metadata")).get("resourceVersion");
     assertTrue(registry.register("bar", "foo", VM1, List.of("10.0.0.9")));
@@ -175,5 +175,23 @@ class EntryRegistryTest {
         .toString());
     assertFalse(registry.register("bar", "foo", VM1, List.of("10.0.0.7")));
     assertEquals(java.util.Optional.empty(), registry.entryOf("bar", "foo", VM1), "a bundle never names it");
+  }
+
+  /** apt remove on the VM: the entry goes, and the STOPPING report sent just before does not bring it back. */
+  @Test
+  void aDeregisteredVmsEntryIsDeletedAndStaysDeletedUntilItReportsAgain() throws Exception {
+    send(report("HEALTHY", "active/running", true, List.of("10.0.0.7")));
+    Instant before = mesh.clock.instant();
+    mesh.clock.advance(Duration.ofSeconds(1));
+    assertEquals(new HealthSink.Deregistration.Removed(), registry.deregister("bar", "foo", VM1));
+    assertNull(mesh.entry(VM1));
+    registry.accepted(GRANT, report("STOPPING", "active/running", true, List.of("10.0.0.7")), before);
+    await(registry::idle);
+    assertNull(mesh.entry(VM1), "a report from before the deregistration is not written");
+    assertEquals(new HealthSink.Deregistration.Absent(), registry.deregister("bar", "foo", VM1));
+
+    mesh.clock.advance(Duration.ofSeconds(1));
+    send(report("HEALTHY", "active/running", true, List.of("10.0.0.7")));
+    assertEquals("True", healthy(mesh.entry(VM1)).get("status"), "a reinstalled agent registers again");
   }
 }
