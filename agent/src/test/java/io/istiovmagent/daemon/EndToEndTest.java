@@ -3,16 +3,17 @@ package io.istiovmagent.daemon;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertNotNull;
+import static org.junit.jupiter.api.Assertions.assertNull;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import io.istiovmagent.bundle.BundleFile;
 import io.istiovmagent.fs.RootFs;
-import io.istiovmagent.sample.SampleBundle;
 import io.istiovmagent.onboarding.kube.ClusterCredentials;
 import io.istiovmagent.onboarding.kube.KubernetesMode;
 import io.istiovmagent.onboarding.kube.MeshOnMockApi;
+import io.istiovmagent.sample.SampleBundle;
 import io.istiovmagent.server.BundleProvider;
 import io.istiovmagent.server.OnboardingServer;
 import io.istiovmagent.server.ServerTls;
@@ -31,6 +32,8 @@ import io.istiovmagent.util.Log;
 import java.io.ByteArrayOutputStream;
 import java.io.IOException;
 import java.io.PrintStream;
+import java.io.PrintWriter;
+import java.io.StringWriter;
 import java.net.InetAddress;
 import java.net.InetSocketAddress;
 import java.nio.charset.StandardCharsets;
@@ -244,6 +247,19 @@ class EndToEndTest {
       // death to Healthy=False in the cluster, and back.
       String machine = "5f0c6d1e000040008000000000000001";
       assertEquals("True", awaitHealthy(mesh, machine, "True", Duration.ofSeconds(10)).get("status"));
+      // Registered at enrolment, before the first bundle named it to the sidecar.
+      assertTrue(Files.readString(root.resolve("var/lib/istio/envoy/cluster.env")).contains(
+          "ISTIO_META_WORKLOAD_ENTRY='foo-" + machine + "'"), "the bundle names the VM's entry");
+      Map<String, Object> entry = mesh.entry(machine);
+      @SuppressWarnings("unchecked")
+      Map<String, Object> meta = (Map<String, Object>) entry.get("metadata");
+      assertEquals("true", ((Map<?, ?>) meta.get("annotations")).get("proxy.istio.io/health-checks-enabled"));
+      assertEquals("istio-vm-onboarding", ((Map<?, ?>) meta.get("labels")).get("app.kubernetes.io/managed-by"));
+      Map<?, ?> owner = (Map<?, ?>) ((List<?>) meta.get("ownerReferences")).get(0);
+      assertEquals(List.of("WorkloadGroup", "foo", true), List.of(owner.get("kind"), owner.get("name"),
+          owner.get("controller")), "deleting the group deletes its entries (Kubernetes' garbage collector)");
+      assertTrue(String.valueOf(entry.get("status")).contains("type=istio-vm-agent.io/Agent"), String.valueOf(
+          entry.get("status")));
       long died = System.nanoTime();
       systemd.set(new ServiceState("loaded", "failed", "failed", 0, 1, "enabled"));
       Map<String, Object> down = awaitHealthy(mesh, machine, "False", Duration.ofSeconds(5));
@@ -269,10 +285,19 @@ class EndToEndTest {
       assertFalse(agentLog.toString(StandardCharsets.UTF_8).contains(Files.readString(credential).strip()
           .substring(41)), "credential leaked");
 
-      // A second VM with the same machine id and a fresh join token: refused, and its status says why.
-      String second = operator.createJoinToken("bar", "foo", Duration.ofHours(1), OptionalInt.empty(), "");
+      // apt remove: the agent stops (STOPPING), then prerm's deregister deletes the entry.
       daemon.requestStop();
       thread.join(10_000);
+      StringWriter out = new StringWriter();
+      StringWriter err = new StringWriter();
+      int code = io.istiovmagent.cli.Main.run(Clock.systemUTC(), new PrintWriter(out, true),
+          new PrintWriter(err, true), "--root", root.toString(), "--config",
+          root.resolve("etc/istio-vm-agent/config.yaml").toString(), "deregister");
+      assertEquals(0, code, out + "" + err);
+      assertNull(mesh.entry(machine), "deregistered: its WorkloadEntry is gone");
+
+      // A second VM with the same machine id and a fresh join token: refused, and its status says why.
+      String second = operator.createJoinToken("bar", "foo", Duration.ofHours(1), OptionalInt.empty(), "");
       Files.delete(credential);
       Files.delete(root.resolve("var/lib/istio-vm-agent/last-known-good.json"));
       Files.writeString(tmp.resolve("join-token"), second + "\n");
