@@ -2,6 +2,7 @@ package io.istiovmagent.onboarding.kube;
 
 import io.fabric8.kubernetes.api.model.GenericKubernetesResource;
 import io.fabric8.kubernetes.client.KubernetesClient;
+import io.fabric8.kubernetes.client.dsl.base.ResourceDefinitionContext;
 import io.fabric8.kubernetes.client.informers.ResourceEventHandler;
 import io.fabric8.kubernetes.client.informers.SharedIndexInformer;
 import io.istiovmagent.onboarding.mesh.EntryPlan;
@@ -21,6 +22,7 @@ import java.util.concurrent.atomic.AtomicReference;
  */
 final class EntryCache implements AutoCloseable {
   private final KubernetesClient client;
+  private final ResourceDefinitionContext kind;
   private final Log log;
   private final SharedIndexInformer<GenericKubernetesResource> informer;
   /** Our own writes not yet seen by the informer, by {@code NAMESPACE/NAME}. */
@@ -28,9 +30,15 @@ final class EntryCache implements AutoCloseable {
   private final AtomicReference<String> problem = new AtomicReference<>();
 
   EntryCache(KubernetesClient client, Log log) {
+    this(client, EntryRegistry.ENTRIES, log);
+  }
+
+  /** Over the service's objects of {@code kind}: WorkloadEntries, or the Leases of istiod-registered VMs. */
+  EntryCache(KubernetesClient client, ResourceDefinitionContext kind, Log log) {
     this.client = client;
+    this.kind = kind;
     this.log = log;
-    this.informer = client.genericKubernetesResources(EntryRegistry.ENTRIES).inAnyNamespace()
+    this.informer = client.genericKubernetesResources(kind).inAnyNamespace()
         .withLabel(EntryPlan.MANAGED_BY, EntryPlan.MANAGER).runnableInformer(0);
     informer.addEventHandler(new ResourceEventHandler<>() {
       @Override
@@ -51,14 +59,15 @@ final class EntryCache implements AutoCloseable {
     informer.exceptionHandler((started, t) -> {
       String why = KubernetesMode.cause(t);
       if (!why.equals(problem.getAndSet(why))) {
-        log.warn("cannot watch WorkloadEntries in all namespaces (list and watch workloadentries, cluster-wide): "
-            + why + "; each report reads its entry instead, and the fleet view is empty until it can");
+        log.warn("cannot watch " + kind.getPlural() + " in all namespaces (list and watch " + kind.getPlural()
+            + ", cluster-wide): " + why + "; each report reads its object instead, and the fleet view lacks them "
+            + "until it can");
       }
       return true; // the informer retries with its own backoff
     });
     informer.start().whenComplete((ok, t) -> {
       if (t == null && problem.getAndSet(null) != null) {
-        log.notice("watching WorkloadEntries again");
+        log.notice("watching " + kind.getPlural() + " again");
       }
     });
   }
@@ -81,7 +90,7 @@ final class EntryCache implements AutoCloseable {
   /** The entry as the API server has it now, after a conflict. */
   GenericKubernetesResource fresh(String namespace, String name) {
     written.remove(namespace + "/" + name);
-    return client.genericKubernetesResources(EntryRegistry.ENTRIES).inNamespace(namespace).withName(name).get();
+    return client.genericKubernetesResources(kind).inNamespace(namespace).withName(name).get();
   }
 
   /** Remembers what this replica just wrote (the API server's answer). */

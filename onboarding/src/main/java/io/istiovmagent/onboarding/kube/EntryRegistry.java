@@ -41,6 +41,10 @@ final class EntryRegistry implements HealthSink, AutoCloseable {
   static final ResourceDefinitionContext ENTRIES = new ResourceDefinitionContext.Builder()
       .withGroup("networking.istio.io").withVersion("v1").withKind("WorkloadEntry").withPlural("workloadentries")
       .withNamespaced(true).build();
+  /** The state of a VM of a group istiod registers ({@link EntryPlan#stateLease}). */
+  static final ResourceDefinitionContext LEASES = new ResourceDefinitionContext.Builder()
+      .withGroup("coordination.k8s.io").withVersion("v1").withKind("Lease").withPlural("leases")
+      .withNamespaced(true).build();
   private static final int ATTEMPTS = 5;
   private static final int WORKERS = 2;
 
@@ -64,6 +68,7 @@ final class EntryRegistry implements HealthSink, AutoCloseable {
   private final ClusterReads reads;
   private final Heard heard;
   private final EntryCache cache;
+  private final EntryCache leases;
   private final Clock clock;
   private final Log log;
   private final Map<String, Pending> pending = new ConcurrentHashMap<>();
@@ -85,6 +90,7 @@ final class EntryRegistry implements HealthSink, AutoCloseable {
     this.reads = reads;
     this.heard = heard;
     this.cache = cache;
+    this.leases = new EntryCache(client, LEASES, log);
     this.clock = clock;
     this.log = log;
     for (int i = 0; i < WORKERS; i++) {
@@ -119,7 +125,7 @@ final class EntryRegistry implements HealthSink, AutoCloseable {
     String name = EntryPlan.name(group, machineId);
     String key = namespace + "/" + name;
     try {
-      GenericKubernetesResource entry = cache.get(namespace, name);
+      GenericKubernetesResource entry = find(namespace, name);
       if (entry == null) {
         Optional<GenericKubernetesResource> created = create(namespace, group, machineId, addresses, key);
         if (created.isEmpty()) {
@@ -134,9 +140,9 @@ final class EntryRegistry implements HealthSink, AutoCloseable {
         Optional<List<Condition>> next = EntryStatus.enrolled(conditions(entry), clock.instant());
         if (next.isEmpty() || writeStatus(entry, next.get())) {
           clear(key);
-          return true;
+          return isEntry(entry);
         }
-        entry = cache.fresh(namespace, name);
+        entry = fresh(entry);
         if (entry == null) {
           return false;
         }
@@ -190,13 +196,16 @@ final class EntryRegistry implements HealthSink, AutoCloseable {
       return new Deregistration.Unavailable("the service is stopping");
     }
     try {
-      GenericKubernetesResource entry = cache.get(namespace, name);
+      GenericKubernetesResource entry = find(namespace, name);
       if (entry != null && !managed(entry)) {
         return new Deregistration.Absent(); // someone else's: left alone
       }
       boolean deleted = !client.genericKubernetesResources(ENTRIES).inNamespace(namespace).withName(name).delete()
           .isEmpty();
+      deleted |= leases.get(namespace, name) != null && !client.genericKubernetesResources(LEASES)
+          .inNamespace(namespace).withName(name).delete().isEmpty();
       cache.deleted(namespace, name);
+      leases.deleted(namespace, name);
       reported.remove(key);
       return deleted ? new Deregistration.Removed() : new Deregistration.Absent();
     } catch (KubernetesClientException e) {
@@ -215,6 +224,7 @@ final class EntryRegistry implements HealthSink, AutoCloseable {
     closed.set(true);
     workers.forEach(Thread::interrupt);
     cache.close();
+    leases.close();
   }
 
   private void work() {
@@ -260,7 +270,7 @@ final class EntryRegistry implements HealthSink, AutoCloseable {
       deregistered.remove(key, gone);
     }
     try {
-      GenericKubernetesResource entry = cache.get(p.namespace(), name);
+      GenericKubernetesResource entry = find(p.namespace(), name);
       for (int attempt = 0; attempt < ATTEMPTS; attempt++) {
         if (entry == null) {
           List<String> addresses = p.report().host() == null ? List.of() : p.report().host().addresses();
@@ -280,7 +290,7 @@ final class EntryRegistry implements HealthSink, AutoCloseable {
           clear(key);
           return;
         }
-        entry = cache.fresh(p.namespace(), name);
+        entry = fresh(entry);
       }
       report(key, "the entry kept changing under us (" + ATTEMPTS + " conflicts); the next report tries again");
     } catch (KubernetesClientException e) {
@@ -320,13 +330,25 @@ final class EntryRegistry implements HealthSink, AutoCloseable {
 
   /** Writes {@code conditions} as the entry's, at its resource version; false on a conflict. */
   private boolean writeStatus(GenericKubernetesResource entry, List<Condition> conditions) {
-    Map<String, Object> status = new LinkedHashMap<>(map(entry.getAdditionalProperties().get("status")));
-    status.put("conditions", conditions.stream().map(EntryRegistry::render).toList());
     GenericKubernetesResource copy = client.getKubernetesSerialization().clone(entry);
-    copy.setAdditionalProperty("status", status);
+    List<Map<String, Object>> rendered = conditions.stream().map(EntryRegistry::render).toList();
     try {
-      cache.wrote(client.genericKubernetesResources(ENTRIES).inNamespace(entry.getMetadata().getNamespace())
-          .resource(copy).updateStatus());
+      if (isEntry(entry)) {
+        Map<String, Object> status = new LinkedHashMap<>(map(entry.getAdditionalProperties().get("status")));
+        status.put("conditions", rendered);
+        copy.setAdditionalProperty("status", status);
+        cache.wrote(client.genericKubernetesResources(ENTRIES).inNamespace(entry.getMetadata().getNamespace())
+            .resource(copy).updateStatus());
+        return true;
+      }
+      // A state Lease: the conditions in an annotation, the last seen as its renewal (a plain update).
+      copy.getMetadata().getAnnotations().put(EntryPlan.CONDITIONS_ANNOTATION,
+          client.getKubernetesSerialization().asJson(rendered));
+      Map<String, Object> spec = new LinkedHashMap<>(map(copy.getAdditionalProperties().get("spec")));
+      EntryStatus.lastSeen(conditions).ifPresent(t -> spec.put("renewTime", MICRO_TIME.format(t)));
+      copy.setAdditionalProperty("spec", spec);
+      leases.wrote(client.genericKubernetesResources(LEASES).inNamespace(entry.getMetadata().getNamespace())
+          .resource(copy).update());
       return true;
     } catch (KubernetesClientException e) {
       if (e.getCode() == 409) {
@@ -342,6 +364,9 @@ final class EntryRegistry implements HealthSink, AutoCloseable {
     if (group.isEmpty()) {
       report(key, "no WorkloadGroup " + namespace + "/" + groupName + " to register machine " + machineId + " in");
       return Optional.empty();
+    }
+    if (EntryPlan.istiodRegisters(group.get())) {
+      return createLease(namespace, groupName, machineId, group.get());
     }
     Map<String, Object> meta = map(map(group.get().get("spec")).get("metadata"));
     Object family = map(meta.get("annotations")).get(EntryPlan.FAMILY_ANNOTATION);
@@ -368,6 +393,41 @@ final class EntryRegistry implements HealthSink, AutoCloseable {
     }
   }
 
+  /** For a group istiod registers: the VM's state goes in a Lease of its own, never in istiod's entry. */
+  private Optional<GenericKubernetesResource> createLease(String namespace, String groupName, String machineId,
+      Map<String, Object> group) {
+    GenericKubernetesResource lease = client.getKubernetesSerialization().convertValue(
+        EntryPlan.stateLease(group, machineId), GenericKubernetesResource.class);
+    lease.getMetadata().setAnnotations(new LinkedHashMap<>(Map.of(EntryPlan.CONDITIONS_ANNOTATION, "[]")));
+    try {
+      GenericKubernetesResource created = client.genericKubernetesResources(LEASES).inNamespace(namespace)
+          .resource(lease).create();
+      leases.wrote(created);
+      log.notice("machine " + machineId + " of " + namespace + "/" + groupName + " (registered by istiod): its "
+          + "state is kept in Lease " + namespace + "/" + lease.getMetadata().getName());
+      return Optional.of(created);
+    } catch (KubernetesClientException e) {
+      if (e.getCode() == 409) {
+        return Optional.ofNullable(leases.fresh(namespace, EntryPlan.name(groupName, machineId)));
+      }
+      throw e;
+    }
+  }
+
+  /** The VM's object: its WorkloadEntry, else the Lease that keeps its state; null when it has neither. */
+  private GenericKubernetesResource find(String namespace, String name) {
+    GenericKubernetesResource entry = cache.get(namespace, name);
+    return entry != null ? entry : leases.get(namespace, name);
+  }
+
+  private GenericKubernetesResource fresh(GenericKubernetesResource o) {
+    return (isEntry(o) ? cache : leases).fresh(o.getMetadata().getNamespace(), o.getMetadata().getName());
+  }
+
+  private static boolean isEntry(GenericKubernetesResource o) {
+    return !"Lease".equals(o.getKind());
+  }
+
   /** Whether the entry is the service's to write; one that is not is reported, never touched. */
   private boolean ours(GenericKubernetesResource entry, String key) {
     if (managed(entry)) {
@@ -390,6 +450,15 @@ final class EntryRegistry implements HealthSink, AutoCloseable {
 
   static List<Condition> conditions(GenericKubernetesResource entry) {
     Object list = map(entry.getAdditionalProperties().get("status")).get("conditions");
+    if (!isEntry(entry)) {
+      String json = entry.getMetadata().getAnnotations() == null ? null
+          : entry.getMetadata().getAnnotations().get(EntryPlan.CONDITIONS_ANNOTATION);
+      try {
+        list = json == null ? List.of() : JSON.readValue(json, List.class);
+      } catch (java.io.IOException e) {
+        list = List.of(); // garbled by someone: written anew at the next transition
+      }
+    }
     List<Condition> out = new ArrayList<>();
     if (list instanceof List<?> l) {
       for (Object o : l) {
@@ -422,6 +491,12 @@ final class EntryRegistry implements HealthSink, AutoCloseable {
     }
     return m;
   }
+
+  private static final com.fasterxml.jackson.databind.ObjectMapper JSON =
+      new com.fasterxml.jackson.databind.ObjectMapper();
+  /** A Lease's renewTime: Kubernetes' MicroTime, RFC 3339 with six fractional digits. */
+  private static final java.time.format.DateTimeFormatter MICRO_TIME = java.time.format.DateTimeFormatter
+      .ofPattern("yyyy-MM-dd'T'HH:mm:ss.SSSSSS'Z'").withZone(java.time.ZoneOffset.UTC);
 
   private void report(String key, String problem) {
     if (!problem.equals(reported.put(key, problem))) {

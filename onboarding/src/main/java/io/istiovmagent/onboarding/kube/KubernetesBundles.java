@@ -7,6 +7,7 @@ import io.istiovmagent.bundle.RawBundle;
 import io.istiovmagent.bundle.TarGzWriter;
 import io.istiovmagent.onboarding.generate.BundleGenerator;
 import io.istiovmagent.onboarding.generate.InvalidInputException;
+import io.istiovmagent.onboarding.mesh.EntryPlan;
 import io.istiovmagent.protocol.HealthReport;
 import io.istiovmagent.protocol.Revisions;
 import io.istiovmagent.server.BundleProvider;
@@ -210,7 +211,7 @@ final class KubernetesBundles implements BundleProvider {
     ClusterReads.Settings s = reads.settings();
     return BundleGenerator.generate(new BundleGenerator.Request(in.group(), in.meshConfig(), in.clusterId(),
         s.revision(), s.istioNamespace(), in.rootCert(), token, in.gatewayAddress(), Optional.empty(),
-        Optional.empty(), false, true));
+        Optional.empty(), "istiod".equals(in.group().annotations().get(EntryPlan.REGISTRATION)), true));
   }
 
   private void report(String key, String problem) {

@@ -26,6 +26,14 @@ public final class EntryPlan {
   /** The value of {@link #MANAGED_BY} on the service's entries: the label its informer selects them by. */
   public static final String MANAGER = "istio-vm-onboarding";
   /** A group may ask for the VM's IPv6 address rather than its first IPv4 one. */
+  /**
+   * On a WorkloadGroup's own metadata: {@code istiod} leaves registration to istiod's auto-registration (the bundle
+   * sets ISTIO_META_AUTO_REGISTER_GROUP, the service creates no entry and keeps each VM's state in a Lease of its
+   * own, {@link #stateLease}); anything else, or none, is the service's registration.
+   */
+  public static final String REGISTRATION = "istio-vm-agent.io/registration";
+  /** On a VM's state Lease: its conditions as a WorkloadEntry's status would hold them (JSON). */
+  public static final String CONDITIONS_ANNOTATION = "istio-vm-agent.io/conditions";
   public static final String FAMILY_ANNOTATION = "istio-vm-agent.io/address-family";
   private static final Pattern LITERAL = Pattern.compile("[0-9A-Fa-f:.]+");
 
@@ -146,5 +154,40 @@ public final class EntryPlan {
     m.forEach((k, v) -> out.put(k, v instanceof Map<?, ?> inner ? deepCopy((Map<String, Object>) inner)
         : v instanceof List<?> l ? new ArrayList<>(l) : v));
     return out;
+  }
+
+  /** Whether the group (its object as the API gives it) leaves registration to istiod. */
+  public static boolean istiodRegisters(Map<String, Object> group) {
+    return "istiod".equals(map(map(group.get("metadata")).get("annotations")).get(REGISTRATION));
+  }
+
+  /**
+   * The Lease that keeps the state of a VM of a group istiod registers (istiod creates and deletes its entry on
+   * connect and disconnect): named as the entry would be, in the group's namespace, labelled as an entry, owned by
+   * the group; its holder is the machine. Its conditions are written later.
+   */
+  public static Map<String, Object> stateLease(Map<String, Object> group, String machineId) {
+    Map<String, Object> meta = map(group.get("metadata"));
+    String groupName = (String) meta.get("name");
+    Map<String, String> labels = new TreeMap<>();
+    labels.put(MACHINE_LABEL, machineId);
+    labels.put(MANAGED_BY, MANAGER);
+    Map<String, Object> owner = new LinkedHashMap<>();
+    owner.put("apiVersion", group.getOrDefault("apiVersion", "networking.istio.io/v1"));
+    owner.put("kind", "WorkloadGroup");
+    owner.put("name", groupName);
+    owner.put("uid", meta.get("uid"));
+    owner.put("controller", true);
+    Map<String, Object> leaseMeta = new LinkedHashMap<>();
+    leaseMeta.put("name", name(groupName, machineId));
+    leaseMeta.put("namespace", meta.get("namespace"));
+    leaseMeta.put("labels", labels);
+    leaseMeta.put("ownerReferences", List.of(owner));
+    Map<String, Object> lease = new LinkedHashMap<>();
+    lease.put("apiVersion", "coordination.k8s.io/v1");
+    lease.put("kind", "Lease");
+    lease.put("metadata", leaseMeta);
+    lease.put("spec", new LinkedHashMap<>(Map.of("holderIdentity", machineId)));
+    return lease;
   }
 }

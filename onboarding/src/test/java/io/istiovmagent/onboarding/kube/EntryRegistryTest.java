@@ -194,4 +194,39 @@ class EntryRegistryTest {
     send(report("HEALTHY", "active/running", true, List.of("10.0.0.7")));
     assertEquals("True", healthy(mesh.entry(VM1)).get("status"), "a reinstalled agent registers again");
   }
+
+  /**
+   * A group whose operators prefer istiod's auto-registration: no entry of the service's (istiod makes its own on
+   * connect), the bundle asks istiod to register, and the VM's state is kept in a Lease of its own.
+   */
+  @Test
+  void aGroupIstiodRegistersGetsNoEntryAndItsVmsStateIsKeptInALease() throws Exception {
+    io.fabric8.kubernetes.api.model.GenericKubernetesResource group = client.genericKubernetesResources(
+        MeshOnMockApi.groups("v1")).inNamespace("bar").withName("foo").get();
+    group.getMetadata().setAnnotations(Map.of(io.istiovmagent.onboarding.mesh.EntryPlan.REGISTRATION, "istiod"));
+    client.genericKubernetesResources(MeshOnMockApi.groups("v1")).inNamespace("bar").resource(group).update();
+
+    assertFalse(registry.register("bar", "foo", VM1, List.of("10.0.0.7")), "no entry for a bundle to name");
+    send(report("HEALTHY", "active/running", true, List.of("10.0.0.7")));
+    assertNull(mesh.entry(VM1), "the service makes no entry: istiod does");
+    io.fabric8.kubernetes.api.model.GenericKubernetesResource lease = client.genericKubernetesResources(
+        EntryRegistry.LEASES).inNamespace("bar").withName("foo-" + VM1).get();
+    String conditions = lease.getMetadata().getAnnotations().get(
+        io.istiovmagent.onboarding.mesh.EntryPlan.CONDITIONS_ANNOTATION);
+    assertTrue(conditions.contains("\"type\":\"Healthy\",\"status\":\"True\""), conditions);
+    assertTrue(conditions.contains("sidecar=active/running"), conditions);
+    Map<String, Object> spec = (Map<String, Object>) lease.getAdditionalProperties().get("spec");
+    assertEquals(VM1, spec.get("holderIdentity"));
+    assertEquals("2026-12-07T10:00:00.000000Z", spec.get("renewTime"), "renewed when last seen");
+    assertEquals(java.util.Optional.empty(), registry.entryOf("bar", "foo", VM1));
+
+    mesh.clock.advance(Duration.ofSeconds(1));
+    send(report("UNHEALTHY", "failed/failed", false, List.of("10.0.0.7")));
+    assertTrue(client.genericKubernetesResources(EntryRegistry.LEASES).inNamespace("bar").withName("foo-" + VM1)
+        .get().getMetadata().getAnnotations().get(io.istiovmagent.onboarding.mesh.EntryPlan.CONDITIONS_ANNOTATION)
+        .contains("SidecarDown"));
+    assertEquals(new HealthSink.Deregistration.Removed(), registry.deregister("bar", "foo", VM1));
+    assertNull(client.genericKubernetesResources(EntryRegistry.LEASES).inNamespace("bar").withName("foo-" + VM1)
+        .get(), "deregistered: the Lease goes too");
+  }
 }

@@ -49,6 +49,20 @@ class KubernetesBundlesTest {
    * istioctl's ipv4 case read from the cluster: mesh.yaml and hosts as istioctl writes them, cluster.env too but for
    * the VM's own IP (the service does not know it; pilot-agent finds it), and a token minted as istioctl mints it.
    */
+  /** A group annotated for istiod's auto-registration: its bundle is istioctl's with --autoregister. */
+  @Test
+  void aGroupIstiodRegistersAsksIstiodToRegisterItsVms() throws Exception {
+    mesh.istioctlCase();
+    io.fabric8.kubernetes.api.model.GenericKubernetesResource group = mesh.client.genericKubernetesResources(
+        MeshOnMockApi.groups("v1")).inNamespace("bar").withName("foo").get();
+    group.getMetadata().setAnnotations(java.util.Map.of("istio-vm-agent.io/registration", "istiod"));
+    mesh.client.genericKubernetesResources(MeshOnMockApi.groups("v1")).inNamespace("bar").resource(group).update();
+    String env = text(found(mesh.bundles(KubernetesBundles.NO_ENTRIES).lookup("bar", "foo",
+        java.util.Optional.of("0123456789abcdef0123456789abcdef"), null)), BundleFile.CLUSTER_ENV);
+    assertTrue(env.contains("\nISTIO_META_AUTO_REGISTER_GROUP='foo'\n"), env);
+    assertFalse(env.contains("ISTIO_META_WORKLOAD_ENTRY"), env);
+  }
+
   @Test
   void makesIstioctlsBundleFromTheClusterWithAMintedToken() throws Exception {
     mesh.istioctlCase();
