@@ -94,19 +94,12 @@ public final class EntryPlan {
     entrySpec.put("address", address);
     entrySpec.put("labels", labels);
 
-    Map<String, Object> owner = new LinkedHashMap<>();
-    owner.put("apiVersion", group.getOrDefault("apiVersion", "networking.istio.io/v1"));
-    owner.put("kind", "WorkloadGroup");
-    owner.put("name", groupName);
-    owner.put("uid", meta.get("uid"));
-    owner.put("controller", true);
-
     Map<String, Object> entryMeta = new LinkedHashMap<>();
     entryMeta.put("name", name(groupName, machineId));
     entryMeta.put("namespace", namespace);
     entryMeta.put("labels", labels);
     entryMeta.put("annotations", annotations);
-    entryMeta.put("ownerReferences", List.of(owner));
+    entryMeta.put("ownerReferences", List.of(owner(group)));
 
     Map<String, Object> entry = new LinkedHashMap<>();
     entry.put("apiVersion", "networking.istio.io/v1");
@@ -156,6 +149,21 @@ public final class EntryPlan {
     return out;
   }
 
+  /**
+   * The owner reference to the group, as istiod sets it on the entries it registers: the controller, so that
+   * deleting the group deletes what it owns (no blockOwnerDeletion).
+   */
+  private static Map<String, Object> owner(Map<String, Object> group) {
+    Map<String, Object> meta = map(group.get("metadata"));
+    Map<String, Object> owner = new LinkedHashMap<>();
+    owner.put("apiVersion", group.getOrDefault("apiVersion", "networking.istio.io/v1"));
+    owner.put("kind", "WorkloadGroup");
+    owner.put("name", meta.get("name"));
+    owner.put("uid", meta.get("uid"));
+    owner.put("controller", true);
+    return owner;
+  }
+
   /** Whether the group (its object as the API gives it) leaves registration to istiod. */
   public static boolean istiodRegisters(Map<String, Object> group) {
     return "istiod".equals(map(map(group.get("metadata")).get("annotations")).get(REGISTRATION));
@@ -172,17 +180,11 @@ public final class EntryPlan {
     Map<String, String> labels = new TreeMap<>();
     labels.put(MACHINE_LABEL, machineId);
     labels.put(MANAGED_BY, MANAGER);
-    Map<String, Object> owner = new LinkedHashMap<>();
-    owner.put("apiVersion", group.getOrDefault("apiVersion", "networking.istio.io/v1"));
-    owner.put("kind", "WorkloadGroup");
-    owner.put("name", groupName);
-    owner.put("uid", meta.get("uid"));
-    owner.put("controller", true);
     Map<String, Object> leaseMeta = new LinkedHashMap<>();
     leaseMeta.put("name", name(groupName, machineId));
     leaseMeta.put("namespace", meta.get("namespace"));
     leaseMeta.put("labels", labels);
-    leaseMeta.put("ownerReferences", List.of(owner));
+    leaseMeta.put("ownerReferences", List.of(owner(group)));
     Map<String, Object> lease = new LinkedHashMap<>();
     lease.put("apiVersion", "coordination.k8s.io/v1");
     lease.put("kind", "Lease");

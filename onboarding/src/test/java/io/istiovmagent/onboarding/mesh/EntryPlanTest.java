@@ -1,6 +1,8 @@
 package io.istiovmagent.onboarding.mesh;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.dataformat.yaml.YAMLFactory;
@@ -81,5 +83,32 @@ class EntryPlanTest {
   void noAddressesReported() {
     assertEquals(Optional.empty(), EntryPlan.address(null, null));
     assertEquals(Optional.empty(), EntryPlan.address(List.of(), "ipv4"));
+  }
+
+  /** A group istiod registers: no entry of ours, the VM's state in a Lease that the group owns. */
+  @Test
+  void aGroupIstiodRegistersKeepsItsVmsStateInALeaseItOwns() throws Exception {
+    @SuppressWarnings("unchecked")
+    Map<String, Object> group = YAML.readValue("""
+        apiVersion: networking.istio.io/v1beta1
+        kind: WorkloadGroup
+        metadata:
+          name: billing
+          namespace: vm-apps
+          uid: 5e1f-uid
+          annotations: {istio-vm-agent.io/registration: istiod}
+        spec: {template: {serviceAccount: billing-vm}}
+        """, Map.class);
+    assertTrue(EntryPlan.istiodRegisters(group));
+    assertEquals("""
+        {"apiVersion":"coordination.k8s.io/v1","kind":"Lease","metadata":{"name":"billing-%1$s",\
+        "namespace":"vm-apps","labels":{"app.kubernetes.io/managed-by":"istio-vm-onboarding",\
+        "istio-vm-agent.io/machine-id":"%1$s"},"ownerReferences":[{"apiVersion":"networking.istio.io/v1beta1",\
+        "kind":"WorkloadGroup","name":"billing","uid":"5e1f-uid","controller":true}]},\
+        "spec":{"holderIdentity":"%1$s"}}""".formatted(MACHINE), JSON.writeValueAsString(
+        EntryPlan.stateLease(group, MACHINE)));
+    assertFalse(EntryPlan.istiodRegisters(Map.of("metadata", Map.of("annotations", Map.of(
+        EntryPlan.REGISTRATION, "service")))));
+    assertFalse(EntryPlan.istiodRegisters(Map.of()));
   }
 }
