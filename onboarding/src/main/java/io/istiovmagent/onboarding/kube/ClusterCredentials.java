@@ -4,6 +4,7 @@ import io.fabric8.kubernetes.api.model.Secret;
 import io.fabric8.kubernetes.api.model.SecretBuilder;
 import io.fabric8.kubernetes.client.KubernetesClient;
 import io.fabric8.kubernetes.client.KubernetesClientException;
+import io.fabric8.kubernetes.client.informers.SharedIndexInformer;
 import io.istiovmagent.server.Authenticator;
 import io.istiovmagent.server.Enroller;
 import io.istiovmagent.server.Grant;
@@ -29,7 +30,9 @@ import java.util.concurrent.ConcurrentHashMap;
  * or credential is shown once, to whoever created it. Used by the service (enrolment, authentication) and by the
  * {@code token} and {@code credential} commands.
  */
-public final class ClusterCredentials implements Authenticator, Enroller {
+public final class ClusterCredentials implements Authenticator, Enroller, AutoCloseable {
+  /** Namespaces whose credentials are watched at most (a namespace is watched once a real credential of it shows). */
+  static final int MAX_WATCHED = 1000;
   /** Concurrent enrolments with one join token: how often a use count is re-read after a conflict. */
   private static final int UPDATE_ATTEMPTS = 5;
   /**
@@ -56,6 +59,9 @@ public final class ClusterCredentials implements Authenticator, Enroller {
   /** Namespaces whose credentials could not be read, told once each (the namespace comes from the request). */
   private final Set<String> unreadable = ConcurrentHashMap.newKeySet();
   private final int maxCached;
+  /** Per namespace, an informer over its VM credentials, once {@link #watching()}: a report then costs no read. */
+  private final Map<String, SharedIndexInformer<Secret>> watched = new ConcurrentHashMap<>();
+  private volatile boolean watching;
 
   ClusterCredentials(KubernetesClient client, Clock clock, Duration cacheTtl, Log log) {
     this(client, clock, cacheTtl, log, MAX_CACHED);
@@ -67,6 +73,41 @@ public final class ClusterCredentials implements Authenticator, Enroller {
     this.clock = clock;
     this.cacheTtl = cacheTtl;
     this.log = log;
+  }
+
+  /**
+   * For the service (not the commands): from now on, the credentials of a namespace are read from an informer once
+   * a valid one of it has been presented, so that a fleet's reports cost the API server no read and a revoked
+   * credential is refused as soon as the watch says so. A credential the informer does not hold (just enrolled,
+   * or forged) is read as before.
+   */
+  ClusterCredentials watching() {
+    watching = true;
+    return this;
+  }
+
+  @Override
+  public void close() {
+    watching = false;
+    watched.values().forEach(SharedIndexInformer::stop);
+  }
+
+  private void watch(String namespace) {
+    if (!watching || watched.size() >= MAX_WATCHED || watched.containsKey(namespace)) {
+      return;
+    }
+    watched.computeIfAbsent(namespace, ns -> {
+      SharedIndexInformer<Secret> informer = client.secrets().inNamespace(ns)
+          .withLabel(Secrets.KIND_LABEL, "vm-credential").runnableInformer(0);
+      informer.exceptionHandler((started, t) -> {
+        log.warn("cannot watch the VM credentials of " + ns + " (list and watch secrets in " + ns + "): "
+            + KubernetesMode.cause(t) + "; each is read when presented, at most every " + cacheTtl.toSeconds()
+            + " s");
+        return false; // stop: reads go on as before
+      });
+      informer.start();
+      return informer;
+    });
   }
 
   // ---- join tokens (the token command) ----
@@ -155,6 +196,7 @@ public final class ClusterCredentials implements Authenticator, Enroller {
             + data.get().get("machine-id"))) {
       return Optional.empty();
     }
+    watch(p.get().namespace()); // a real credential of this namespace: worth an informer
     return Optional.of(new Grant.Vm(p.get().namespace(), data.get().get("group"), data.get().get("machine-id")));
   }
 
@@ -247,6 +289,15 @@ public final class ClusterCredentials implements Authenticator, Enroller {
     return Optional.of(new Outcome.Refused(503, "too many enrolments at once with this join token; retry"));
   }
 
+  /**
+   * Whether the credentials of {@code namespace} are served from an informer that is watching now; for tests (the
+   * mock API server does not replay what happened between an informer's list and its watch, as a real one does).
+   */
+  boolean watchedAndSynced(String namespace) {
+    SharedIndexInformer<Secret> informer = watched.get(namespace);
+    return informer != null && informer.hasSynced() && informer.isRunning() && informer.isWatching();
+  }
+
   /** How many credentials (present or absent) are remembered now; tests prove the bound with it. */
   int remembered() {
     return credentialCache.size();
@@ -254,9 +305,19 @@ public final class ClusterCredentials implements Authenticator, Enroller {
 
   private Optional<Map<String, String>> credentialData(Secrets.Presented p) {
     String key = p.namespace() + "/" + p.name();
+    SharedIndexInformer<Secret> informer = watched.get(p.namespace());
+    boolean informed = informer != null && informer.hasSynced() && informer.isRunning();
+    if (informed) {
+      Secret s = informer.getStore().getByKey(key);
+      if (s != null && Secrets.CREDENTIAL_TYPE.equals(s.getType())) {
+        return Optional.of(Map.copyOf(decode(s)));
+      }
+    }
     Instant now = clock.instant();
     Cached c = credentialCache.get(key);
-    if (c != null && now.isBefore(c.readAt().plus(cacheTtl)) && !now.isBefore(c.readAt())) {
+    // Not in the informer: revoked (a remembered "present" is not trusted then), just enrolled, or never was.
+    if (c != null && now.isBefore(c.readAt().plus(cacheTtl)) && !now.isBefore(c.readAt())
+        && (!informed || c.data().isEmpty())) {
       return c.data();
     }
     Secret s = client.secrets().inNamespace(p.namespace()).withName(p.name()).get();

@@ -83,7 +83,7 @@ public final class KubernetesMode {
     Optional<HeardFrom> heard = fleet.map(f -> new HeardFrom(client, f.namespace(), f.replica(), log));
     EntryRegistry entries = new EntryRegistry(client, reads, cache,
         heard.<EntryRegistry.Heard>map(h -> h::heard).orElse(EntryRegistry.Heard.NONE), clock, log);
-    ClusterCredentials credentials = new ClusterCredentials(client, clock, o.cacheTtl(), log);
+    ClusterCredentials credentials = new ClusterCredentials(client, clock, o.cacheTtl(), log).watching();
     Optional<FleetDuties> duties = fleet.map(f -> new FleetDuties(client, cache, entries, heard.get(),
         Optional.of(credentials), new FleetDuties.Settings(f.namespace(), f.replica(), f.vmTtl(), f.revokeAtTtl(),
             f.leaseDuration(), FleetSettings.EVERY), clock, log).start());
@@ -91,6 +91,7 @@ public final class KubernetesMode {
         log, entries::entryOf, () -> {
           duties.ifPresent(FleetDuties::close); // first: its Lease is released while the client still works
           heard.ifPresent(HeardFrom::close);
+          credentials.close();
           entries.close();
           client.close();
         }), credentials, registering(credentials, entries), entries);

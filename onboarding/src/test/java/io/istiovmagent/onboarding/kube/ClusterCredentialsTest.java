@@ -163,4 +163,38 @@ class ClusterCredentialsTest {
     assertEquals(Optional.empty(), creds.authenticate(c1));
     assertNotNull(secret("istio-vm-cred-" + VM1));
   }
+
+  /** In the service, credentials come from an informer: a fleet's reports cost no read, a revocation takes at once. */
+  @Test
+  void watchedCredentialsCostNoReadAndARevocationTakesAtOnce() throws Exception {
+    try (ClusterCredentials service = new ClusterCredentials(client, mesh.clock, Duration.ofSeconds(10), mesh.log)
+        .watching()) {
+      String token = service.createJoinToken("bar", "foo", Duration.ofHours(1), OptionalInt.empty(), "");
+      String c1 = credential(service.enrol("bar", "foo", token, VM1, "vm-1"));
+      String forged = c1.substring(0, c1.lastIndexOf('.') + 1) + "a".repeat(32);
+      assertEquals(Optional.empty(), service.authenticate(forged), "a forged credential starts no informer");
+      assertFalse(service.watchedAndSynced("bar"));
+      assertEquals(Optional.of(new Grant.Vm("bar", "foo", VM1)), service.authenticate(c1));
+      long deadline = System.nanoTime() + java.util.concurrent.TimeUnit.SECONDS.toNanos(10);
+      while (!service.watchedAndSynced("bar")) {
+        assertTrue(System.nanoTime() < deadline, "the informer never listed");
+        Thread.sleep(5);
+      }
+      int before = server.getRequestCount();
+      for (int i = 0; i < 10; i++) {
+        mesh.clock.advance(Duration.ofSeconds(60)); // a heartbeat: longer than the cache period
+        assertEquals(Optional.of(new Grant.Vm("bar", "foo", VM1)), service.authenticate(c1));
+      }
+      assertEquals(before, server.getRequestCount(), "ten reports a minute apart, no read");
+
+      // Revoked by an operator elsewhere (credential revoke on a laptop): refused as soon as the watch tells,
+      // though the clock stands still now and no cache period ends.
+      client.secrets().inNamespace("bar").withName("istio-vm-cred-" + VM1).delete();
+      deadline = System.nanoTime() + java.util.concurrent.TimeUnit.SECONDS.toNanos(5);
+      while (service.authenticate(c1).isPresent()) {
+        assertTrue(System.nanoTime() < deadline, "the revocation never took");
+        Thread.sleep(5);
+      }
+    }
+  }
 }
