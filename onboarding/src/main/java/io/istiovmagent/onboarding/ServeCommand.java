@@ -182,7 +182,8 @@ final class ServeCommand implements Callable<Integer> {
       }
       if (cluster.isPresent()) {
         KubernetesMode.Cluster c = KubernetesMode.connect(cluster.get(), main.clock(), log);
-        b.bundles(c.bundles()).credentials(c.credentials()).enroller(c.enroller()).healthSink(c.entries());
+        b.bundles(c.bundles()).credentials(c.credentials()).enroller(c.enroller()).healthSink(c.entries())
+            .fleet(c.fleet());
       } else {
         b.bundles(bundles);
       }

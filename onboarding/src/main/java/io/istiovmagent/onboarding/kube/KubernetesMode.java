@@ -7,6 +7,7 @@ import io.fabric8.kubernetes.client.KubernetesClientException;
 import io.fabric8.kubernetes.client.VersionInfo;
 import io.istiovmagent.server.BundleProvider;
 import io.istiovmagent.server.Enroller;
+import io.istiovmagent.server.Fleet;
 import io.istiovmagent.server.HealthSink;
 import io.istiovmagent.server.ServerConfigException;
 import io.istiovmagent.util.Log;
@@ -42,11 +43,12 @@ public final class KubernetesMode {
   }
 
   /**
-   * What the service gets from the cluster: bundles, the VMs' credentials (enrolment, authentication), and where
-   * their reports go (WorkloadEntries and their health). Closing the bundles closes the rest.
+   * What the service gets from the cluster: bundles, the VMs' credentials (enrolment, authentication), where their
+   * reports go (WorkloadEntries and their health), and the fleet as those entries show it (GET /v1/vms). Closing the
+   * bundles closes the rest.
    */
   public record Cluster(BundleProvider bundles, ClusterCredentials credentials, Enroller enroller,
-      HealthSink entries) {}
+      HealthSink entries, Fleet fleet) {}
 
   /**
    * Connects with the kubeconfig given, else as fabric8 finds one: in a pod its service account, else $KUBECONFIG or
@@ -68,13 +70,15 @@ public final class KubernetesMode {
           + "); bundle requests get 503 until it does");
     }
     ClusterReads reads = reads(client, o);
-    EntryRegistry entries = new EntryRegistry(client, reads, clock, log);
+    EntryCache cache = new EntryCache(client, log); // one informer for the writes and the fleet view
+    EntryRegistry entries = new EntryRegistry(client, reads, cache, clock, log);
     ClusterCredentials credentials = new ClusterCredentials(client, clock, o.cacheTtl(), log);
     return new Cluster(new KubernetesBundles(reads, new TokenMinter(client, o.tokenLifetime()), o.cacheTtl(), clock,
         log, entries::entryOf, () -> {
           entries.close();
           client.close();
-        }), credentials, registering(credentials, entries), entries);
+        }), credentials, registering(credentials, entries), entries,
+        new EntryFleet(cache, client.getKubernetesSerialization()));
   }
 
   /** Enrolment that registers the VM's WorkloadEntry at once, before its first bundle names the entry. */
@@ -106,6 +110,11 @@ public final class KubernetesMode {
   public static ClusterCredentials credentials(Optional<Path> kubeconfig, Optional<String> context, Clock clock,
       Log log) throws ServerConfigException {
     return new ClusterCredentials(client(kubeconfig, context), clock, Duration.ZERO, log);
+  }
+
+  /** The VMs as the cluster holds them, for the vms command. */
+  public static ClusterVms vms(Optional<Path> kubeconfig, Optional<String> context) throws ServerConfigException {
+    return new ClusterVms(client(kubeconfig, context));
   }
 
   private static KubernetesClient client(Optional<Path> kubeconfig, Optional<String> context)
