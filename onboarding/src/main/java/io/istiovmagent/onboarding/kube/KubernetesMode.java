@@ -1,5 +1,6 @@
 package io.istiovmagent.onboarding.kube;
 
+import com.fasterxml.jackson.databind.JsonMappingException;
 import io.fabric8.kubernetes.client.Config;
 import io.fabric8.kubernetes.client.KubernetesClient;
 import io.fabric8.kubernetes.client.KubernetesClientBuilder;
@@ -19,6 +20,8 @@ import java.time.Duration;
 import java.util.List;
 import java.util.Objects;
 import java.util.Optional;
+import org.snakeyaml.engine.v2.exceptions.Mark;
+import org.snakeyaml.engine.v2.exceptions.MarkedYamlEngineException;
 
 /** {@code serve --kubernetes}: the bundles made from the cluster the service runs in, or is pointed at. */
 public final class KubernetesMode {
@@ -128,7 +131,7 @@ public final class KubernetesMode {
       try {
         config = Config.fromKubeconfig(context.orElse(null), Files.readString(file), file.toString());
       } catch (IOException | RuntimeException e) {
-        throw new ServerConfigException("cannot use --kubeconfig " + file + ": " + e.getMessage(), e);
+        throw new ServerConfigException("cannot use --kubeconfig " + file + ": " + unreadable(e), e);
       }
     } else {
       if (!inCluster() && System.getenv("KUBECONFIG") == null
@@ -139,6 +142,32 @@ public final class KubernetesMode {
       config = Config.autoConfigure(context.orElse(null));
     }
     return new KubernetesClientBuilder().withConfig(config).build();
+  }
+
+  /**
+   * Why a kubeconfig cannot be read, in none of its own words: it holds credentials, and the YAML parser's message
+   * quotes the line it stopped at (a token, when the token's line is the broken one), Jackson's the value it could
+   * not take.
+   */
+  private static String unreadable(Throwable e) {
+    for (Throwable t = e; t != null; t = t.getCause() == t ? null : t.getCause()) {
+      if (t instanceof MarkedYamlEngineException y) { // fabric8 reads kubeconfigs with snakeyaml-engine
+        Optional<Mark> at = y.getProblemMark();
+        return "not YAML: " + y.getProblem() + at.map(m -> " at line " + (m.getLine() + 1) + ", column "
+            + (m.getColumn() + 1)).orElse("");
+      }
+      if (t instanceof JsonMappingException j) {
+        StringBuilder path = new StringBuilder();
+        for (JsonMappingException.Reference r : j.getPath()) {
+          path.append(r.getFieldName() != null ? (path.length() == 0 ? "" : ".") + r.getFieldName()
+              : "[" + r.getIndex() + "]");
+        }
+        return "not a kubeconfig: a value of the wrong type" + (path.length() == 0 ? "" : " at " + path);
+      }
+    }
+    // Anything else (a file that cannot be read, a context that is not there): its first line, no quoted input.
+    String m = String.valueOf(e.getMessage());
+    return m.lines().findFirst().orElse(m);
   }
 
   /** Over a client made elsewhere (a test's mock API server); closing the provider closes the client. */
