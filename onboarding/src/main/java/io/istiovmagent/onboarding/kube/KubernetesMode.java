@@ -115,12 +115,21 @@ public final class KubernetesMode {
     return new ClusterCredentials(client(kubeconfig, context), clock, Duration.ZERO, log);
   }
 
-  /** The VMs as the cluster holds them, for the vms command. */
+  /**
+   * The VMs as the cluster holds them, for the vms command. Someone waits for its answer: an API server that does not
+   * answer fails it after one retry, as kubectl does, not after fabric8's ten (about 20 s).
+   */
   public static ClusterVms vms(Optional<Path> kubeconfig, Optional<String> context) throws ServerConfigException {
-    return new ClusterVms(client(kubeconfig, context));
+    return new ClusterVms(client(kubeconfig, context, 1));
   }
 
   private static KubernetesClient client(Optional<Path> kubeconfig, Optional<String> context)
+      throws ServerConfigException {
+    return client(kubeconfig, context, -1);
+  }
+
+  /** {@code retries} below 0 leaves fabric8's default. */
+  private static KubernetesClient client(Optional<Path> kubeconfig, Optional<String> context, int retries)
       throws ServerConfigException {
     Config config;
     if (kubeconfig.isPresent()) {
@@ -140,6 +149,9 @@ public final class KubernetesMode {
             + "give --kubeconfig FILE (or set KUBECONFIG)", null);
       }
       config = Config.autoConfigure(context.orElse(null));
+    }
+    if (retries >= 0) {
+      config.setRequestRetryBackoffLimit(retries);
     }
     return new KubernetesClientBuilder().withConfig(config).build();
   }
