@@ -82,7 +82,7 @@ public final class OnboardingServer {
         config.log());
     BundleEndpoint bundleEndpoint = new BundleEndpoint(bundles, config.maxAge().toSeconds());
     s.createContext("/", new Router(tokens, credentials, new EnrolEndpoint(enroller), bundleEndpoint, health,
-        inFlight, config.log()));
+        FleetPage.load(), inFlight, config.log()));
     s.setExecutor(executor);
     s.start();
     http = s;

@@ -29,24 +29,26 @@ final class Router implements HttpHandler {
       + "Authorization: Bearer <the VM's credential, or a join token>").with("WWW-Authenticate", "Bearer");
   private static final Response HEALTHY = Response.json(200, Map.of("status", "serving"));
   private static final Response NOT_FOUND = Response.error(404, "no such endpoint; the endpoint serves GET "
-      + "/v1/bundle/{namespace}/{group}, POST /v1/enroll/{namespace}/{group}, POST /v1/health, GET /v1/vms and "
-      + "GET /healthz");
+      + "/v1/bundle/{namespace}/{group}, POST /v1/enroll/{namespace}/{group}, POST /v1/health, GET /v1/vms, "
+      + "GET /healthz and GET /fleet");
 
   private final JoinTokens tokens;
   private final Optional<Authenticator> credentials;
   private final EnrolEndpoint enrol;
   private final BundleEndpoint bundles;
   private final HealthEndpoint health;
+  private final FleetPage page;
   private final InFlight inFlight;
   private final Log log;
 
   Router(JoinTokens tokens, Optional<Authenticator> credentials, EnrolEndpoint enrol, BundleEndpoint bundles,
-      HealthEndpoint health, InFlight inFlight, Log log) {
+      HealthEndpoint health, FleetPage page, InFlight inFlight, Log log) {
     this.tokens = tokens;
     this.credentials = credentials;
     this.enrol = enrol;
     this.bundles = bundles;
     this.health = health;
+    this.page = page;
     this.inFlight = inFlight;
     this.log = log;
   }
@@ -104,6 +106,10 @@ final class Router implements HttpHandler {
     if ("/healthz".equals(path)) {
       // For the kubelet's probes: no credential, nothing about the VMs; answered while the endpoint takes requests.
       return "GET".equals(method) ? HEALTHY : methodNotAllowed("GET");
+    }
+    if (FleetPage.owns(path)) {
+      // Static files holding no data: no credential (the page's script asks for one, for /v1/vms).
+      return "GET".equals(method) ? page.get(path) : methodNotAllowed("GET");
     }
     String[] s = path == null ? new String[0] : path.split("/", -1);
     if (s.length == 5 && s[0].isEmpty() && s[1].equals("v1") && s[2].equals("enroll")
