@@ -26,7 +26,8 @@ import picocli.CommandLine.Spec;
 @Command(name = "serve", mixinStandardHelpOptions = true,
     description = {"Run the reference onboarding endpoint (docs/protocol.md) over HTTPS: hand each workload group's "
         + "bundle to its VMs (GET /v1/bundle/NAMESPACE/GROUP), take their health reports (POST /v1/health) and list "
-        + "the VMs for operators (GET /v1/vms).",
+        + "the VMs for operators (GET /v1/vms, shown as a page at GET /fleet; with --kubernetes from the cluster's "
+        + "WorkloadEntries).",
         "",
         "Bundles: --bundles DIR holds DIR/NAMESPACE/GROUP/ with what `istioctl x workload entry configure -o` writes "
             + "there. Running istioctl again takes effect at the next request; no restart. A directory holding "
