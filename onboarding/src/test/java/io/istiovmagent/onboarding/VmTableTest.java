@@ -2,7 +2,6 @@ package io.istiovmagent.onboarding;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
 
-import io.istiovmagent.onboarding.mesh.AgentState;
 import io.istiovmagent.onboarding.mesh.VmRow;
 import java.time.Duration;
 import java.time.Instant;
@@ -20,7 +19,7 @@ class VmTableTest {
       Instant tokenExpires, Instant lastSeen) {
     return new VmRow(ns, "foo", machine, "foo-" + machine, "10.0.0.7", healthy, reason, null, "Healthy", "HEALTHY",
         sidecar, true, 2L, false, "sha256:5f1d0", tokenExpires, NOW.plus(Duration.ofDays(300)), lastSeen, error,
-        null, null, "0.1.0", List.of(new AgentState.Change(NOW, reason)));
+        null, null, "0.1.0", List.of(new VmRow.Transition(NOW, reason)));
   }
 
   /** The cases of k8s.io/apimachinery's HumanDuration, which kubectl's ages are. */

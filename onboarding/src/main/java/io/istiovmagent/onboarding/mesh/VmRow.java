@@ -20,7 +20,7 @@ public record VmRow(String namespace, String group, String machineId, String ent
     String healthy, String healthReason, Instant healthSince, String agentReason, String status, String sidecar,
     Boolean ready, Long restarts, boolean crashLoop, String bundle, Instant tokenExpires, Instant rootCertExpires,
     Instant lastSeen, String error, Instant errorAt, Instant firstHealthy, String agentVersion,
-    List<AgentState.Change> history) {
+    List<Transition> history) {
   /** The fleet's order: namespace, group, machine (unknowns last), then the entry's name. */
   public static final Comparator<VmRow> ORDER = Comparator
       .comparing(VmRow::namespace, Comparator.nullsLast(Comparator.<String>naturalOrder()))
@@ -29,6 +29,9 @@ public record VmRow(String namespace, String group, String machineId, String ent
       .thenComparing(VmRow::entry, Comparator.nullsLast(Comparator.<String>naturalOrder()));
   /** The most of any one text kept: an entry's fields are bounded by the API server only (about 1.5 MB). */
   static final int MAX_TEXT = 300;
+
+  /** A past reason of {@code Healthy} and when it took effect (the agent condition's {@code history}). */
+  public record Transition(Instant at, String reason) {}
 
   public VmRow {
     history = List.copyOf(history);
@@ -57,7 +60,7 @@ public record VmRow(String namespace, String group, String machineId, String ent
         state.map(AgentState::errorAt).orElse(null), state.map(AgentState::firstHealthy).orElse(null),
         state.map(AgentState::version).map(VmRow::text).orElse(null),
         state.map(AgentState::history).orElse(List.of()).stream()
-            .map(c -> new AgentState.Change(c.at(), text(c.reason()))).toList());
+            .map(c -> new Transition(c.at(), text(c.reason()))).toList());
   }
 
   /** {@code Healthy}'s status and reason as one word, e.g. {@code False/SidecarDown}; "-" without the condition. */

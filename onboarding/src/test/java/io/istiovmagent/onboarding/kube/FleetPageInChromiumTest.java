@@ -9,7 +9,6 @@ import io.fabric8.kubernetes.client.KubernetesClient;
 import io.fabric8.kubernetes.client.server.mock.EnableKubernetesMockClient;
 import io.fabric8.kubernetes.client.server.mock.KubernetesMockServer;
 import io.fabric8.kubernetes.api.model.GenericKubernetesResource;
-import io.istiovmagent.onboarding.mesh.AgentState;
 import io.istiovmagent.onboarding.mesh.EntryPlan;
 import io.istiovmagent.server.OnboardingServer;
 import java.nio.charset.StandardCharsets;
@@ -37,6 +36,8 @@ import org.junit.jupiter.api.io.TempDir;
  */
 @EnableKubernetesMockClient(crud = true)
 class FleetPageInChromiumTest {
+  /** The service's own condition type (AgentState.TYPE), as an entry carries it. */
+  private static final String AGENT = "istio-vm-agent.io/Agent";
   private static final Pattern ROW = Pattern.compile("<tr data-machine=\"([0-9a-f]+)\" data-health=\"(\\w+)\">(.*?)"
       + "</tr>", Pattern.DOTALL);
 
@@ -61,7 +62,7 @@ class FleetPageInChromiumTest {
         "spec", Map.of("address", "<img src=x onerror=\"document.title='owned'\">"),
         "status", Map.of("conditions", List.of(
             Map.of("type", "Healthy", "status", "True", "reason", "<b>Serving</b>"),
-            Map.of("type", AgentState.TYPE, "status", "True", "reason", "Healthy", "message", "first-healthy=never "
+            Map.of("type", AGENT, "status", "True", "reason", "Healthy", "message", "first-healthy=never "
                 + "error=\"<script>document.title='owned'</script>\" history=\"2026-12-07T10:00:00Z <i>x</i>\""))));
     GenericKubernetesResource forged = client.getKubernetesSerialization().convertValue(entry,
         GenericKubernetesResource.class);

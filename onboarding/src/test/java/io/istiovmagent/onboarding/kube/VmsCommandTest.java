@@ -11,7 +11,6 @@ import io.fabric8.kubernetes.client.KubernetesClient;
 import io.fabric8.kubernetes.client.server.mock.EnableKubernetesMockClient;
 import io.fabric8.kubernetes.client.server.mock.KubernetesMockServer;
 import io.istiovmagent.onboarding.OnboardingMain;
-import io.istiovmagent.onboarding.mesh.AgentState;
 import io.istiovmagent.onboarding.mesh.EntryPlan;
 import io.istiovmagent.onboarding.mesh.VmRow;
 import java.io.PrintWriter;
@@ -31,6 +30,8 @@ import org.junit.jupiter.api.io.TempDir;
 /** {@code istio-vm-onboarding vms}, through a kubeconfig to fabric8's mock API server, as an operator runs it. */
 @EnableKubernetesMockClient(crud = true)
 class VmsCommandTest {
+  /** The service's own condition type (AgentState.TYPE), as an entry carries it. */
+  private static final String AGENT = "istio-vm-agent.io/Agent";
   private static final ObjectMapper JSON = new ObjectMapper();
   private static final String LIST_ALL = "/apis/networking.istio.io/v1/workloadentries?labelSelector="
       + "app.kubernetes.io%2Fmanaged-by%3Distio-vm-onboarding";
@@ -129,7 +130,7 @@ class VmsCommandTest {
         "metadata", Map.of("name", "foo-evil", "namespace", "bar", "labels", Map.of(EntryPlan.MANAGED_BY,
             EntryPlan.MANAGER, EntryPlan.MACHINE_LABEL, "evil")),
         "spec", Map.of("address", "10.6.6.6\u001b]0;owned\u0007"),
-        "status", Map.of("conditions", List.of(Map.of("type", AgentState.TYPE, "status", "False",
+        "status", Map.of("conditions", List.of(Map.of("type", AGENT, "status", "False",
             "reason", "Unhealthy\u001b[2J", "message", "first-healthy=never error=\"\u001b[31mred\u202e\""))));
     GenericKubernetesResource e = client.getKubernetesSerialization().convertValue(entry,
         GenericKubernetesResource.class);

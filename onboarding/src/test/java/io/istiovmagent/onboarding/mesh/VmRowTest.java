@@ -67,7 +67,8 @@ class VmRowTest {
     assertEquals(new VmRow("bar", "foo", VM, "foo-" + VM, "10.0.0.7", "False", "SidecarDown", T0, "Unhealthy",
         "UNHEALTHY", "failed/failed", false, 3L, false, "5f1d0c9e2a7b", T0.plusSeconds(2460),
         T0.plusSeconds(86_400 * 300), Instant.parse("2026-12-07T10:00:30Z"), "istio.service: exited, status=1", T0,
-        T0.minusSeconds(600), "0.1.0", STATE.history()), row);
+        T0.minusSeconds(600), "0.1.0", List.of(new VmRow.Transition(T0.minusSeconds(600), "Serving"),
+            new VmRow.Transition(T0, "SidecarDown"))), row);
     assertEquals("False/SidecarDown", row.health());
   }
 
@@ -145,7 +146,7 @@ class VmRowTest {
     assertNull(row.restarts());
     assertNull(row.tokenExpires());
     assertNull(row.lastSeen());
-    assertEquals(List.of(new AgentState.Change(T0, "Serving")), row.history());
+    assertEquals(List.of(new VmRow.Transition(T0, "Serving")), row.history());
   }
 
   @Test
