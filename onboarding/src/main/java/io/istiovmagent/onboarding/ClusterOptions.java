@@ -27,15 +27,32 @@ final class ClusterOptions {
     int run(ClusterCredentials cluster);
   }
 
+  /** How a command gets to the part of the cluster it works on, from the kubeconfig and context given. */
+  @FunctionalInterface
+  interface Connect<T> {
+    T connect(Optional<Path> kubeconfig, Optional<String> context) throws ServerConfigException;
+  }
+
+  /** What a command does with what {@link Connect} gave it; returns its exit code. */
+  @FunctionalInterface
+  interface Use<T> {
+    int run(T cluster);
+  }
+
   /**
    * Runs {@code action} against the cluster; a kubeconfig that cannot be used is exit 78, a refusal by the API
    * (RBAC) 77 naming {@code permission}, an API that does not answer 69.
    */
   int run(CommandSpec spec, Clock clock, String permission, Action action) {
+    return run(spec, permission, (kubeconfig, context) -> KubernetesMode.credentials(kubeconfig, context, clock,
+        new Log(System.err, false)), action::run);
+  }
+
+  /** Runs {@code use} on what {@code connect} gives, its failures told and numbered as {@link #run} says. */
+  <T> int run(CommandSpec spec, String permission, Connect<T> connect, Use<T> use) {
     PrintWriter err = spec.commandLine().getErr();
     try {
-      return action.run(KubernetesMode.credentials(Optional.ofNullable(kubeconfig), Optional.ofNullable(context),
-          clock, new Log(System.err, false)));
+      return use.run(connect.connect(Optional.ofNullable(kubeconfig), Optional.ofNullable(context)));
     } catch (ServerConfigException e) {
       err.println(e.getMessage());
       return OnboardingMain.CONFIG;

@@ -11,7 +11,8 @@ import picocli.CommandLine.Command;
     description = "The onboarding service: hands each virtual machine its workload group's bootstrap bundle "
         + "(what `istioctl x workload entry configure` makes) and takes the health its agent reports "
         + "(docs/protocol.md).",
-    subcommands = {ServeCommand.class, GenerateCommand.class, TokenCommand.class, CredentialCommand.class},
+    subcommands = {ServeCommand.class, GenerateCommand.class, TokenCommand.class, CredentialCommand.class,
+        VmsCommand.class},
     exitCodeListHeading = "%nExit codes:%n",
     exitCodeList = {"0:success", "1:no such token or credential", "64:usage error", "69:the Kubernetes API did not "
         + "answer", "70:internal error", "77:the Kubernetes API refused (RBAC)", "78:configuration error"})

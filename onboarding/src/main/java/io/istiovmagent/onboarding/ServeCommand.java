@@ -27,7 +27,8 @@ import picocli.CommandLine.Spec;
 @Command(name = "serve", mixinStandardHelpOptions = true,
     description = {"Run the reference onboarding endpoint (docs/protocol.md) over HTTPS: hand each workload group's "
         + "bundle to its VMs (GET /v1/bundle/NAMESPACE/GROUP), take their health reports (POST /v1/health) and list "
-        + "the VMs for operators (GET /v1/vms).",
+        + "the VMs for operators (GET /v1/vms, shown as a page at GET /fleet; with --kubernetes from the cluster's "
+        + "WorkloadEntries).",
         "",
         "Bundles: --bundles DIR holds DIR/NAMESPACE/GROUP/ with what `istioctl x workload entry configure -o` writes "
             + "there. Running istioctl again takes effect at the next request; no restart. A directory holding "
@@ -206,7 +207,8 @@ final class ServeCommand implements Callable<Integer> {
       }
       if (cluster.isPresent()) {
         KubernetesMode.Cluster c = KubernetesMode.connect(cluster.get(), Optional.of(duties()), main.clock(), log);
-        b.bundles(c.bundles()).credentials(c.credentials()).enroller(c.enroller()).healthSink(c.entries());
+        b.bundles(c.bundles()).credentials(c.credentials()).enroller(c.enroller()).healthSink(c.entries())
+            .fleet(c.fleet());
       } else {
         b.bundles(bundles);
       }

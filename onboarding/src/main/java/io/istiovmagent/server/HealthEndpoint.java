@@ -5,21 +5,27 @@ import io.istiovmagent.protocol.ReportAnswer;
 import io.istiovmagent.util.Log;
 import java.time.Clock;
 import java.time.Instant;
+import java.time.temporal.ChronoUnit;
 import java.util.Map;
 import java.util.Optional;
 
-/** POST /v1/health (a VM's report, answered with hints) and GET /v1/vms (every VM, for operators). */
+/**
+ * POST /v1/health (a VM's report, answered with hints) and GET /v1/vms (every VM, for operators: from the fleet when
+ * there is one, else the reports this endpoint took).
+ */
 final class HealthEndpoint {
   private final BundleProvider bundles;
   private final VmRegistry registry;
   private final Optional<ReportLog> reportLog;
   private final Optional<HealthSink> sink;
+  private final Optional<Fleet> fleet;
   private final Clock clock;
   private final Log log;
 
   HealthEndpoint(BundleProvider bundles, VmRegistry registry, Optional<ReportLog> reportLog,
-      Optional<HealthSink> sink, Clock clock, Log log) {
+      Optional<HealthSink> sink, Optional<Fleet> fleet, Clock clock, Log log) {
     this.sink = sink;
+    this.fleet = fleet;
     this.bundles = bundles;
     this.registry = registry;
     this.reportLog = reportLog;
@@ -71,13 +77,19 @@ final class HealthEndpoint {
     if (!(grant instanceof Grant.Admin)) {
       return Response.error(403, "listing VMs needs an admin join token (admin: true in the endpoint's token file)");
     }
+    Instant now = clock.instant();
     Map<String, Object> body = new java.util.LinkedHashMap<>();
-    body.put("vms", registry.summaries(clock.instant()));
+    // With a fleet, every replica answers alike: the VMs as the cluster holds them, not the reports taken here.
+    body.put("vms", fleet.isPresent() ? fleet.get().vms() : registry.summaries(now));
     body.put("bundleProblems", bundles.problems().entrySet().stream()
         .map(e -> Map.of("group", e.getKey(), "problem", e.getValue())).toList());
     if (sink.isPresent()) {
       body.put("entryProblems", sink.get().problems().entrySet().stream()
           .map(e -> Map.of("entry", e.getKey(), "problem", e.getValue())).toList());
+    }
+    if (fleet.isPresent()) {
+      body.put("fleetProblem", fleet.get().problem().orElse(null));
+      body.put("now", now.truncatedTo(ChronoUnit.SECONDS).toString()); // relative times, by the service's clock
     }
     return Response.json(200, body);
   }

@@ -32,6 +32,7 @@ public final class OnboardingServer {
   private final Optional<Authenticator> credentials;
   private final Optional<Enroller> enroller;
   private final Optional<HealthSink> healthSink;
+  private final Optional<Fleet> fleet;
   private final BundleProvider bundles;
   private final VmRegistry registry;
   private final InFlight inFlight = new InFlight();
@@ -48,6 +49,7 @@ public final class OnboardingServer {
     this.credentials = b.credentials;
     this.enroller = b.enroller;
     this.healthSink = b.healthSink;
+    this.fleet = b.fleet;
     this.bundles = bundles;
     this.registry = new VmRegistry(b.maxVms, b.historyPerVm);
   }
@@ -76,11 +78,12 @@ public final class OnboardingServer {
       }
     });
     Optional<ReportLog> reports = config.reports().map(f -> new ReportLog(f, config.log()));
-    HealthEndpoint health = new HealthEndpoint(bundles, registry, reports, healthSink, config.clock(), config.log());
+    HealthEndpoint health = new HealthEndpoint(bundles, registry, reports, healthSink, fleet, config.clock(),
+        config.log());
     BundleEndpoint bundleEndpoint = new BundleEndpoint(bundles, config.maxAge().toSeconds());
     DeregisterEndpoint deregister = new DeregisterEndpoint(registry, healthSink, config.log());
     s.createContext("/", new Router(tokens, credentials, new EnrolEndpoint(enroller), bundleEndpoint, health,
-        deregister, inFlight, config.log()));
+        deregister, FleetPage.load(), inFlight, config.log()));
     s.setExecutor(executor);
     s.start();
     http = s;
@@ -164,6 +167,7 @@ public final class OnboardingServer {
     private Optional<Authenticator> credentials = Optional.empty();
     private Optional<Enroller> enroller = Optional.empty();
     private Optional<HealthSink> healthSink = Optional.empty();
+    private Optional<Fleet> fleet = Optional.empty();
     private Optional<Path> reports = Optional.empty();
     private Duration maxAge = Duration.ofSeconds(300);
     private Clock clock = Clock.systemUTC();
@@ -230,6 +234,12 @@ public final class OnboardingServer {
     /** Accepted reports also go to {@code sink} (the cluster: WorkloadEntries and their health). */
     public Builder healthSink(HealthSink sink) {
       this.healthSink = Optional.of(Objects.requireNonNull(sink, "sink == null"));
+      return this;
+    }
+
+    /** GET /v1/vms lists {@code fleet} (the cluster's view, the same on every replica) instead of the reports taken. */
+    public Builder fleet(Fleet fleet) {
+      this.fleet = Optional.of(Objects.requireNonNull(fleet, "fleet == null"));
       return this;
     }
 

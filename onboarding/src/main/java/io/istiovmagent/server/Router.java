@@ -30,7 +30,7 @@ final class Router implements HttpHandler {
   private static final Response HEALTHY = Response.json(200, Map.of("status", "serving"));
   private static final Response NOT_FOUND = Response.error(404, "no such endpoint; the endpoint serves GET "
       + "/v1/bundle/{namespace}/{group}, POST /v1/enroll/{namespace}/{group}, POST /v1/health, GET /v1/vms, "
-      + "DELETE /v1/vms/{namespace}/{group}/{machineId} and GET /healthz");
+      + "DELETE /v1/vms/{namespace}/{group}/{machineId}, GET /healthz and GET /fleet");
 
   private final JoinTokens tokens;
   private final Optional<Authenticator> credentials;
@@ -38,17 +38,19 @@ final class Router implements HttpHandler {
   private final BundleEndpoint bundles;
   private final HealthEndpoint health;
   private final DeregisterEndpoint deregister;
+  private final FleetPage page;
   private final InFlight inFlight;
   private final Log log;
 
   Router(JoinTokens tokens, Optional<Authenticator> credentials, EnrolEndpoint enrol, BundleEndpoint bundles,
-      HealthEndpoint health, DeregisterEndpoint deregister, InFlight inFlight, Log log) {
+      HealthEndpoint health, DeregisterEndpoint deregister, FleetPage page, InFlight inFlight, Log log) {
     this.tokens = tokens;
     this.credentials = credentials;
     this.enrol = enrol;
     this.bundles = bundles;
     this.health = health;
     this.deregister = deregister;
+    this.page = page;
     this.inFlight = inFlight;
     this.log = log;
   }
@@ -106,6 +108,10 @@ final class Router implements HttpHandler {
     if ("/healthz".equals(path)) {
       // For the kubelet's probes: no credential, nothing about the VMs; answered while the endpoint takes requests.
       return "GET".equals(method) ? HEALTHY : methodNotAllowed("GET");
+    }
+    if (FleetPage.owns(path)) {
+      // Static files holding no data: no credential (the page's script asks for one, for /v1/vms).
+      return "GET".equals(method) ? page.get(path) : methodNotAllowed("GET");
     }
     String[] s = path == null ? new String[0] : path.split("/", -1);
     if (s.length == 5 && s[0].isEmpty() && s[1].equals("v1") && s[2].equals("enroll")

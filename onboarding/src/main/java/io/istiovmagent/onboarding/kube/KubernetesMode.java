@@ -1,5 +1,6 @@
 package io.istiovmagent.onboarding.kube;
 
+import com.fasterxml.jackson.databind.JsonMappingException;
 import io.fabric8.kubernetes.client.Config;
 import io.fabric8.kubernetes.client.KubernetesClient;
 import io.fabric8.kubernetes.client.KubernetesClientBuilder;
@@ -7,6 +8,7 @@ import io.fabric8.kubernetes.client.KubernetesClientException;
 import io.fabric8.kubernetes.client.VersionInfo;
 import io.istiovmagent.server.BundleProvider;
 import io.istiovmagent.server.Enroller;
+import io.istiovmagent.server.Fleet;
 import io.istiovmagent.server.HealthSink;
 import io.istiovmagent.server.ServerConfigException;
 import io.istiovmagent.util.Log;
@@ -18,6 +20,8 @@ import java.time.Duration;
 import java.util.List;
 import java.util.Objects;
 import java.util.Optional;
+import org.snakeyaml.engine.v2.exceptions.Mark;
+import org.snakeyaml.engine.v2.exceptions.MarkedYamlEngineException;
 
 /** {@code serve --kubernetes}: the bundles made from the cluster the service runs in, or is pointed at. */
 public final class KubernetesMode {
@@ -52,11 +56,12 @@ public final class KubernetesMode {
   }
 
   /**
-   * What the service gets from the cluster: bundles, the VMs' credentials (enrolment, authentication), and where
-   * their reports go (WorkloadEntries and their health). Closing the bundles closes the rest.
+   * What the service gets from the cluster: bundles, the VMs' credentials (enrolment, authentication), where their
+   * reports go (WorkloadEntries and their health), and the fleet as those entries show it (GET /v1/vms). Closing the
+   * bundles closes the rest.
    */
   public record Cluster(BundleProvider bundles, ClusterCredentials credentials, Enroller enroller,
-      HealthSink entries) {}
+      HealthSink entries, Fleet fleet) {}
 
   /**
    * Connects with the kubeconfig given, else as fabric8 finds one: in a pod its service account, else $KUBECONFIG or
@@ -79,7 +84,7 @@ public final class KubernetesMode {
           + "); bundle requests get 503 until it does");
     }
     ClusterReads reads = reads(client, o);
-    EntryCache cache = new EntryCache(client, log);
+    EntryCache cache = new EntryCache(client, log); // one informer for the writes and the fleet view
     Optional<HeardFrom> heard = fleet.map(f -> new HeardFrom(client, f.namespace(), f.replica(), log));
     EntryRegistry entries = new EntryRegistry(client, reads, cache,
         heard.<EntryRegistry.Heard>map(h -> h::heard).orElse(EntryRegistry.Heard.NONE), clock, log);
@@ -94,7 +99,8 @@ public final class KubernetesMode {
           credentials.close();
           entries.close();
           client.close();
-        }), credentials, registering(credentials, entries), entries);
+        }), credentials, registering(credentials, entries), entries,
+        new EntryFleet(cache, client.getKubernetesSerialization()));
   }
 
   /** Enrolment that registers the VM's WorkloadEntry at once, before its first bundle names the entry. */
@@ -128,7 +134,21 @@ public final class KubernetesMode {
     return new ClusterCredentials(client(kubeconfig, context), clock, Duration.ZERO, log);
   }
 
+  /**
+   * The VMs as the cluster holds them, for the vms command. Someone waits for its answer: an API server that does not
+   * answer fails it after one retry, as kubectl does, not after fabric8's ten (about 20 s).
+   */
+  public static ClusterVms vms(Optional<Path> kubeconfig, Optional<String> context) throws ServerConfigException {
+    return new ClusterVms(client(kubeconfig, context, 1));
+  }
+
   private static KubernetesClient client(Optional<Path> kubeconfig, Optional<String> context)
+      throws ServerConfigException {
+    return client(kubeconfig, context, -1);
+  }
+
+  /** {@code retries} below 0 leaves fabric8's default. */
+  private static KubernetesClient client(Optional<Path> kubeconfig, Optional<String> context, int retries)
       throws ServerConfigException {
     Config config;
     if (kubeconfig.isPresent()) {
@@ -139,7 +159,7 @@ public final class KubernetesMode {
       try {
         config = Config.fromKubeconfig(context.orElse(null), Files.readString(file), file.toString());
       } catch (IOException | RuntimeException e) {
-        throw new ServerConfigException("cannot use --kubeconfig " + file + ": " + e.getMessage(), e);
+        throw new ServerConfigException("cannot use --kubeconfig " + file + ": " + unreadable(e), e);
       }
     } else {
       if (!inCluster() && System.getenv("KUBECONFIG") == null
@@ -149,7 +169,36 @@ public final class KubernetesMode {
       }
       config = Config.autoConfigure(context.orElse(null));
     }
+    if (retries >= 0) {
+      config.setRequestRetryBackoffLimit(retries);
+    }
     return new KubernetesClientBuilder().withConfig(config).build();
+  }
+
+  /**
+   * Why a kubeconfig cannot be read, in none of its own words: it holds credentials, and the YAML parser's message
+   * quotes the line it stopped at (a token, when the token's line is the broken one), Jackson's the value it could
+   * not take.
+   */
+  private static String unreadable(Throwable e) {
+    for (Throwable t = e; t != null; t = t.getCause() == t ? null : t.getCause()) {
+      if (t instanceof MarkedYamlEngineException y) { // fabric8 reads kubeconfigs with snakeyaml-engine
+        Optional<Mark> at = y.getProblemMark();
+        return "not YAML: " + y.getProblem() + at.map(m -> " at line " + (m.getLine() + 1) + ", column "
+            + (m.getColumn() + 1)).orElse("");
+      }
+      if (t instanceof JsonMappingException j) {
+        StringBuilder path = new StringBuilder();
+        for (JsonMappingException.Reference r : j.getPath()) {
+          path.append(r.getFieldName() != null ? (path.length() == 0 ? "" : ".") + r.getFieldName()
+              : "[" + r.getIndex() + "]");
+        }
+        return "not a kubeconfig: a value of the wrong type" + (path.length() == 0 ? "" : " at " + path);
+      }
+    }
+    // Anything else (a file that cannot be read, a context that is not there): its first line, no quoted input.
+    String m = String.valueOf(e.getMessage());
+    return m.lines().findFirst().orElse(m);
   }
 
   /** Over a client made elsewhere (a test's mock API server); closing the provider closes the client. */

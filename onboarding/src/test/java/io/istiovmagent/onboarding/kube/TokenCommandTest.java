@@ -11,6 +11,7 @@ import io.fabric8.kubernetes.client.server.mock.KubernetesMockServer;
 import io.istiovmagent.onboarding.OnboardingMain;
 import java.io.PrintWriter;
 import java.io.StringWriter;
+import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayList;
@@ -98,5 +99,29 @@ class TokenCommandTest {
         "token", "list", "--kubeconfig", tmp.resolve("missing").toString());
     assertEquals(78, code);
     assertTrue(err.toString().contains("--kubeconfig " + tmp.resolve("missing") + " does not exist"), err.toString());
+  }
+
+  /**
+   * A kubeconfig that cannot be used is named, never quoted: it holds the user's credentials, and the YAML parser's
+   * own message shows the line it stopped at.
+   */
+  @Test
+  void aBrokenKubeconfigIsNamedButItsTokenNeverShown() throws Exception {
+    String secret = "Zq7xWv-bearer-0123456789abcdef";
+    String good = Files.readString(kubeconfig).replace("not-checked-by-the-mock", secret);
+    for (String broken : new String[] {good.replace("users:\n", "users:\n  [\n"),
+        good.replace("    token: " + secret, "    token: " + secret + "\n   bad: indentation: here"),
+        good.replace("    token: " + secret, "    token: " + secret + ": x"),
+        good.replace("    token: " + secret, "    token: [" + secret + ", 2]"),
+        good.replace("    token: " + secret, "    token: " + secret + "\n    \"unterminated")}) {
+      Files.writeString(kubeconfig, broken);
+      Run r = run("token", "list");
+      assertEquals(78, r.code(), r.err());
+      assertTrue(r.err().contains("--kubeconfig " + kubeconfig), r.err());
+      assertTrue(r.err().matches("(?s).*(at line \\d+, column \\d+|at users\\[0\\]\\.user\\.token).*"), r.err());
+      for (int i = 0; i + 8 <= secret.length(); i++) { // the parser cuts a long line anywhere: no piece of it either
+        assertFalse((r.out() + r.err()).contains(secret.substring(i, i + 8)), r.err());
+      }
+    }
   }
 }

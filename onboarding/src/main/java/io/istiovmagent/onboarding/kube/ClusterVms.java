@@ -1,0 +1,40 @@
+package io.istiovmagent.onboarding.kube;
+
+import io.fabric8.kubernetes.api.model.GenericKubernetesResource;
+import io.fabric8.kubernetes.api.model.GenericKubernetesResourceList;
+import io.fabric8.kubernetes.client.KubernetesClient;
+import io.fabric8.kubernetes.client.dsl.MixedOperation;
+import io.fabric8.kubernetes.client.dsl.Resource;
+import io.fabric8.kubernetes.client.utils.KubernetesSerialization;
+import io.istiovmagent.onboarding.mesh.EntryPlan;
+import io.istiovmagent.onboarding.mesh.VmRow;
+import java.util.Collection;
+import java.util.List;
+import java.util.Map;
+import java.util.Optional;
+
+/**
+ * The VMs as the cluster holds them, listed once: the service's WorkloadEntries (by their managed-by label), one
+ * {@link VmRow} each, for the {@code vms} command on any machine with a kubeconfig. Needs list on workloadentries.
+ */
+public final class ClusterVms {
+  private final KubernetesClient client;
+
+  ClusterVms(KubernetesClient client) {
+    this.client = client;
+  }
+
+  /** Every VM in {@code namespace}, or in all namespaces, in the fleet's order. */
+  public List<VmRow> list(Optional<String> namespace) {
+    MixedOperation<GenericKubernetesResource, GenericKubernetesResourceList, Resource<GenericKubernetesResource>>
+        entries = client.genericKubernetesResources(EntryRegistry.ENTRIES);
+    return rows(client.getKubernetesSerialization(), (namespace.isPresent() ? entries.inNamespace(namespace.get())
+        : entries.inAnyNamespace()).withLabel(EntryPlan.MANAGED_BY, EntryPlan.MANAGER).list().getItems());
+  }
+
+  /** The rows of {@code entries}, each read as the plain map the API sent, in the fleet's order. */
+  static List<VmRow> rows(KubernetesSerialization serialization, Collection<GenericKubernetesResource> entries) {
+    return entries.stream().map(e -> VmRow.of(serialization.convertValue(e, Map.class))).sorted(VmRow.ORDER)
+        .toList();
+  }
+}
