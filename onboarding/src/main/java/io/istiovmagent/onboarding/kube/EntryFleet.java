@@ -13,16 +13,21 @@ import java.util.Optional;
  */
 final class EntryFleet implements Fleet {
   private final EntryCache cache;
+  private final EntryCache leases;
   private final KubernetesSerialization serialization;
 
-  EntryFleet(EntryCache cache, KubernetesSerialization serialization) {
+  /** Over the informers of the entries and of the state Leases (VMs of groups istiod registers). */
+  EntryFleet(EntryCache cache, EntryCache leases, KubernetesSerialization serialization) {
     this.cache = cache;
+    this.leases = leases;
     this.serialization = serialization;
   }
 
   @Override
   public List<Map<String, Object>> vms() {
-    return ClusterVms.rows(serialization, cache.all()).stream().map(VmRow::json).toList();
+    List<io.fabric8.kubernetes.api.model.GenericKubernetesResource> all = new java.util.ArrayList<>(cache.all());
+    all.addAll(leases.all());
+    return ClusterVms.rows(serialization, all).stream().map(VmRow::json).toList();
   }
 
   @Override

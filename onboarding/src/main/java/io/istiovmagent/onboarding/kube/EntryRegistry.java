@@ -214,6 +214,11 @@ final class EntryRegistry implements HealthSink, AutoCloseable {
     }
   }
 
+  /** The informer over the state Leases of VMs in groups istiod registers (for the fleet view). */
+  EntryCache leaseCache() {
+    return leases;
+  }
+
   /** Whether every report taken has been written (or failed); tests wait for it instead of sleeping. */
   boolean idle() {
     return pending.isEmpty() && dirty.isEmpty() && busy.get() == 0;

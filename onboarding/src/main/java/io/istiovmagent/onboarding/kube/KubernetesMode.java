@@ -100,7 +100,7 @@ public final class KubernetesMode {
           entries.close();
           client.close();
         }), credentials, registering(credentials, entries), entries,
-        new EntryFleet(cache, client.getKubernetesSerialization()));
+        new EntryFleet(cache, entries.leaseCache(), client.getKubernetesSerialization()));
   }
 
   /** Enrolment that registers the VM's WorkloadEntry at once, before its first bundle names the entry. */

@@ -37,12 +37,15 @@ public record VmRow(String namespace, String group, String machineId, String ent
     history = List.copyOf(history);
   }
 
-  /** The row of one WorkloadEntry, {@code entry} as fabric8's GenericKubernetesResource converts to a map. */
+  /**
+   * The row of one WorkloadEntry, or of the state Lease of a VM in a group istiod registers (no address: istiod's
+   * entry has it), {@code entry} as fabric8's GenericKubernetesResource converts to a map.
+   */
   public static VmRow of(Map<?, ?> entry) {
     Map<?, ?> meta = map(entry.get("metadata"));
     Map<?, ?> spec = map(entry.get("spec"));
-    List<?> conditions = entry.get("status") instanceof Map<?, ?> s && s.get("conditions") instanceof List<?> l
-        ? l : List.of();
+    List<?> conditions = "Lease".equals(entry.get("kind")) ? leaseConditions(meta)
+        : entry.get("status") instanceof Map<?, ?> s && s.get("conditions") instanceof List<?> l ? l : List.of();
     Map<?, ?> healthy = condition(conditions, Condition.HEALTHY);
     Map<?, ?> agent = condition(conditions, AgentState.TYPE);
     Optional<AgentState> state = AgentState.parse(text(agent.get("message"), Integer.MAX_VALUE));
@@ -120,6 +123,19 @@ public record VmRow(String namespace, String group, String machineId, String ent
       return name.substring(0, name.length() - machine.length() - 1);
     }
     return null;
+  }
+
+  private static final com.fasterxml.jackson.databind.ObjectMapper JSON =
+      new com.fasterxml.jackson.databind.ObjectMapper();
+
+  /** A state Lease's conditions, from its annotation (JSON); none when it is missing or garbled. */
+  private static List<?> leaseConditions(Map<?, ?> meta) {
+    Object json = map(meta.get("annotations")).get(EntryPlan.CONDITIONS_ANNOTATION);
+    try {
+      return json instanceof String j && JSON.readValue(j, Object.class) instanceof List<?> l ? l : List.of();
+    } catch (java.io.IOException e) {
+      return List.of();
+    }
   }
 
   private static Map<?, ?> condition(List<?> conditions, String type) {

@@ -94,12 +94,14 @@ class EntryFleetTest {
   void aReplicaThatTookNoReportListsTheSameVms() throws Exception {
     JsonNode first = vms(fleet.reported().serve(tmp)).get("vms");
     EntryCache other = new EntryCache(client, fleet.mesh.log);
+    EntryCache leases = new EntryCache(client, EntryRegistry.LEASES, fleet.mesh.log);
     try {
-      EntryFleet replica = new EntryFleet(other, client.getKubernetesSerialization());
+      EntryFleet replica = new EntryFleet(other, leases, client.getKubernetesSerialization());
       FleetOnMockApi.await(() -> replica.vms().size() == 3);
       assertEquals(first.toString(), JSON.writeValueAsString(replica.vms()));
     } finally {
       other.close();
+      leases.close();
     }
   }
 
@@ -109,14 +111,16 @@ class EntryFleetTest {
         + "app.kubernetes.io%2Fmanaged-by%3Distio-vm-onboarding&resourceVersion=0").andReturn(403, new StatusBuilder()
         .withCode(403).withReason("Forbidden").withMessage("workloadentries is forbidden").build()).always();
     EntryCache refused = new EntryCache(client, fleet.mesh.log);
+    EntryCache leases = new EntryCache(client, EntryRegistry.LEASES, fleet.mesh.log);
     try {
-      EntryFleet view = new EntryFleet(refused, client.getKubernetesSerialization());
+      EntryFleet view = new EntryFleet(refused, leases, client.getKubernetesSerialization());
       FleetOnMockApi.await(() -> view.problem().filter(p -> p.contains("403")).isPresent());
       assertTrue(view.problem().get().contains("needs list and watch on workloadentries in all namespaces"),
           view.problem().get());
       assertEquals(List.of(), view.vms());
     } finally {
       refused.close();
+      leases.close();
     }
   }
 

@@ -86,7 +86,8 @@ final class FleetOnMockApi implements AutoCloseable {
     Files.setPosixFilePermissions(tokens, PosixFilePermissions.fromString("rw-------"));
     endpoint = OnboardingServer.builder().listen(new InetSocketAddress(InetAddress.getLoopbackAddress(), 0))
         .tls(ServerTls.selfSigned(Clock.systemUTC(), List.of())).bundles(mesh.bundles(registry::entryOf))
-        .healthSink(registry).fleet(new EntryFleet(cache, client.getKubernetesSerialization())).clock(mesh.clock)
+        .healthSink(registry).fleet(new EntryFleet(cache, registry.leaseCache(),
+            client.getKubernetesSerialization())).clock(mesh.clock)
         .log(mesh.log).tokens(tokens).build();
     endpoint.start();
     return endpoint;

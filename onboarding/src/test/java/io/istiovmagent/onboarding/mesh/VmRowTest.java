@@ -182,4 +182,25 @@ class VmRowTest {
     rows.sort(VmRow.ORDER);
     assertEquals(List.of(c, a, b, unknown), rows);
   }
+
+  /** A VM of a group istiod registers: its state Lease, the conditions in an annotation, no address. */
+  @Test
+  void aStateLeaseGivesItsVmsRowWithoutAnAddress() throws Exception {
+    String json = new com.fasterxml.jackson.databind.ObjectMapper().writeValueAsString(list(
+        healthy("False", "SidecarDown"), agent("Unhealthy", STATE.message(), "2026-12-07T10:00:30Z")));
+    Map<String, Object> lease = obj("apiVersion", "coordination.k8s.io/v1", "kind", "Lease",
+        "metadata", obj("name", "foo-" + VM, "namespace", "bar",
+            "labels", obj(EntryPlan.MACHINE_LABEL, VM, EntryPlan.MANAGED_BY, EntryPlan.MANAGER),
+            "annotations", obj(EntryPlan.CONDITIONS_ANNOTATION, json),
+            "ownerReferences", list(obj("kind", "WorkloadGroup", "name", "foo"))),
+        "spec", obj("holderIdentity", VM, "renewTime", "2026-12-07T10:00:30.000000Z"));
+    VmRow row = VmRow.of(lease);
+    assertEquals(List.of("bar", "foo", VM, "False/SidecarDown", "Unhealthy"), List.of(row.namespace(), row.group(),
+        row.machineId(), row.health(), row.agentReason()));
+    assertNull(row.address(), "istiod's entry has it");
+    assertEquals(Instant.parse("2026-12-07T10:00:30Z"), row.lastSeen());
+    Map<String, Object> garbled = new LinkedHashMap<>(lease);
+    garbled.put("metadata", obj("name", "foo-" + VM, "annotations", obj(EntryPlan.CONDITIONS_ANNOTATION, "{not")));
+    assertEquals("-", VmRow.of(garbled).health(), "garbled: unknown, never an exception");
+  }
 }
