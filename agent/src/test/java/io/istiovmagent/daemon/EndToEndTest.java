@@ -260,6 +260,12 @@ class EndToEndTest {
           owner.get("controller")), "deleting the group deletes its entries (Kubernetes' garbage collector)");
       assertTrue(String.valueOf(entry.get("status")).contains("type=istio-vm-agent.io/Agent"), String.valueOf(
           entry.get("status")));
+      // The fleet view, from a laptop's kubeconfig: the VM and its state.
+      StringWriter listed = new StringWriter();
+      assertEquals(0, io.istiovmagent.onboarding.OnboardingMain.run(Clock.systemUTC(), new PrintWriter(listed, true),
+          new PrintWriter(new StringWriter(), true), "vms", "--kubeconfig", kubeconfig.toString(), "-o", "wide"));
+      assertTrue(listed.toString().contains(machine) && listed.toString().contains("True/Serving")
+          && listed.toString().contains("active/running"), listed.toString());
       long died = System.nanoTime();
       systemd.set(new ServiceState("loaded", "failed", "failed", 0, 1, "enabled"));
       Map<String, Object> down = awaitHealthy(mesh, machine, "False", Duration.ofSeconds(5));
