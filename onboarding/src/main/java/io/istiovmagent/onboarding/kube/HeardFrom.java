@@ -10,6 +10,7 @@ import io.istiovmagent.onboarding.mesh.SweepPlan;
 import io.istiovmagent.util.Log;
 import java.time.Instant;
 import java.util.HashMap;
+import java.util.List;
 import java.util.Map;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.atomic.AtomicReference;
@@ -28,6 +29,8 @@ final class HeardFrom implements AutoCloseable {
   static final String PREFIX = "istio-vm-onboarding-seen-";
   static final String KEY = "seen";
   static final String FLUSHED_AT = "flushed-at";
+  /** VMs per record: at ~120 bytes a line (long names), well within a ConfigMap's 1 MiB. */
+  static final int MAX_LINES = 6000;
 
   private final KubernetesClient client;
   private final String namespace;
@@ -98,28 +101,38 @@ final class HeardFrom implements AutoCloseable {
       return;
     }
     Map<String, SweepPlan.Seen> batch = new HashMap<>(unflushed);
-    StringBuilder lines = new StringBuilder();
-    batch.entrySet().stream().sorted(Map.Entry.comparingByKey()).forEach(e -> lines.append(e.getKey()).append(' ')
-        .append(e.getValue().at().getEpochSecond()).append(' ').append(e.getValue().heartbeatSeconds()).append('\n'));
-    ConfigMap cm = new ConfigMapBuilder().withNewMetadata().withName(PREFIX + replica).withNamespace(namespace)
-        .addToLabels(COMPONENT, COMPONENT_VALUE).addToLabels("app.kubernetes.io/managed-by", "istio-vm-onboarding")
-        .endMetadata().addToData(KEY, lines.toString()).addToData(FLUSHED_AT, now.toString()).build();
-    try {
-      client.configMaps().inNamespace(namespace).resource(cm).createOr(existing -> existing.update());
-      batch.forEach((k, v) -> unflushed.remove(k, v));
-      if (problem.getAndSet(null) != null) {
-        log.notice("writing this replica's last-seen record again");
+    List<Map.Entry<String, SweepPlan.Seen>> sorted = batch.entrySet().stream().sorted(Map.Entry.comparingByKey())
+        .toList();
+    // A ConfigMap holds at most 1 MiB: a large fleet's flush is spread over several, -1, -2... beside the first.
+    for (int chunk = 0; chunk * MAX_LINES < sorted.size(); chunk++) {
+      StringBuilder lines = new StringBuilder();
+      for (Map.Entry<String, SweepPlan.Seen> e : sorted.subList(chunk * MAX_LINES,
+          Math.min(sorted.size(), (chunk + 1) * MAX_LINES))) {
+        lines.append(e.getKey()).append(' ').append(e.getValue().at().getEpochSecond()).append(' ')
+            .append(e.getValue().heartbeatSeconds()).append('\n');
       }
-    } catch (KubernetesClientException e) {
-      report("cannot write this replica's last-seen record " + namespace + "/" + PREFIX + replica
-          + " (create and update configmaps in " + namespace + "): " + ClusterReads.failure(e, "write configmaps in "
-          + namespace).getMessage());
+      String name = PREFIX + replica + (chunk == 0 ? "" : "-" + chunk);
+      ConfigMap cm = new ConfigMapBuilder().withNewMetadata().withName(name).withNamespace(namespace)
+          .addToLabels(COMPONENT, COMPONENT_VALUE).addToLabels("app.kubernetes.io/managed-by", "istio-vm-onboarding")
+          .endMetadata().addToData(KEY, lines.toString()).addToData(FLUSHED_AT, now.toString()).build();
+      try {
+        client.configMaps().inNamespace(namespace).resource(cm).createOr(existing -> existing.update());
+      } catch (KubernetesClientException e) {
+        report("cannot write this replica's last-seen record " + namespace + "/" + name + " (create and update "
+            + "configmaps in " + namespace + "): " + ClusterReads.failure(e, "write configmaps in " + namespace)
+            .getMessage());
+        return; // kept for the next flush
+      }
+    }
+    batch.forEach((k, v) -> unflushed.remove(k, v));
+    if (problem.getAndSet(null) != null) {
+      log.notice("writing this replica's last-seen record again");
     }
   }
 
   /** Deletes the records of replicas that have written nothing since {@code before} (gone for good). */
   void deleteStale(Instant before) {
-    for (ConfigMap cm : informer.hasSynced() ? informer.getStore().list() : java.util.List.<ConfigMap>of()) {
+    for (ConfigMap cm : informer.hasSynced() ? informer.getStore().list() : List.<ConfigMap>of()) {
       Instant at = flushedAt(cm);
       if (at != null && at.isBefore(before) && !cm.getMetadata().getName().equals(PREFIX + replica)) {
         try {
