@@ -17,6 +17,10 @@ import java.util.Map;
  * P5 and P7.
  */
 final class ApiFigures {
+  /** What status writes are counted as ({@link EntryWrites.Kind}, lower case), and "unreadable". */
+  private static final List<String> KINDS = List.of("enrolled", "transition", "silenced", "state", "liveness",
+      "unexplained", "unreadable");
+
   private final ApiLog api;
   private final FleetService.Phases p;
   private final int agents;
@@ -76,9 +80,9 @@ final class ApiFigures {
     // The WorkloadEntries' writes against the formula.
     int[] entryWrites = plus(api.succeeded("POST", "workloadentries"), api.succeeded("PUT", "workloadentries"),
         api.succeeded("PUT", "workloadentries/status"), api.succeeded("DELETE", "workloadentries"));
-    double transitions = perMinValue(plus(api.kind("transition"), api.kind("state")));
+    double transitions = perMinValue(plus(api.kind("transition"), api.kind("silenced"), api.kind("state")));
     r.put("entry_writes_per_min", perMin(entryWrites));
-    for (String k : List.of("enrolled", "transition", "state", "liveness", "unexplained", "unreadable")) {
+    for (String k : KINDS) {
       r.put("status_" + k + "_per_min", perMin(api.kind(k)));
     }
     r.put("transitions_per_min", f1(transitions));
@@ -125,8 +129,9 @@ final class ApiFigures {
     r.put("recovery_api_requests", sum(api.all(), p.restartedAt(), p.end()));
     r.put("recovery_lists", sum(api.matching("LIST", null), p.restartedAt(), p.end()));
     r.put("recovery_writes", sum(api.writes(), p.restartedAt(), p.end()));
-    for (String k : List.of("transition", "state", "liveness", "unexplained")) {
+    for (String k : KINDS) {
       r.put("recovery_status_" + k, sum(api.kind(k), p.restartedAt(), p.end()));
+      r.put("run_status_" + k, sum(api.kind(k), 0, p.end()));
     }
     r.put("recovery_409", sum(api.conflicts(), p.restartedAt(), p.end()));
     r.put("census", String.join("; ", census));
@@ -139,7 +144,8 @@ final class ApiFigures {
     t.column("api_all", api.all()).column("api_get", reads).column("api_list", lists)
         .column("api_watch", api.matching("WATCH", null)).column("api_writes", api.writes())
         .column("api_409", api.conflicts()).column("api_get_secrets", api.matching("GET", "secrets"))
-        .column("status_transition", api.kind("transition")).column("status_state", api.kind("state"))
+        .column("status_transition", api.kind("transition")).column("status_silenced", api.kind("silenced"))
+        .column("status_state", api.kind("state"))
         .column("status_liveness", api.kind("liveness")).column("status_enrolled", api.kind("enrolled"))
         .column("lease_writes", api.succeeded("PATCH", "leases"))
         .column("configmap_writes", api.succeeded("PUT", "configmaps"));

@@ -22,7 +22,11 @@ final class EntryWrites {
   static final String AGENT = "istio-vm-agent.io/Agent";
   static final Duration LIVENESS = Duration.ofMinutes(10);
 
-  enum Kind { ENROLLED, TRANSITION, STATE, LIVENESS, UNEXPLAINED }
+  /**
+   * Why a write was made. SILENCED is a transition too, the one the leader's silence sweep makes (Healthy False,
+   * reason AgentSilent): counted apart, as a VM taken out of traffic for not being heard.
+   */
+  enum Kind { ENROLLED, TRANSITION, SILENCED, STATE, LIVENESS, UNEXPLAINED }
 
   /** What a status write carries of the two conditions; null fields where the write has none. */
   record Conditions(String healthyStatus, String healthyReason, String agentStatus, String agentReason,
@@ -38,7 +42,7 @@ final class EntryWrites {
     }
     if (!Objects.equals(prev.healthyStatus(), c.healthyStatus())
         || !Objects.equals(prev.healthyReason(), c.healthyReason())) {
-      return Kind.TRANSITION;
+      return "AgentSilent".equals(c.healthyReason()) ? Kind.SILENCED : Kind.TRANSITION;
     }
     if (!Objects.equals(prev.agentStatus(), c.agentStatus()) || !Objects.equals(prev.agentReason(), c.agentReason())) {
       return Kind.STATE;

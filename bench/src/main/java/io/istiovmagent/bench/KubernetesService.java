@@ -1,5 +1,7 @@
 package io.istiovmagent.bench;
 
+import static io.istiovmagent.bench.FleetReport.f1;
+
 import java.io.IOException;
 import java.net.InetSocketAddress;
 import java.net.Socket;
@@ -31,7 +33,10 @@ final class KubernetesService implements FleetService {
   private Process mock;
   private Process relay;
   private ApiLog api;
+  private final List<ProcSeries> replicaSeries = new ArrayList<>();
   private ProcSeries mockSeries;
+  private ProcSeries relaySeries;
+  private long mockHwmSteady;
 
   KubernetesService(FleetOptions o) {
     this.o = o;
@@ -120,13 +125,13 @@ final class KubernetesService implements FleetService {
 
   @Override
   public List<ProcSeries> parts(int seconds) {
-    List<ProcSeries> parts = new ArrayList<>();
     for (EndpointProcess r : replicas) {
-      parts.add(new ProcSeries(r.name(), seconds, () -> List.of(r.pid())));
+      replicaSeries.add(new ProcSeries(r.name(), seconds, () -> List.of(r.pid())));
     }
     mockSeries = new ProcSeries("mock", seconds, () -> List.of(mock.pid()));
-    parts.add(mockSeries);
-    parts.add(new ProcSeries("relay", seconds, () -> List.of(relay.pid())));
+    relaySeries = new ProcSeries("relay", seconds, () -> List.of(relay.pid()));
+    List<ProcSeries> parts = new ArrayList<>(replicaSeries);
+    parts.addAll(List.of(mockSeries, relaySeries));
     return parts;
   }
 
@@ -149,6 +154,9 @@ final class KubernetesService implements FleetService {
 
   @Override
   public void outage() throws InterruptedException {
+    if (mockHwmSteady == 0 && mockSeries != null) {
+      mockHwmSteady = mockSeries.hwmKb(); // the outage begins at the end of the steady window
+    }
     replicas.forEach(EndpointProcess::signalStop);
     for (EndpointProcess r : replicas) {
       r.awaitStop();
@@ -173,6 +181,18 @@ final class KubernetesService implements FleetService {
     List<String> census = Files.exists(work.resolve("census")) ? Files.readAllLines(work.resolve("census"))
         : List.of("none in 60 s");
     new ApiFigures(api, p, o.agents(), replicas.size()).put(r, stats, logs, census);
+    for (ProcSeries part : replicaSeries) {
+      String k = part.name().replace('-', '_');
+      r.put(k + "_cpu_pct", f1(100 * FleetReport.cores(part.ticks(), p.steadyFrom(), p.steadyTo())));
+      r.put(k + "_rss_mib", f1(part.rssKb()[p.steadyTo() - 2] / 1024.0));
+      r.put(k + "_recovery_rss_mib", f1(part.rssKb()[p.end() - 1] / 1024.0));
+    }
+    r.put("mock_cpu_pct", f1(100 * FleetReport.cores(mockSeries.ticks(), p.steadyFrom(), p.steadyTo())));
+    r.put("mock_recovery_cpu_pct", f1(100 * FleetReport.cores(mockSeries.ticks(), p.restartedAt(), p.end())));
+    r.put("mock_rss_mib", f1(mockSeries.rssKb()[p.steadyTo() - 2] / 1024.0));
+    r.put("mock_hwm_mib", f1(mockHwmSteady / 1024.0));
+    r.put("mock_end_hwm_mib", f1(mockSeries.hwmKb() / 1024.0));
+    r.put("relay_cpu_pct", f1(100 * FleetReport.cores(relaySeries.ticks(), p.steadyFrom(), p.steadyTo())));
     for (int i = 0; i < replicas.size(); i++) {
       timeline.column(replicas.get(i).name().replace('-', '_') + "_answered", logs.answered(i));
     }

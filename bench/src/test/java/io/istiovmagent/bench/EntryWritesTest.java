@@ -40,8 +40,16 @@ class EntryWritesTest {
         .plusSeconds(120))));
     assertEquals(EntryWrites.Kind.TRANSITION, at(180, c("False/SidecarDown", "True/Degraded", "restarts=1", T
         .plusSeconds(180))));
-    assertEquals(EntryWrites.Kind.TRANSITION, at(190, c("False/AgentSilent", "False/Silent", "restarts=1", T
-        .plusSeconds(180))), "a change of reason alone is a transition too");
+    assertEquals(EntryWrites.Kind.TRANSITION, at(190, c("False/AgentUnhealthy", "False/Unhealthy", "restarts=1", T
+        .plusSeconds(190))), "a change of reason alone is a transition too");
+  }
+
+  @Test
+  void theLeadersSilenceSweepIsATransitionCountedApart() {
+    at(0, c("True/Serving", "True/Healthy", "status=HEALTHY", T));
+    assertEquals(EntryWrites.Kind.SILENCED, at(250, c("False/AgentSilent", "False/Silent", "status=HEALTHY", T)));
+    assertEquals(EntryWrites.Kind.TRANSITION, at(260, c("True/Serving", "True/Healthy", "status=HEALTHY", T
+        .plusSeconds(260))), "back in traffic at its next report");
   }
 
   @Test
