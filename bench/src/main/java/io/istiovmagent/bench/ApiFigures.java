@@ -135,6 +135,10 @@ final class ApiFigures {
     }
     r.put("recovery_409", sum(api.conflicts(), p.restartedAt(), p.end()));
     r.put("census", String.join("; ", census));
+    // Whether the steady window was one: the fleet enrolled before it, and in traffic at the end.
+    r.put("joined_by_steady", sum(api.succeeded("POST", "secrets"), 0, from));
+    r.put("serving_at_end", census.stream().filter(l -> l.startsWith("entries True/Serving ")).map(l -> l
+        .substring(l.lastIndexOf(' ') + 1)).findFirst().orElse("0"));
   }
 
   /** P7's own columns of the timeline. */
