@@ -26,13 +26,14 @@ bench_cleanup() {
   if [[ -n ${work:-} && -d $work && -z ${BENCH_KEEP:-} ]]; then rm -rf --one-file-system "$work"; fi
 }
 
-# bench_init NAME: a work directory, the cleanup trap, the unpacked package and the results directory.
+# bench_init NAME [--no-package]: a work directory, the cleanup trap, the unpacked package (not with --no-package:
+# P7 runs no agent from it) and the results directory.
 bench_init() {
   [[ $(id -u) -eq 0 ]] || die "run as root (temporary roots owned by istio-proxy's uid, systemd-nspawn)"
   work=$(mktemp -d "/var/tmp/istio-vm-agent-bench-$1.XXXXXX")
   trap bench_cleanup EXIT
   trap 'exit 130' INT TERM
-  if [[ -z ${BENCH_PKG:-} ]]; then
+  if [[ -z ${BENCH_PKG:-} && ${2:-} != --no-package ]]; then
     local deb
     deb=$(ls "$repo"/agent/target/istio-vm-agent_*_amd64.deb 2>/dev/null | head -1)
     [[ -n $deb ]] || die "no agent/target/istio-vm-agent_*_amd64.deb: run bench/run (it builds), or mvn -DskipTests package"
@@ -41,8 +42,8 @@ bench_init() {
   fi
   BENCH_RESULTS=${BENCH_RESULTS:-$work/results}
   mkdir -p "$BENCH_RESULTS"
-  launcher=$BENCH_PKG/usr/bin/istio-vm-agent
-  jsa=$BENCH_PKG/var/cache/istio-vm-agent/istio-vm-agent.jsa
+  launcher=${BENCH_PKG:-}/usr/bin/istio-vm-agent
+  jsa=${BENCH_PKG:-}/var/cache/istio-vm-agent/istio-vm-agent.jsa
   # The onboarding service is not in the package: its jar from this clone's build, on the build's java, through a
   # launcher that execs the JVM (so $! is its pid); ISTIO_VM_ONBOARDING_JAVA_OPTS adds JVM options.
   local jar=$repo/onboarding/target/istio-vm-onboarding.jar

@@ -20,8 +20,9 @@ final class CallRecorder implements EventListener.Factory {
 
   @Override
   public EventListener create(Call call) {
-    return new Timer(call.request().url().encodedPath().equals("/v1/health") ? FleetStats.Kind.HEALTH
-        : FleetStats.Kind.BUNDLE);
+    String path = call.request().url().encodedPath();
+    return new Timer(path.equals("/v1/health") ? FleetStats.Kind.HEALTH
+        : path.startsWith("/v1/enroll/") ? FleetStats.Kind.ENROL : FleetStats.Kind.BUNDLE);
   }
 
   private final class Timer extends EventListener {

@@ -13,9 +13,10 @@ import java.util.concurrent.TimeUnit;
  * `istio-vm-onboarding serve`, through the launcher bench/lib.sh writes (java -jar the service's jar, exec'd), as its
  * own process at the bench's own priority, so that its CPU and memory are its own in /proc. {@code --debug}: one
  * log line per request with the endpoint's own timing, which {@link FleetBench} reads. Each start writes a new log,
- * endpoint-N.log.
+ * NAME-N.log (P5's one endpoint is {@code endpoint}, P7's replicas {@code replica-a}, ...).
  */
 final class EndpointProcess {
+  private final String name;
   private final Path work;
   private final Path onboarding;
   private final String javaOpts;
@@ -24,7 +25,8 @@ final class EndpointProcess {
   private Process process;
   private int generation;
 
-  EndpointProcess(Path work, Path onboarding, String javaOpts, List<String> serveArgs, int port) {
+  EndpointProcess(String name, Path work, Path onboarding, String javaOpts, List<String> serveArgs, int port) {
+    this.name = name;
     this.work = work;
     this.onboarding = onboarding;
     this.javaOpts = javaOpts;
@@ -61,10 +63,22 @@ final class EndpointProcess {
 
   /** SIGTERM (the endpoint's graceful stop, as systemctl stop), then SIGKILL after 20 s. */
   void stop() throws InterruptedException {
+    signalStop();
+    awaitStop();
+  }
+
+  /** SIGTERM, not waiting: several endpoints stopped at once ({@link #awaitStop} then). */
+  void signalStop() {
+    if (process != null) {
+      process.destroy();
+    }
+  }
+
+  /** Waits for the endpoint to end after {@link #signalStop}, SIGKILL after 20 s. */
+  void awaitStop() throws InterruptedException {
     if (process == null) {
       return;
     }
-    process.destroy();
     if (!process.waitFor(20, TimeUnit.SECONDS)) {
       process.destroyForcibly();
       process.waitFor(5, TimeUnit.SECONDS);
@@ -81,6 +95,14 @@ final class EndpointProcess {
   }
 
   Path log() {
-    return work.resolve("endpoint-" + generation + ".log");
+    return work.resolve(name + "-" + generation + ".log");
+  }
+
+  String name() {
+    return name;
+  }
+
+  int port() {
+    return port;
   }
 }

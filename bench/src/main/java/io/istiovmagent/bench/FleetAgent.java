@@ -9,9 +9,11 @@ import io.istiovmagent.report.Reporter;
 import io.istiovmagent.retry.Backoff;
 import io.istiovmagent.retry.FailureClass;
 import io.istiovmagent.source.BearerToken;
+import io.istiovmagent.source.Credentials;
 import io.istiovmagent.source.FetchResult;
 import io.istiovmagent.source.HttpsSource;
 import io.istiovmagent.source.ObservedSources;
+import io.istiovmagent.source.SourceConfigException;
 import io.istiovmagent.source.SourceException;
 import io.istiovmagent.status.AgentStatus;
 import io.istiovmagent.status.HealthAssessor;
@@ -22,6 +24,7 @@ import io.istiovmagent.verify.RootCertificate;
 import io.istiovmagent.verify.VerifiedBundle;
 import java.io.OutputStream;
 import java.io.PrintStream;
+import java.nio.file.Path;
 import java.time.Clock;
 import java.time.Duration;
 import java.time.Instant;
@@ -46,16 +49,37 @@ import okhttp3.HttpUrl;
  */
 final class FleetAgent {
   /** What every agent of the fleet shares: the process-wide settings of one simulated VM image. */
-  record Shared(HttpUrl bundleUrl, HttpUrl reportUrl, X509TrustManager trust, BearerToken credential,
+  record Shared(HttpUrl bundleUrl, HttpUrl reportUrl, X509TrustManager trust, Credential credential,
       Duration timeout, Duration reportInterval, Duration backoffCap, FleetSchedule.Settings refresh,
       Verifier verifier, Clock clock, ScheduledExecutorService scheduler, Executor blocking, CallRecorder recorder,
       FleetStats stats, String userAgent) {}
+
+  /** What an agent presents, for the bundle fetch and the reporter alike; asked once, when the agent boots. */
+  interface Credential {
+    Optional<BearerToken> of(int id, HealthReport.Host host) throws SourceConfigException;
+
+    /** The join token as it is, on every request (P5: a directory of bundles, which does not enrol). */
+    static Credential joinToken(BearerToken token) {
+      return (id, host) -> Optional.of(token);
+    }
+
+    /**
+     * The daemon's own {@link Credentials}: the join token enrols the VM at its first fetch, and the credential it
+     * gets (kept in {@code stateRoot/ID}, as the daemon keeps it in its state directory) is presented from then on
+     * (P7: the Kubernetes mode, where a join token only enrols).
+     */
+    static Credential enrolling(Path joinToken, Path stateRoot) {
+      return (id, host) -> Credentials.load(Optional.of(joinToken), stateRoot.resolve(Integer.toString(id)),
+          () -> host, QUIET).bearer();
+    }
+  }
 
   /**
    * {@link BundleVerifier} once per distinct bundle in a fleet JVM. The verifier is pure (files, policy and clock in,
    * verdict out) and every agent is served the same bytes, so the 10,000 verifications of the ramp would give the
    * same answer 10,000 times; they cost this machine's CPU, which the endpoint needs, and nothing of the endpoint's.
-   * A refusal is not cached.
+   * A refusal is not cached. In the Kubernetes mode (P7) every VM's bundle is its own (its entry's name, its minted
+   * token), so each is verified, and the memory is bounded.
    */
   static final class Verifier {
     private final BundleVerifier verifier;
@@ -70,6 +94,9 @@ final class FleetAgent {
       VerifiedBundle v = verified.get(raw.revision());
       if (v == null) {
         v = verifier.verify(raw);
+        if (verified.size() >= 64) {
+          verified.clear();
+        }
         verified.putIfAbsent(raw.revision(), v);
       }
       return v;
@@ -87,6 +114,7 @@ final class FleetAgent {
   private final HealthReport.Host host;
   private HttpsSource source;
   private volatile Reporter reporter;
+  private Optional<BearerToken> credential;
 
   // The bundle side's state; guarded by this.
   private VerifiedBundle current;
@@ -114,9 +142,15 @@ final class FleetAgent {
 
   /** Boots: the reporter's thread starts, the first fetch goes out at once (as after a first boot). */
   void join() {
+    try {
+      credential = shared.credential().of(id, host);
+    } catch (SourceConfigException e) {
+      shared.stats().failed(System.nanoTime(), "join: " + e.getMessage());
+      return;
+    }
     // Built outside the lock: making an OkHttp client takes OkHttp's process-wide task lock.
     HttpsSource s = newSource();
-    Reporter r = ObservedReporters.reporter(shared.reportUrl(), shared.trust(), Optional.of(shared.credential()),
+    Reporter r = ObservedReporters.reporter(shared.reportUrl(), shared.trust(), credential,
         shared.reportInterval(), shared.timeout(), new Backoff(Backoff.DEFAULT_BASE, shared.backoffCap(),
             backoffRandom), reportRandom, host, shared.clock(), QUIET, shared.userAgent(), new Reporter.Hints() {
           @Override
@@ -138,7 +172,7 @@ final class FleetAgent {
   }
 
   private HttpsSource newSource() {
-    return ObservedSources.httpsSource(shared.bundleUrl(), shared.trust(), Optional.of(shared.credential()),
+    return ObservedSources.httpsSource(shared.bundleUrl(), shared.trust(), credential,
         shared.timeout(), shared.userAgent(), shared.clock(), shared.recorder());
   }
 

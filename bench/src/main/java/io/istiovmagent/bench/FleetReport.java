@@ -5,7 +5,7 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.Locale;
 
-/** How FleetBench writes its figures: P5.tsv, the per-second timeline, and the numbers' formats. */
+/** How FleetBench writes its figures: P5.tsv (P7.tsv), the per-second timeline, and the numbers' formats. */
 final class FleetReport {
   private FleetReport() {}
 
@@ -30,24 +30,14 @@ final class FleetReport {
     }
   }
 
-  static void writeTimeline(Path file, FleetStats stats, EndpointLog log, long[] epTicks, long[] epRss,
-      long[] fleetTicks, int end) throws IOException {
-    int[] attempts = stats.attemptsPerSecond();
-    int[] ok = stats.okPerSecond();
-    int[] errors = stats.serverErrorsPerSecond();
-    int[] failed = stats.failedPerSecond();
-    int[] answered = log.answered();
-    int[] back = stats.recoveredPerSecond();
-    StringBuilder b = new StringBuilder("second,attempts,ok,5xx,failed,endpoint_answered,endpoint_cpu_pct,"
-        + "endpoint_rss_mib,fleet_cpu_pct,agents_back\n");
-    for (int s = 0; s < end; s++) {
-      boolean cpu = s > 0 && epTicks[s] >= 0 && epTicks[s - 1] >= 0;
-      b.append(s).append(',').append(attempts[s]).append(',').append(ok[s]).append(',').append(errors[s])
-          .append(',').append(failed[s]).append(',').append(answered[s]).append(',')
-          .append(cpu ? epTicks[s] - epTicks[s - 1] : "").append(',').append(epRss[s] / 1024).append(',')
-          .append(s > 0 ? fleetTicks[s] - fleetTicks[s - 1] : "").append(',').append(back[s]).append('\n');
-    }
-    Files.writeString(file, b.toString());
+  /** The columns common to P5 and P7 (P5.timeline.csv has these, then agents_back). */
+  static Timeline timeline(FleetStats stats, EndpointLogs logs, ProcSeries endpoint, ProcSeries fleet) {
+    return new Timeline().column("second", s -> Integer.toString(s)).column("attempts", stats.attemptsPerSecond())
+        .column("ok", stats.okPerSecond()).column("5xx", stats.serverErrorsPerSecond())
+        .column("failed", stats.failedPerSecond()).column("endpoint_answered", logs.answered())
+        .column("endpoint_cpu_pct", endpoint::cpuPct)
+        .column("endpoint_rss_mib", s -> Long.toString(endpoint.rssKb()[s] / 1024))
+        .column("fleet_cpu_pct", s -> s > 0 ? Long.toString(fleet.ticks()[s] - fleet.ticks()[s - 1]) : "");
   }
 
   /** Cores used on average over [from, to) from cumulative clock ticks sampled each second. */

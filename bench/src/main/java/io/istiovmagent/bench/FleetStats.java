@@ -23,13 +23,13 @@ import java.util.concurrent.atomic.LongAdder;
  * arithmetic for the table is at the bottom.
  */
 final class FleetStats {
-  /** What a call was for. */
-  enum Kind { HEALTH, BUNDLE }
+  /** What a call was for: a report, a bundle fetch, an enrolment (P7: a join token for a credential). */
+  enum Kind { HEALTH, BUNDLE, ENROL }
 
   private final long startNanos;
   private final int seconds;
   /** Calls started, by kind: what the fleet asked of the endpoint, whether or not it was up. */
-  private final AtomicIntegerArray[] attempts = {null, null};
+  private final AtomicIntegerArray[] attempts = new AtomicIntegerArray[Kind.values().length];
   /** Answers 200 or 304, 5xx, and calls that got no answer (refused, reset, timed out). */
   private final AtomicIntegerArray ok;
   private final AtomicIntegerArray serverErrors;
@@ -49,8 +49,9 @@ final class FleetStats {
   FleetStats(long startNanos, int seconds) {
     this.startNanos = startNanos;
     this.seconds = seconds;
-    attempts[0] = new AtomicIntegerArray(seconds);
-    attempts[1] = new AtomicIntegerArray(seconds);
+    for (int k = 0; k < attempts.length; k++) {
+      attempts[k] = new AtomicIntegerArray(seconds);
+    }
     ok = new AtomicIntegerArray(seconds);
     serverErrors = new AtomicIntegerArray(seconds);
     failed = new AtomicIntegerArray(seconds);
@@ -111,12 +112,14 @@ final class FleetStats {
   }
 
   int[] attemptsPerSecond() {
-    int[] h = attemptsPerSecond(Kind.HEALTH);
-    int[] b = attemptsPerSecond(Kind.BUNDLE);
-    for (int s = 0; s < seconds; s++) {
-      h[s] += b[s];
+    int[] all = new int[seconds];
+    for (Kind k : Kind.values()) {
+      int[] a = attemptsPerSecond(k);
+      for (int s = 0; s < seconds; s++) {
+        all[s] += a[s];
+      }
     }
-    return h;
+    return all;
   }
 
   int[] okPerSecond() {
@@ -164,7 +167,9 @@ final class FleetStats {
   // ---- one file per fleet JVM, added up by the coordinator ----
 
   private List<AtomicIntegerArray> arrays() {
-    return List.of(attempts[0], attempts[1], ok, serverErrors, failed, recovered);
+    List<AtomicIntegerArray> all = new java.util.ArrayList<>(List.of(attempts));
+    all.addAll(List.of(ok, serverErrors, failed, recovered));
+    return all;
   }
 
   synchronized void writeTo(Path file) throws IOException {

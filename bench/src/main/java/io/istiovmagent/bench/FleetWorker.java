@@ -61,6 +61,14 @@ public final class FleetWorker {
     int seconds = Integer.parseInt(a.get("seconds"));
     int port = Integer.parseInt(a.get("port"));
     long seed = Long.parseLong(a.get("seed"));
+    String ns = a.getOrDefault("namespace", FleetBench.NS);
+    String group = a.getOrDefault("group", FleetBench.GROUP);
+    // With --state DIR the agents enrol with the join token and keep a credential each (P7); else they present the
+    // join token on every request (P5).
+    Path joinToken = work.resolve("join-token");
+    FleetAgent.Credential credential = a.containsKey("state")
+        ? FleetAgent.Credential.enrolling(joinToken, Path.of(a.get("state")))
+        : FleetAgent.Credential.joinToken(BearerToken.readFile(joinToken));
 
     Clock clock = Clock.systemUTC();
     ScheduledThreadPoolExecutor timer = new ScheduledThreadPoolExecutor(2, r -> {
@@ -86,7 +94,7 @@ public final class FleetWorker {
     });
     X509TrustManager trust = onlyTrusting(work.resolve("ca.pem"));
     FleetAgent.Verifier verifier = new FleetAgent.Verifier(new BundleVerifier(clock, Set.of()));
-    warmUp(port, trust, BearerToken.readFile(work.resolve("join-token")), clock, verifier);
+    warmUp(port, ns, group, trust, BearerToken.readFile(joinToken), clock, verifier);
     // Second 0 (t0) is set by the coordinator once every fleet JVM is up: a JVM can take many seconds to start on
     // a loaded machine, and agents whose join time had passed would all join at once.
     Files.writeString(work.resolve("ready-" + index), "");
@@ -98,9 +106,8 @@ public final class FleetWorker {
     long startNanos = System.nanoTime() - (System.currentTimeMillis() - t0) * 1_000_000L;
     FleetStats stats = new FleetStats(startNanos, seconds);
     FleetAgent.Shared shared = new FleetAgent.Shared(
-        HttpUrl.get("https://127.0.0.1:" + port + "/v1/bundle/" + FleetBench.NS + "/" + FleetBench.GROUP),
-        HttpUrl.get("https://127.0.0.1:" + port + "/v1/health"), trust,
-        BearerToken.readFile(work.resolve("join-token")), AgentConfig.DEFAULT_TIMEOUT,
+        HttpUrl.get("https://127.0.0.1:" + port + "/v1/bundle/" + ns + "/" + group),
+        HttpUrl.get("https://127.0.0.1:" + port + "/v1/health"), trust, credential, AgentConfig.DEFAULT_TIMEOUT,
         AgentConfig.DEFAULT_REPORT_INTERVAL,
         Backoff.DEFAULT_CAP, FleetSchedule.Settings.withDefaults(), verifier, clock, timer, blocking,
         new CallRecorder(stats), stats, "istio-vm-agent/bench");
@@ -143,10 +150,12 @@ public final class FleetWorker {
    * Before it says ready: a few hundred fetches of the kind the agents make (TLS, HTTP, the archive, verification),
    * from a few threads, so that the JIT has compiled them before the ramp; a cold JVM needs several times the CPU
    * per handshake, and the ramp is when the CPU is shortest. It warms the endpoint too, as a running one would be.
+   * In the Kubernetes mode (P7) a join token only enrols: the fetches are refused (401) after the handshake, which
+   * still warms the TLS code on both sides.
    */
-  private static void warmUp(int port, X509TrustManager trust, BearerToken token, Clock clock,
-      FleetAgent.Verifier verifier) throws InterruptedException {
-    HttpUrl url = HttpUrl.get("https://127.0.0.1:" + port + "/v1/bundle/" + FleetBench.NS + "/" + FleetBench.GROUP);
+  private static void warmUp(int port, String ns, String group, X509TrustManager trust, BearerToken token,
+      Clock clock, FleetAgent.Verifier verifier) throws InterruptedException {
+    HttpUrl url = HttpUrl.get("https://127.0.0.1:" + port + "/v1/bundle/" + ns + "/" + group);
     List<Thread> threads = new ArrayList<>();
     for (int t = 0; t < 2; t++) {
       Thread th = new Thread(() -> {

@@ -17,6 +17,7 @@ import io.fabric8.mockwebserver.Context;
 import io.fabric8.mockwebserver.MockWebServer;
 import io.fabric8.mockwebserver.ServerRequest;
 import io.fabric8.mockwebserver.ServerResponse;
+import io.fabric8.mockwebserver.http.Dispatcher;
 import io.istiovmagent.bundle.BundleFile;
 import io.istiovmagent.sample.SampleBundle;
 import io.istiovmagent.testing.ManualClock;
@@ -37,6 +38,7 @@ import java.util.Map;
 import java.util.Optional;
 import java.util.Queue;
 import java.util.concurrent.atomic.AtomicInteger;
+import java.util.function.UnaryOperator;
 
 /**
  * A mesh as istioctl's own test sets it up (namespace bar, group foo, service account vm-serviceaccount, revision
@@ -71,9 +73,18 @@ public final class MeshOnMockApi implements AutoCloseable {
    * minted at the system's time; {@link #close()} stops it.
    */
   public static MeshOnMockApi startInRealTime() {
+    return startInRealTime(UnaryOperator.identity());
+  }
+
+  /**
+   * As {@link #startInRealTime()}, with every request handed to the dispatcher {@code around} makes of the mock's
+   * own (the fleet benchmark, bench/, counts the API requests so). It must pass on what the mock's is besides a
+   * dispatcher ({@code CustomResourceAware}) for {@link #istioctlCase()}.
+   */
+  public static MeshOnMockApi startInRealTime(UnaryOperator<Dispatcher> around) {
     Map<ServerRequest, Queue<ServerResponse>> expectations = new HashMap<>();
     KubernetesMockServer server = new KubernetesMockServer(new Context(), new MockWebServer(), expectations,
-        new KubernetesMixedDispatcher(expectations), true);
+        around.apply(new KubernetesMixedDispatcher(expectations)), true);
     server.init();
     MeshOnMockApi mesh = new MeshOnMockApi(server, server.createClient(), Clock.systemUTC());
     mesh.ownsServer = true;
@@ -93,6 +104,11 @@ public final class MeshOnMockApi implements AutoCloseable {
     this.client = client;
     this.now = now != null ? now : clock;
     this.rootCert = SampleBundle.generate(spec(), this.now.instant()).get(BundleFile.ROOT_CERT);
+  }
+
+  /** The mock API server itself: its address, and its log of requests (which a long run must drain). */
+  public KubernetesMockServer server() {
+    return server;
   }
 
   public int minted() {
