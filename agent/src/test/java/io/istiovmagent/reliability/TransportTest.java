@@ -290,8 +290,9 @@ class TransportTest {
         + "query|username|fragment|tag\\()"), List.of("source/HttpsClients.java", "sidecar/ReadinessProbe.java"));
     rules.put(Pattern.compile("SSLContext\\.getInstance|sslSocketFactory\\("), List.of("source/HttpsClients.java",
         "server/ServerTls.java"));
+    // The three callers that talk to the onboarding service: fetch, report, deregister (prerm).
     rules.put(Pattern.compile("HttpsClients\\.client\\("), List.of("source/HttpsSource.java",
-        "report/ReportExchange.java"));
+        "report/ReportExchange.java", "source/Deregistration.java"));
     int scanned = 0;
     for (Path main : MAINS) {
       try (Stream<Path> files = Files.walk(main)) {
