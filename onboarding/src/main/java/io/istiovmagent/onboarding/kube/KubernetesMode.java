@@ -91,7 +91,7 @@ public final class KubernetesMode {
     ClusterCredentials credentials = new ClusterCredentials(client, clock, o.cacheTtl(), log).watching();
     Optional<FleetDuties> duties = fleet.map(f -> new FleetDuties(client, cache, entries, heard.get(),
         Optional.of(credentials), new FleetDuties.Settings(f.namespace(), f.replica(), f.vmTtl(), f.revokeAtTtl(),
-            f.leaseDuration(), FleetSettings.EVERY), clock, log).start());
+            f.leaseDuration(), FleetSettings.EVERY, FleetDuties.LISTEN_FIRST), clock, log).start());
     return new Cluster(new KubernetesBundles(reads, new TokenMinter(client, o.tokenLifetime()), o.cacheTtl(), clock,
         log, entries::entryOf, () -> {
           duties.ifPresent(FleetDuties::close); // first: its Lease is released while the client still works

@@ -54,8 +54,13 @@ public final class SweepPlan {
    * The actions for {@code entries}, in the order of their keys. {@code seen} is by {@link Entry#key()};
    * {@code slack} covers how late the replicas' records of what they heard can reach this one.
    */
+  /**
+   * No silence at all is judged before this replica has listened for {@code listenFirst}: after an outage of the
+   * whole service the agents come back at their own backoff (up to 5 minutes), not within 3 heartbeats.
+   */
   public static List<Action> plan(List<Entry> entries, Map<String, Seen> seen, Instant listeningSince,
-      Duration slack, Duration ttl, Instant now) {
+      Duration listenFirst, Duration slack, Duration ttl, Instant now) {
+    boolean judging = !now.isBefore(listeningSince.plus(listenFirst));
     List<Action> out = new ArrayList<>();
     List<Entry> sorted = new ArrayList<>(entries);
     sorted.sort(Comparator.comparing(Entry::key));
@@ -81,7 +86,7 @@ public final class SweepPlan {
           .orElse(DEFAULT_HEARTBEAT_SECONDS);
       Duration allowed = Duration.ofSeconds(heartbeat).multipliedBy(HealthVerdict.SILENT_HEARTBEATS).plus(slack);
       Instant judged = latest(last, listeningSince);
-      if (Duration.between(judged, now).compareTo(allowed) > 0) {
+      if (judging && Duration.between(judged, now).compareTo(allowed) > 0) {
         EntryStatus.silent(e.conditions(), last, now).ifPresent(cs -> out.add(new Action.MarkSilent(e, last, cs)));
       }
     }

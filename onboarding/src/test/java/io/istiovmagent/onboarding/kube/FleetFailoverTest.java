@@ -50,7 +50,7 @@ class FleetFailoverTest {
       entries = new EntryRegistry(client, KubernetesMode.reads(client, MeshOnMockApi.options(Optional.empty())),
           cache, heard::heard, Clock.systemUTC(), mesh.log);
       duties = new FleetDuties(client, cache, entries, heard, Optional.empty(), new FleetDuties.Settings(
-          "istio-vm-onboarding", name, Duration.ofHours(24), false, LEASE, EVERY), Clock.systemUTC(), mesh.log)
+          "istio-vm-onboarding", name, Duration.ofHours(24), false, LEASE, EVERY, Duration.ZERO), Clock.systemUTC(), mesh.log)
           .start();
     }
 

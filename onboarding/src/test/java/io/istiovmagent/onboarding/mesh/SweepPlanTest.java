@@ -46,7 +46,8 @@ class SweepPlanTest {
         reported(status, "active/running", heartbeat, T0.plusSeconds(recorded)));
     Map<String, SweepPlan.Seen> seen = heard.equals("none") ? Map.of()
         : Map.of("bar/foo-m1", new SweepPlan.Seen(T0.plusSeconds(Long.parseLong(heard)), heartbeat));
-    List<SweepPlan.Action> plan = SweepPlan.plan(List.of(e), seen, T0.plusSeconds(listening), SLACK, TTL,
+    List<SweepPlan.Action> plan = SweepPlan.plan(List.of(e), seen, T0.plusSeconds(listening), Duration.ZERO,
+        SLACK, TTL,
         T0.plusSeconds(now));
     assertEquals(action, plan.isEmpty() ? "none" : plan.get(0).getClass().getSimpleName(), what);
   }
@@ -56,7 +57,8 @@ class SweepPlanTest {
   void anEnrolledVmThatNeverReportsIsLeftUntilTheTtl(long after, String action) {
     SweepPlan.Entry e = new SweepPlan.Entry("bar", "foo-m1", "m1", T0, EntryStatus.enrolled(List.of(), T0)
         .orElseThrow());
-    List<SweepPlan.Action> plan = SweepPlan.plan(List.of(e), Map.of(), T0, SLACK, TTL, T0.plusSeconds(after));
+    List<SweepPlan.Action> plan = SweepPlan.plan(List.of(e), Map.of(), T0, Duration.ZERO, SLACK, TTL,
+        T0.plusSeconds(after));
     assertEquals(action, plan.isEmpty() ? "none" : plan.get(0).getClass().getSimpleName());
   }
 
@@ -66,10 +68,24 @@ class SweepPlanTest {
     List<Condition> cs = reported("HEALTHY", "active/running", 60, T0);
     List<Condition> silent = EntryStatus.silent(cs, T0, T0.plusSeconds(300)).orElseThrow();
     SweepPlan.Entry e = new SweepPlan.Entry("bar", "foo-m1", "m1", T0, silent);
-    assertEquals(List.of(), SweepPlan.plan(List.of(e), Map.of(), T0, SLACK, TTL, T0.plusSeconds(400)), what);
+    assertEquals(List.of(), SweepPlan.plan(List.of(e), Map.of(), T0, Duration.ZERO, SLACK, TTL,
+        T0.plusSeconds(400)), what);
     SweepPlan.Entry fresh = new SweepPlan.Entry("bar", "foo-m1", "m1", T0, cs);
-    SweepPlan.Action a = SweepPlan.plan(List.of(fresh), Map.of(), T0, SLACK, TTL, T0.plusSeconds(400)).get(0);
+    SweepPlan.Action a = SweepPlan.plan(List.of(fresh), Map.of(), T0, Duration.ZERO, SLACK, TTL,
+        T0.plusSeconds(400)).get(0);
     assertEquals("AgentSilent", Condition.find(assertInstanceOf(SweepPlan.Action.MarkSilent.class, a).conditions(),
         Condition.HEALTHY).orElseThrow().reason());
+  }
+
+  /** After an outage of the whole service: no VM is judged silent before the agents' backoff could bring it back. */
+  @ParameterizedTest(name = "restarted {0} s ago")
+  @CsvSource({"210, none", "329, none", "331, MarkSilent"})
+  void aRestartedServiceListensForTheAgentsBackoffFirst(long since, String action) {
+    Instant now = T0.plusSeconds(1000);
+    SweepPlan.Entry e = new SweepPlan.Entry("bar", "foo-m1", "m1", T0, reported("HEALTHY", "active/running", 60,
+        T0));
+    List<SweepPlan.Action> plan = SweepPlan.plan(List.of(e), Map.of(), now.minusSeconds(since),
+        Duration.ofSeconds(330), SLACK, TTL, now);
+    assertEquals(action, plan.isEmpty() ? "none" : plan.get(0).getClass().getSimpleName());
   }
 }
