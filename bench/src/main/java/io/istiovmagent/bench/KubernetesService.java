@@ -11,6 +11,7 @@ import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Locale;
+import java.util.Optional;
 import java.util.concurrent.TimeUnit;
 
 /**
@@ -18,7 +19,8 @@ import java.util.concurrent.TimeUnit;
  * ({@link MockApi}, every request counted); {@code replicas} replicas of `istio-vm-onboarding serve --kubernetes`
  * (each with its name for the leader election, the service's namespace, the run's certificate, {@code --debug})
  * stand for the Deployment's pods; a round-robin TCP relay ({@link Relay}) stands for its Service, so that the
- * agents' connections spread over the replicas. The agents enrol with one join token of {@code 2 x agents} uses.
+ * agents' connections spread over the replicas. The agents enrol with one join token without a use limit, as a
+ * fleet's is made (docs/kubernetes.md); {@code BENCH_P7_TOKEN_USES=N} gives it a limit of N uses instead.
  * The outage stops every replica; the API server and the relay stay.
  */
 final class KubernetesService implements FleetService {
@@ -51,7 +53,7 @@ final class KubernetesService implements FleetService {
     List<String> cmd = new ArrayList<>(List.of(java));
     cmd.addAll(words(o.mockJavaOpts()));
     cmd.addAll(List.of("-Dfile.encoding=UTF-8", "-cp", o.mockClasspath(), MockApi.class.getName(), work.toString(),
-        Integer.toString(2 * o.agents())));
+        Optional.ofNullable(System.getenv("BENCH_P7_TOKEN_USES")).orElse("0")));
     mock = new ProcessBuilder(cmd).redirectErrorStream(true).redirectOutput(work.resolve("mock-api.log").toFile())
         .start();
     long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(120);

@@ -30,11 +30,11 @@ import java.util.logging.Logger;
  * ({@link MeshOnMockApi#istioctlCase()}: the WorkloadGroup bar/foo, Istio's ConfigMaps, the gateway, the root
  * certificate, TokenRequests minting real-looking tokens), every request counted ({@link ApiCounter}). It writes into
  * the work directory {@code kubeconfig} (for {@code serve --kubernetes}), {@code join-token} (one join token for the
- * whole fleet, made as {@code istio-vm-onboarding token create --uses N} makes it), {@code api.log}, and
+ * whole fleet, made as {@code istio-vm-onboarding token create [--uses N]} makes it), {@code api.log}, and
  * {@code api-ready} last. On {@code census-request} it lists the WorkloadEntries and writes their {@code Healthy}
  * conditions, counted, to {@code census}. Runs until SIGTERM.
  *
- * <p>Usage: {@code MockApi WORK_DIR USES}.
+ * <p>Usage: {@code MockApi WORK_DIR USES}, USES 0 for a token without a use limit.
  */
 public final class MockApi {
   /** Held: java.util.logging keeps loggers weakly, and a collected one forgets its level. */
@@ -65,12 +65,14 @@ public final class MockApi {
     Path kubeconfig = mesh.kubeconfig(work);
     Log log = new Log(new PrintStream(System.err, true, StandardCharsets.UTF_8), false);
     String token = KubernetesMode.credentials(Optional.of(kubeconfig), Optional.empty(), Clock.systemUTC(), log)
-        .createJoinToken("bar", "foo", Duration.ofDays(1), OptionalInt.of(uses), "the fleet benchmark (P7)");
+        .createJoinToken("bar", "foo", Duration.ofDays(1), uses > 0 ? OptionalInt.of(uses) : OptionalInt.empty(),
+            "the fleet benchmark (P7)");
     Path tokenFile = work.resolve("join-token");
     Files.createFile(tokenFile, PosixFilePermissions.asFileAttribute(PosixFilePermissions.fromString("rw-------")));
     Files.writeString(tokenFile, token + "\n", StandardCharsets.US_ASCII);
     Files.writeString(work.resolve("api-ready"), ProcessHandle.current().pid() + "\n");
-    System.err.println("mock API server at " + mesh.server().url("/") + "; join token for bar/foo, " + uses + " uses");
+    System.err.println("mock API server at " + mesh.server().url("/") + "; join token for bar/foo, "
+        + (uses > 0 ? uses + " uses" : "no use limit"));
 
     CountDownLatch stop = new CountDownLatch(1);
     Runtime.getRuntime().addShutdownHook(new Thread(() -> {
@@ -92,7 +94,7 @@ public final class MockApi {
 
   /**
    * What is stored at the end: the WorkloadEntries by their {@code Healthy} condition ({@code STATUS/REASON COUNT}
-   * lines), the VM credentials, and the uses counted on the join token.
+   * lines), the VM credentials, and the uses counted on the join token (one with a use limit: others count none).
    */
   private static void census(MeshOnMockApi mesh, Path out) throws Exception {
     ResourceDefinitionContext entries = new ResourceDefinitionContext.Builder().withGroup("networking.istio.io")
@@ -110,7 +112,8 @@ public final class MockApi {
             .getOrDefault("istio-vm-agent.io/kind", "");
         if (kind.equals("vm-credential")) {
           count.merge("credentials", 1, Integer::sum);
-        } else if (kind.equals("join-token") && s.getData() != null && s.getData().get("uses") != null) {
+        } else if (kind.equals("join-token") && s.getData() != null && s.getData().get("usage-limit") != null
+            && s.getData().get("uses") != null) {
           count.put("join-token-uses", Integer.parseInt(new String(Base64.getDecoder().decode(s.getData()
               .get("uses")), StandardCharsets.US_ASCII).strip()));
         }

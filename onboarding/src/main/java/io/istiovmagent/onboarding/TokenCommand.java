@@ -61,7 +61,9 @@ final class TokenCommand implements Runnable {
         description = "How long it may enrol VMs. Default: ${DEFAULT-VALUE}.")
     String ttl;
 
-    @Option(names = "--uses", paramLabel = "N", description = "How many VMs it may enrol (default: any number).")
+    @Option(names = "--uses", paramLabel = "N", description = "How many VMs it may enrol (default: any number). "
+        + "Each use is then counted on the token, so VMs enrolling at once with it wait for one another: for a "
+        + "fleet, no limit and a short --ttl, or a token per batch.")
     Integer uses;
 
     @Option(names = "--description", defaultValue = "", paramLabel = "TEXT", description = "Shown by token list.")

@@ -16,6 +16,7 @@ import java.time.Instant;
 import java.time.format.DateTimeParseException;
 import java.util.Base64;
 import java.util.Comparator;
+import java.util.HashMap;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
@@ -23,6 +24,7 @@ import java.util.Optional;
 import java.util.OptionalInt;
 import java.util.Set;
 import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.ThreadLocalRandom;
 
 /**
  * Join tokens and VM credentials as Secrets in the namespace they grant (the namespace is Istio's unit of tenancy:
@@ -59,7 +61,7 @@ public final class ClusterCredentials implements Authenticator, Enroller, AutoCl
   /** Namespaces whose credentials could not be read, told once each (the namespace comes from the request). */
   private final Set<String> unreadable = ConcurrentHashMap.newKeySet();
   private final int maxCached;
-  /** Per namespace, an informer over its VM credentials, once {@link #watching()}: a report then costs no read. */
+  /** Per namespace, an informer over its credentials and join tokens, once {@link #watching()}: see {@link #watch}. */
   private final Map<String, SharedIndexInformer<Secret>> watched = new ConcurrentHashMap<>();
   private volatile boolean watching;
 
@@ -97,10 +99,11 @@ public final class ClusterCredentials implements Authenticator, Enroller, AutoCl
       return;
     }
     watched.computeIfAbsent(namespace, ns -> {
+      // The service's Secrets of the namespace: its VM credentials and its (few) join tokens.
       SharedIndexInformer<Secret> informer = client.secrets().inNamespace(ns)
-          .withLabel(Secrets.KIND_LABEL, "vm-credential").runnableInformer(0);
+          .withLabel(Secrets.MANAGED_BY, "istio-vm-onboarding").runnableInformer(0);
       informer.exceptionHandler((started, t) -> {
-        log.warn("cannot watch the VM credentials of " + ns + " (list and watch secrets in " + ns + "): "
+        log.warn("cannot watch the VM credentials and join tokens of " + ns + " (list and watch secrets in " + ns + "): "
             + KubernetesMode.cause(t) + "; each is read when presented, at most every " + cacheTtl.toSeconds()
             + " s");
         return false; // stop: reads go on as before
@@ -134,14 +137,24 @@ public final class ClusterCredentials implements Authenticator, Enroller, AutoCl
     return token;
   }
 
+  /**
+   * The join tokens. Uses: of a token with a limit, its count (each enrolment spends one, whether or not it then
+   * succeeds); of a token without one, the VMs enrolled with it that hold their credential now (nothing is counted
+   * on the token itself, so that a fleet's enrolments never wait for one another: see {@link #spendJoinToken}).
+   */
   public List<JoinTokenInfo> listJoinTokens(Optional<String> namespace) {
+    Map<String, Integer> enrolled = new HashMap<>();
+    listCredentials(namespace).forEach(c -> enrolled.merge(c.namespace() + "/" + c.joinTokenId(), 1, Integer::sum));
     return list(namespace, "join-token").stream().filter(s -> Secrets.JOIN_TYPE.equals(s.getType())).map(s -> {
       Map<String, String> d = decode(s);
+      String id = d.getOrDefault("token-id", "?");
       String limit = d.get("usage-limit");
-      return new JoinTokenInfo(s.getMetadata().getNamespace(), d.getOrDefault("token-id", "?"),
-          d.getOrDefault("group", "?"), instant(d.get("expiration")).orElse(Instant.EPOCH),
-          integer(d.get("uses")).orElse(0), limit == null ? OptionalInt.empty()
-              : OptionalInt.of(integer(limit).orElse(0)), d.getOrDefault("description", ""));
+      int uses = limit == null ? enrolled.getOrDefault(s.getMetadata().getNamespace() + "/" + id, 0)
+          : integer(d.get("uses")).orElse(0);
+      return new JoinTokenInfo(s.getMetadata().getNamespace(), id, d.getOrDefault("group", "?"),
+          instant(d.get("expiration")).orElse(Instant.EPOCH), uses,
+          limit == null ? OptionalInt.empty() : OptionalInt.of(integer(limit).orElse(0)),
+          d.getOrDefault("description", ""));
     }).sorted(Comparator.comparing(JoinTokenInfo::namespace).thenComparing(JoinTokenInfo::expires)).toList();
   }
 
@@ -200,6 +213,11 @@ public final class ClusterCredentials implements Authenticator, Enroller, AutoCl
     return Optional.of(new Grant.Vm(p.get().namespace(), data.get().get("group"), data.get().get("machine-id")));
   }
 
+  /**
+   * Enrols a VM: checks the join token, counts a use only where the token has a limit, and creates the machine's
+   * credential. For a fleet's token (no limit) that is no read and one write in the API server once the namespace
+   * is watched: enrolments do not serialise on the token's Secret.
+   */
   @Override
   public Outcome enrol(String namespace, String group, String joinToken, String machineId, String hostname) {
     if (!Secrets.isMachineId(machineId)) {
@@ -211,12 +229,7 @@ public final class ClusterCredentials implements Authenticator, Enroller, AutoCl
           + "istio-vm-onboarding token create");
     }
     try {
-      if (client.secrets().inNamespace(namespace).withName(Secrets.CREDENTIAL_PREFIX + machineId).get() != null) {
-        return new Outcome.Refused(409, "machine " + machineId + " is already enrolled in " + namespace + "; a "
-            + "reinstalled VM's old credential must be revoked first: istio-vm-onboarding credential revoke -n "
-            + namespace + " " + machineId);
-      }
-      Optional<Outcome> spent = spendJoinToken(p.get(), group);
+      Optional<Outcome> spent = spendJoinToken(p.get(), group, machineId);
       if (spent.isPresent()) {
         return spent.get();
       }
@@ -238,9 +251,8 @@ public final class ClusterCredentials implements Authenticator, Enroller, AutoCl
           + " with join token " + Secrets.joinTokenId(joinToken));
       return new Outcome.Enrolled(credential);
     } catch (KubernetesClientException e) {
-      if (e.getCode() == 409) {
-        return new Outcome.Refused(409, "machine " + machineId + " was enrolled in " + namespace + " at the same "
-            + "moment by another request; revoke it first if this is not that VM");
+      if (e.getCode() == 409) { // enrolled by another request since it was looked for
+        return alreadyEnrolled(namespace, machineId);
       }
       String why = ClusterReads.failure(e, "get, update and create secrets in " + namespace).getMessage();
       log.warn("cannot enrol machine " + machineId + " into " + namespace + "/" + group + ": " + why);
@@ -248,10 +260,22 @@ public final class ClusterCredentials implements Authenticator, Enroller, AutoCl
     }
   }
 
-  /** Checks the join token and counts one use; empty when it may enrol into {@code group}. */
-  private Optional<Outcome> spendJoinToken(Secrets.Presented p, String group) {
+  private static Outcome alreadyEnrolled(String namespace, String machineId) {
+    return new Outcome.Refused(409, "machine " + machineId + " is already enrolled in " + namespace + "; a "
+        + "reinstalled VM's old credential must be revoked first: istio-vm-onboarding credential revoke -n "
+        + namespace + " " + machineId);
+  }
+
+  /**
+   * Checks the join token, then that the machine has no credential yet, and counts one use where the token has a
+   * limit; empty when it may enrol into {@code group}. A limited token's count is one Secret updated with its
+   * resource version, so concurrent enrolments with it conflict: each retries after a random pause. A token
+   * without a limit is only read (from the namespace's informer once it runs).
+   */
+  private Optional<Outcome> spendJoinToken(Secrets.Presented p, String group, String machineId) {
+    boolean fresh = false; // the first look may be the informer's copy; after a conflict, the API server's
     for (int attempt = 0; attempt < UPDATE_ATTEMPTS; attempt++) {
-      Secret s = client.secrets().inNamespace(p.namespace()).withName(p.name()).get();
+      Secret s = fresh ? client.secrets().inNamespace(p.namespace()).withName(p.name()).get() : secret(p, true);
       Map<String, String> d = s == null ? Map.of() : decode(s);
       if (s == null || !Secrets.JOIN_TYPE.equals(s.getType()) || !Secrets.matches(p.value(), d.get("token-hash"))) {
         return Optional.of(new Outcome.Refused(401, "this join token is not valid for " + p.namespace()
@@ -267,26 +291,62 @@ public final class ClusterCredentials implements Authenticator, Enroller, AutoCl
         return Optional.of(new Outcome.Refused(403, "this join token is for the group " + p.namespace() + "/"
             + d.get("group") + ", not " + p.namespace() + "/" + group));
       }
+      watch(p.namespace()); // a valid join token of this namespace: its credentials are worth an informer
+      // Before a use is spent on it; absent from a running informer is taken as absent: the create then tells.
+      if (attempt == 0 && secret(new Secrets.Presented(p.namespace(), Secrets.CREDENTIAL_PREFIX + machineId, ""),
+          false) != null) {
+        return Optional.of(alreadyEnrolled(p.namespace(), machineId));
+      }
+      if (!d.containsKey("usage-limit")) {
+        return Optional.empty();
+      }
       int uses = integer(d.get("uses")).orElse(0);
-      OptionalInt limit = d.containsKey("usage-limit") ? OptionalInt.of(integer(d.get("usage-limit")).orElse(0))
-          : OptionalInt.empty();
-      if (limit.isPresent() && uses >= limit.getAsInt()) {
+      int limit = integer(d.get("usage-limit")).orElse(0);
+      if (uses >= limit) {
         return Optional.of(new Outcome.Refused(401, "this join token has been used " + uses + " times, its "
             + "limit; create a new one: istio-vm-onboarding token create -n " + p.namespace() + " --group " + group));
       }
       Map<String, String> raw = new LinkedHashMap<>(s.getData());
       raw.put("uses", b64(Integer.toString(uses + 1)));
-      s.setData(raw);
       try {
-        client.secrets().inNamespace(p.namespace()).resource(s).update(); // with its resourceVersion: 409 if stale
+        // a copy: the informer's objects are shared; with its resourceVersion, so 409 if another use came first
+        client.secrets().inNamespace(p.namespace()).resource(new SecretBuilder(s).withData(raw).build()).update();
         return Optional.empty();
       } catch (KubernetesClientException e) {
         if (e.getCode() != 409) {
           throw e;
         }
       }
+      fresh = true;
+      if (!pause(attempt)) {
+        break;
+      }
     }
     return Optional.of(new Outcome.Refused(503, "too many enrolments at once with this join token; retry"));
+  }
+
+  /** After the {@code attempt}th conflict: a random pause of up to 20 ms × 2^attempt, so that the racers spread. */
+  private static boolean pause(int attempt) {
+    try {
+      Thread.sleep(ThreadLocalRandom.current().nextLong(20L << attempt));
+      return true;
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
+      return false;
+    }
+  }
+
+  /**
+   * One of the service's Secrets, null when there is none: from the namespace's informer when it is running; read
+   * from the API server when the namespace is not watched yet, or when the informer does not hold it and
+   * {@code readIfAbsent} (it may have been created a moment ago: a join token).
+   */
+  private Secret secret(Secrets.Presented p, boolean readIfAbsent) {
+    SharedIndexInformer<Secret> informer = watched.get(p.namespace());
+    boolean informed = informer != null && informer.hasSynced() && informer.isRunning();
+    Secret s = informed ? informer.getStore().getByKey(p.namespace() + "/" + p.name()) : null;
+    return s != null || (informed && !readIfAbsent) ? s
+        : client.secrets().inNamespace(p.namespace()).withName(p.name()).get();
   }
 
   /**
@@ -296,6 +356,11 @@ public final class ClusterCredentials implements Authenticator, Enroller, AutoCl
   boolean watchedAndSynced(String namespace) {
     SharedIndexInformer<Secret> informer = watched.get(namespace);
     return informer != null && informer.hasSynced() && informer.isRunning() && informer.isWatching();
+  }
+
+  /** Whether an informer was started for {@code namespace}; for tests. */
+  boolean watches(String namespace) {
+    return watched.containsKey(namespace);
   }
 
   /** How many credentials (present or absent) are remembered now; tests prove the bound with it. */

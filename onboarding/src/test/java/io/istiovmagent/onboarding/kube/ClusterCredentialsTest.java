@@ -171,15 +171,12 @@ class ClusterCredentialsTest {
         .watching()) {
       String token = service.createJoinToken("bar", "foo", Duration.ofHours(1), OptionalInt.empty(), "");
       String c1 = credential(service.enrol("bar", "foo", token, VM1, "vm-1"));
-      String forged = c1.substring(0, c1.lastIndexOf('.') + 1) + "a".repeat(32);
+      String forged = "vmc.baz." + VM2 + "." + "a".repeat(32);
       assertEquals(Optional.empty(), service.authenticate(forged), "a forged credential starts no informer");
-      assertFalse(service.watchedAndSynced("bar"));
+      assertFalse(service.watches("baz"));
+      assertTrue(service.watches("bar"), "a valid join token started one");
       assertEquals(Optional.of(new Grant.Vm("bar", "foo", VM1)), service.authenticate(c1));
-      long deadline = System.nanoTime() + java.util.concurrent.TimeUnit.SECONDS.toNanos(10);
-      while (!service.watchedAndSynced("bar")) {
-        assertTrue(System.nanoTime() < deadline, "the informer never listed");
-        Thread.sleep(5);
-      }
+      awaitSynced(service, "bar");
       int before = server.getRequestCount();
       for (int i = 0; i < 10; i++) {
         mesh.clock.advance(Duration.ofSeconds(60)); // a heartbeat: longer than the cache period
@@ -190,10 +187,94 @@ class ClusterCredentialsTest {
       // Revoked by an operator elsewhere (credential revoke on a laptop): refused as soon as the watch tells,
       // though the clock stands still now and no cache period ends.
       client.secrets().inNamespace("bar").withName("istio-vm-cred-" + VM1).delete();
-      deadline = System.nanoTime() + java.util.concurrent.TimeUnit.SECONDS.toNanos(5);
+      long deadline = System.nanoTime() + java.util.concurrent.TimeUnit.SECONDS.toNanos(5);
       while (service.authenticate(c1).isPresent()) {
         assertTrue(System.nanoTime() < deadline, "the revocation never took");
         Thread.sleep(5);
+      }
+    }
+  }
+
+  private static void awaitSynced(ClusterCredentials service, String namespace) throws InterruptedException {
+    long deadline = System.nanoTime() + java.util.concurrent.TimeUnit.SECONDS.toNanos(10);
+    while (!service.watchedAndSynced(namespace)) {
+      assertTrue(System.nanoTime() < deadline, "the informer never listed");
+      Thread.sleep(5);
+    }
+  }
+
+  /**
+   * A fleet's join token (no use limit) is only read, from the namespace's informer: an enrolment is one write, the
+   * credential, and the token's Secret is never updated, so that thousands of VMs joining at once do not conflict
+   * on it. Its uses are the credentials it enrolled. A machine already enrolled is refused without a request.
+   */
+  @Test
+  void aFleetTokenEnrolsWithOneWriteAndNoConflict() throws Exception {
+    try (ClusterCredentials service = new ClusterCredentials(client, mesh.clock, Duration.ofSeconds(10), mesh.log)
+        .watching()) {
+      String token = service.createJoinToken("bar", "foo", Duration.ofHours(1), OptionalInt.empty(), "fleet");
+      String tokenVersion = secret("istio-vm-join-" + token.substring(0, 6)).getMetadata().getResourceVersion();
+      credential(service.enrol("bar", "foo", token, VM1, "vm-1"));
+      awaitSynced(service, "bar");
+
+      int before = server.getRequestCount();
+      credential(service.enrol("bar", "foo", token, VM2, "vm-2"));
+      assertEquals(before + 1, server.getRequestCount(), "one request: the credential's POST");
+      Outcome.Refused again = assertInstanceOf(Outcome.Refused.class, service.enrol("bar", "foo", token, VM2, "x"));
+      assertEquals(409, again.status());
+      assertTrue(again.reason().contains("credential revoke -n bar " + VM2), again.reason());
+      assertEquals(before + 1, server.getRequestCount(), "refused from the informer, without a request");
+
+      assertEquals(tokenVersion, secret("istio-vm-join-" + token.substring(0, 6)).getMetadata()
+          .getResourceVersion(), "the token's Secret is never written");
+      assertEquals(2, service.listJoinTokens(Optional.of("bar")).get(0).uses(), "its uses: the VMs it enrolled");
+
+      // Revoked elsewhere: refused, whether or not the watch has told the informer yet.
+      client.secrets().inNamespace("bar").withName("istio-vm-join-" + token.substring(0, 6)).delete();
+      assertEquals(401, assertInstanceOf(Outcome.Refused.class,
+          service.enrol("bar", "foo", token, "00000000000000000000000000000003", "vm-3")).status());
+    }
+  }
+
+  /**
+   * A token with a use limit counts each use on its Secret with its resource version: racing enrolments (two
+   * replicas, threads of one) conflict and retry, and never spend more uses than the limit, nor make a credential
+   * without a use counted.
+   */
+  @Test
+  void aLimitedTokenIsNeverOverspentByRacingEnrolments() throws Exception {
+    try (ClusterCredentials a = new ClusterCredentials(client, mesh.clock, Duration.ofSeconds(10), mesh.log)
+        .watching()) {
+      ClusterCredentials b = new ClusterCredentials(client, mesh.clock, Duration.ofSeconds(10), mesh.log);
+      String token = a.createJoinToken("bar", "foo", Duration.ofHours(1), OptionalInt.of(5), "");
+      credential(a.enrol("bar", "foo", token, VM1, "vm-1")); // a's informer starts: its copy of the token may lag
+      awaitSynced(a, "bar");
+      java.util.concurrent.ExecutorService pool = java.util.concurrent.Executors.newFixedThreadPool(8);
+      java.util.List<java.util.concurrent.Future<Outcome>> racing = new java.util.ArrayList<>();
+      for (int i = 0; i < 8; i++) {
+        ClusterCredentials replica = i % 2 == 0 ? a : b;
+        String machine = String.format("%032x", 100 + i);
+        racing.add(pool.submit(() -> replica.enrol("bar", "foo", token, machine, "vm")));
+      }
+      int enrolled = 1;
+      for (java.util.concurrent.Future<Outcome> f : racing) {
+        Outcome o = f.get(30, java.util.concurrent.TimeUnit.SECONDS);
+        if (o instanceof Outcome.Enrolled) {
+          enrolled++;
+        } else {
+          int status = ((Outcome.Refused) o).status();
+          assertTrue(status == 401 || status == 503, String.valueOf(o)); // used up, or too many conflicts
+        }
+      }
+      pool.shutdown();
+      assertTrue(enrolled <= 5, enrolled + " enrolled with a token of 5 uses");
+      assertEquals(enrolled, a.listCredentials(Optional.of("bar")).size());
+      assertEquals(enrolled, a.listJoinTokens(Optional.of("bar")).get(0).uses(), "each credential a use counted");
+      Outcome late = b.enrol("bar", "foo", token, String.format("%032x", 999), "vm");
+      if (enrolled == 5) { // the usual outcome; a racer refused 503 (too many conflicts) left a use
+        assertEquals(401, assertInstanceOf(Outcome.Refused.class, late).status(), String.valueOf(late));
+      } else {
+        credential(late);
       }
     }
   }
