@@ -53,8 +53,12 @@ final class FlipDelays {
     }
   }
 
-  /** A flip and its delays in ms: seen dead to the first write saying False, seen back to True; NONE if none. */
-  record Paired(Flip flip, long toFalse, long toTrue) {}
+  /**
+   * A flip and its delays in ms: seen dead to the first write saying False, seen back to True; NONE if none.
+   * {@code serving}: its entry's last write before the death said True (the VM was in traffic, so a write had to take
+   * it out); an entry still False from its registration, or from a report that failed, had nothing to make False.
+   */
+  record Paired(Flip flip, boolean serving, long toFalse, long toTrue) {}
 
   /** One direction's delays in ms over the flips that were seen, and how many of them got no write. */
   record Delays(long[] millis, int missing) {
@@ -91,12 +95,18 @@ final class FlipDelays {
       List<Write> ws = byEntry.getOrDefault(f.entry(), List.of());
       long toFalse = NONE;
       long toTrue = NONE;
+      boolean serving = false;
       if (f.deadAt() != NONE) {
+        for (Write w : ws) {
+          if (w.arrivedAt() < f.deadAt()) {
+            serving = "True".equals(w.healthyStatus());
+          }
+        }
         long falseBy = f.backAt() == NONE ? until : f.backAt();
         toFalse = first(ws, "False", f.deadAt(), falseBy);
         toTrue = f.backAt() == NONE ? NONE : first(ws, "True", f.backAt(), until);
       }
-      out.add(new Paired(f, toFalse, toTrue));
+      out.add(new Paired(f, serving, toFalse, toTrue));
     }
     return out;
   }
@@ -111,7 +121,7 @@ final class FlipDelays {
     return NONE;
   }
 
-  /** Seen dead -> False, over the flips whose agent saw the death. */
+  /** Seen dead -> False, over the flips whose agent saw the death while its VM was serving. */
   static Delays toFalse(List<Paired> paired) {
     return delays(paired, true);
   }
@@ -128,7 +138,7 @@ final class FlipDelays {
     for (Paired p : paired) {
       long seen = toFalse ? p.flip().deadAt() : p.flip().backAt();
       long d = toFalse ? p.toFalse() : p.toTrue();
-      if (seen == NONE) {
+      if (seen == NONE || toFalse && !p.serving()) {
         continue;
       }
       if (d == NONE) {

@@ -225,12 +225,15 @@ final class KubernetesService implements FleetService {
       }
     }
     List<FlipDelays.Paired> paired = FlipDelays.pair(seen, writes, t0Millis + p.steadyTo() * 1000L);
-    StringBuilder csv = new StringBuilder("entry,dead_at,to_false_ms,back_at,to_true_ms\n");
+    StringBuilder csv = new StringBuilder("entry,dead_at,serving,to_false_ms,back_at,to_true_ms\n");
     paired.forEach(x -> csv.append(x.flip().entry()).append(',').append(x.flip().deadAt()).append(',')
-        .append(x.toFalse()).append(',').append(x.flip().backAt()).append(',').append(x.toTrue()).append('\n'));
+        .append(x.serving()).append(',').append(x.toFalse()).append(',').append(x.flip().backAt()).append(',')
+        .append(x.toTrue()).append('\n'));
     Files.writeString(o.results().resolve("P7.flips.csv"), csv);
     r.put("flips", o.flips());
     r.put("flips_seen", paired.stream().filter(x -> x.flip().deadAt() != FlipDelays.NONE).count());
+    r.put("flips_not_serving", paired.stream().filter(x -> x.flip().deadAt() != FlipDelays.NONE && !x.serving())
+        .count());
     put(r, "flip_false", FlipDelays.toFalse(paired));
     put(r, "flip_true", FlipDelays.toTrue(paired));
   }

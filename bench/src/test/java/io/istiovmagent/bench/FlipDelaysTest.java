@@ -56,8 +56,8 @@ class FlipDelaysTest {
 
   @Test
   void aFalseOnlyAfterTheSidecarCameBackIsMissingAndSoIsATrueOnlyAfterTheEnd() {
-    List<FlipDelays.Paired> p = FlipDelays.pair(List.of(flip(A, 1000, 33_000)), List.of(w(33_500, A, "False"),
-        w(600_001, A, "True")), END);
+    List<FlipDelays.Paired> p = FlipDelays.pair(List.of(flip(A, 1000, 33_000)), List.of(w(0, A, "True"),
+        w(33_500, A, "False"), w(600_001, A, "True")), END);
     assertEquals(FlipDelays.NONE, p.get(0).toFalse());
     assertEquals(FlipDelays.NONE, p.get(0).toTrue(), "the outage's writes are not the flip's");
     FlipDelays.Delays f = FlipDelays.toFalse(p);
@@ -76,16 +76,32 @@ class FlipDelaysTest {
   }
 
   @Test
+  void aVmNotInTrafficAtTheDeathHadNothingToMakeFalseAndIsLeftOutOfThatFigureOnly() {
+    List<FlipDelays.Paired> p = FlipDelays.pair(List.of(flip(A, 1000, 33_000), flip(B, 1000, 33_000)), List.of(
+        w(0, A, "False"), // registered (Enrolled), never reported yet
+        w(9000, A, "False"), w(33_100, A, "True"),
+        w(0, B, "True"), w(500, B, "False"), // out of traffic for another reason just before
+        w(1400, B, "False"), w(33_050, B, "True")), END);
+    assertEquals(List.of(false, false), List.of(p.get(0).serving(), p.get(1).serving()));
+    assertEquals(8000, p.get(0).toFalse(), "paired all the same, for P7.flips.csv");
+    FlipDelays.Delays f = FlipDelays.toFalse(p);
+    assertEquals(List.of(0, 0), List.of(f.count(), f.missing()));
+    assertArrayEquals(new long[] {100, 50}, FlipDelays.toTrue(p).millis(), "back in traffic is measured for all");
+  }
+
+  @Test
   void percentilesAreNearestRankOverThePairedFlips() {
     List<FlipDelays.Flip> flips = new java.util.ArrayList<>();
     List<FlipDelays.Write> writes = new java.util.ArrayList<>();
     for (int i = 1; i <= 100; i++) {
       String e = "bar/foo-" + i;
       flips.add(flip(e, 1000L * i, 1000L * i + 5000));
+      writes.add(w(0, e, "True"));
       writes.add(w(1000L * i + 10L * i, e, "False")); // i-th flip: 10 i ms
       writes.add(w(1000L * i + 5003, e, "True"));
     }
     flips.add(flip("bar/foo-none", 200_000, 201_000));
+    writes.add(w(0, "bar/foo-none", "True"));
     FlipDelays.Delays f = FlipDelays.toFalse(FlipDelays.pair(flips, writes, END));
     assertEquals(List.of(100, 1), List.of(f.count(), f.missing()));
     assertEquals(List.of(500.0, 990.0, 1000.0), List.of(f.percentile(50), f.percentile(99), f.percentile(100)));
