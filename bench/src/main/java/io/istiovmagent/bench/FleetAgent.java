@@ -45,7 +45,8 @@ import okhttp3.HttpUrl;
  * daemon's real fetch schedule ({@link FleetSchedule}: refresh policy, token-aware backoff, report confirmations,
  * fetch-now hints), classified by {@link FailureClass}. What is not real: nothing is installed (no files are
  * written), a blocking pool stands in for the daemon's fetch thread, and the status is built here the way the
- * daemon's status view builds it for a managed, running, ready sidecar.
+ * daemon's status view builds it for a managed sidecar: running and ready, or, for P7's flips, dead, restarted and
+ * ready again, as the daemon's supervisor shows each ({@link #sidecarDied}).
  */
 final class FleetAgent {
   /** What every agent of the fleet shares: the process-wide settings of one simulated VM image. */
@@ -125,6 +126,8 @@ final class FleetAgent {
   private ScheduledFuture<?> pending;
   private boolean warmStart = true;
   private boolean renewSource;
+  /** istio.service as the daemon's status view shows it; guarded by this. */
+  private AgentStatus.Sidecar sidecar;
 
   FleetAgent(int id, Shared shared, SplittableRandom random) {
     this.id = id;
@@ -138,6 +141,12 @@ final class FleetAgent {
     random.split().nextBytes(machineId);
     this.host = new HealthReport.Host(String.format("vm-%05d", id), HexFormat.of().formatHex(machineId),
         List.of("10." + (id >> 16 & 255) + "." + (id >> 8 & 255) + "." + (id & 255)));
+    this.sidecar = running(1000 + id, 0, true);
+  }
+
+  /** The machine id it enrols with: its WorkloadEntry is named after it (GROUP-MACHINE-ID). */
+  String machineId() {
+    return host.machineId();
   }
 
   /** Boots: the reporter's thread starts, the first fetch goes out at once (as after a first boot). */
@@ -263,7 +272,7 @@ final class FleetAgent {
     synchronized (this) {
       fetching = false;
       fetchSchedule.ended(shared.clock().instant());
-      publish();
+      publish(shared.clock().instant());
       schedule();
     }
   }
@@ -285,13 +294,52 @@ final class FleetAgent {
     pending = shared.scheduler().schedule(() -> shared.blocking().execute(this::fetch), ms, TimeUnit.MILLISECONDS);
   }
 
+  // ---- the sidecar, as the daemon's supervisor sees it (SidecarSupervisor.status) ----
+
+  /**
+   * A running main process, with Envoy's readiness as last probed (null: not probed yet). The daemon gives a reason
+   * only for "not ready" (Readiness.NotReady), none for ready.
+   */
+  private static AgentStatus.Sidecar running(long pid, long restarts, Boolean ready) {
+    return new AgentStatus.Sidecar(true, new SidecarState.Unit("active", "running"), pid, restarts, ready, null,
+        false, List.of());
+  }
+
+  /**
+   * The sidecar's main process died. The daemon watches it (a pidfd): the exit wakes its loop, which asks systemd
+   * (istio.service has Restart=always: activating/auto-restart, no main process, one restart more), forgets Envoy's
+   * readiness and offers the status to the reporter, which sends it at once (a change of state, not a heartbeat).
+   * Returns when the agent saw it (epoch ms, the status's own time), or {@link FlipDelays#NONE} when it reports
+   * nothing yet (no bundle, so no sidecar to lose).
+   */
+  synchronized long sidecarDied() {
+    if (current == null || reporter == null) {
+      return FlipDelays.NONE;
+    }
+    sidecar = new AgentStatus.Sidecar(true, new SidecarState.Unit("activating", "auto-restart"), 0,
+        sidecar.restarts() + 1, null, null, false, List.of());
+    return publish(shared.clock().instant());
+  }
+
+  /** systemd started it again: a new main process, which the daemon sees running before it has probed Envoy. */
+  synchronized long sidecarRestarted() {
+    sidecar = running(1_000_000 + id, sidecar.restarts(), null);
+    return publish(shared.clock().instant());
+  }
+
+  /** Envoy answered the daemon's readiness probe: ready (so the service puts the VM back in traffic). */
+  synchronized long envoyReady() {
+    sidecar = running(sidecar.mainPid(), sidecar.restarts(), true);
+    return publish(shared.clock().instant());
+  }
+
   // ---- the daemon's status view: a VM reports once it holds a bundle ----
 
-  private void publish() {
+  /** Offers the status as of {@code now} to the reporter; returns {@code now} (epoch ms), or NONE if it has none. */
+  private long publish(Instant now) {
     if (current == null || reporter == null) {
-      return;
+      return FlipDelays.NONE;
     }
-    Instant now = shared.clock().instant();
     AgentStatus.Bundle b = new AgentStatus.Bundle(source.describe(), current.revision(),
         current.raw().configRevision(), fetchedAt,
         fetchSchedule.lastCheckedAt(),
@@ -299,8 +347,7 @@ final class FleetAgent {
             .min(Instant::compareTo).orElse(null), current.namespace(), current.serviceAccount(),
         current.workloadGroup(), current.clusterEnv().nonEmpty("ISTIO_META_CLUSTER_ID"),
         current.clusterEnv().nonEmpty("ISTIO_META_NETWORK"), fetchSchedule.confirmedAt(), null);
-    AgentStatus.Sidecar sc = new AgentStatus.Sidecar(true, SidecarState.of("active/running"), 1000 + id, 0, true, "HTTP 200", false,
-        List.of());
+    AgentStatus.Sidecar sc = sidecar;
     Reporter.State st = reporter.state();
     AgentStatus.Report rep = new AgentStatus.Report(st.url(), st.lastDeliveredAt(), st.delivered(), st.lastError());
     AgentStatus draft = new AgentStatus(AgentStatus.FORMAT, 1000 + id, "bench", startedAt, now,
@@ -309,5 +356,6 @@ final class FleetAgent {
     HealthAssessor.Assessment a = HealthAssessor.assess(draft, now);
     reporter.offer(new AgentStatus(draft.format(), draft.pid(), draft.version(), startedAt, now, draft.phase(),
         a.health(), a.reasons(), b, draft.hosts(), sc, lastError, fetchSchedule.nextAt(), rep));
+    return now.toEpochMilli();
   }
 }

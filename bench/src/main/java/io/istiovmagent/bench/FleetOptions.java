@@ -8,11 +8,11 @@ import java.util.Map;
 /**
  * FleetBench's command line: the phases' lengths, the fleet's size, the onboarding service, the output; and which
  * service the fleet meets: the directory mode's one endpoint (P5), or the Kubernetes mode's replicas behind a relay
- * with the mock API server (P7), whose JVM runs on {@code mockClasspath}.
+ * with the mock API server (P7), whose JVM runs on {@code mockClasspath}, and P7's count of sidecar flips.
  */
 record FleetOptions(int agents, int ramp, int settle, int steady, int outage, int recovery, long seed, Path onboarding,
     Path work, Path results, String endpointJavaOpts, boolean kubernetes, int replicas, String mockClasspath,
-    String mockJavaOpts) {
+    String mockJavaOpts, int flips) {
 
   /** The figure's name in bench/run's table and results files. */
   String figure() {
@@ -25,6 +25,7 @@ record FleetOptions(int agents, int ramp, int settle, int steady, int outage, in
         "replicas", "2"));
     a.put("mock-classpath", "");
     a.put("mock-java-opts", "");
+    a.put("flips", "-1"); // P7's sidecar flips in the steady window; -1: 1 % of the fleet
     List<String> required = List.of("onboarding", "work", "results");
     for (int i = 0; i < args.length; i += 2) {
       String k = args[i].replaceFirst("^--", "");
@@ -32,7 +33,7 @@ record FleetOptions(int agents, int ramp, int settle, int steady, int outage, in
         throw new IllegalArgumentException("usage: FleetBench --onboarding ISTIO_VM_ONBOARDING --work DIR --results "
             + "DIR [--agents N --ramp S --settle S --steady S --outage S --recovery S --seed N "
             + "--endpoint-java-opts '...' --mode directory|kubernetes --replicas N --mock-classpath CP "
-            + "--mock-java-opts '...']; not " + args[i]);
+            + "--mock-java-opts '...' --flips N]; not " + args[i]);
       }
       a.put(k, args[i + 1]);
     }
@@ -50,10 +51,13 @@ record FleetOptions(int agents, int ramp, int settle, int steady, int outage, in
     if (kubernetes && a.get("mock-classpath").isEmpty()) {
       throw new IllegalArgumentException("--mode kubernetes needs --mock-classpath (bench/target/classes and lib)");
     }
-    return new FleetOptions(Integer.parseInt(a.get("agents")), Integer.parseInt(a.get("ramp")),
+    int agents = Integer.parseInt(a.get("agents"));
+    int flips = Integer.parseInt(a.get("flips"));
+    return new FleetOptions(agents, Integer.parseInt(a.get("ramp")),
         Integer.parseInt(a.get("settle")), Integer.parseInt(a.get("steady")), Integer.parseInt(a.get("outage")),
         Integer.parseInt(a.get("recovery")), Long.parseLong(a.get("seed")), Path.of(a.get("onboarding")),
         Path.of(a.get("work")), Path.of(a.get("results")), a.get("endpoint-java-opts"), kubernetes,
-        Integer.parseInt(a.get("replicas")), a.get("mock-classpath"), a.get("mock-java-opts"));
+        Integer.parseInt(a.get("replicas")), a.get("mock-classpath"), a.get("mock-java-opts"),
+        flips < 0 ? agents / 100 : flips);
   }
 }

@@ -42,7 +42,7 @@ import okhttp3.HttpUrl;
  *
  * <p>Talks to the coordinator through files in the work directory: it writes {@code ready-N} once warmed up, reads
  * {@code t0} (second 0, epoch ms), {@code recovered-at} (epoch ms, once the endpoint is back) and {@code stop}, and
- * writes {@code worker-N.stats} at the end.
+ * writes {@code worker-N.stats} at the end, after {@code flips-N} (P7's sidecar flips, {@link SidecarFlips}).
  */
 public final class FleetWorker {
   private FleetWorker() {}
@@ -119,6 +119,10 @@ public final class FleetWorker {
       long at = t0 + (long) i * ramp * 1000 / agents - System.currentTimeMillis();
       timer.schedule(() -> blocking.execute(agent::join), Math.max(0, at), TimeUnit.MILLISECONDS);
     }
+    // P7: --flips N --flips-from S --flips-to S (the steady window); none otherwise.
+    SidecarFlips flips = SidecarFlips.of(from, to, agents, Integer.parseInt(a.getOrDefault("flips", "0")),
+        Integer.parseInt(a.getOrDefault("flips-from", "0")), Integer.parseInt(a.getOrDefault("flips-to", "0")));
+    flips.schedule(fleet, from, ns, group, timer, t0);
 
     Path recoveredAtFile = work.resolve("recovered-at");
     Path stop = work.resolve("stop");
@@ -136,6 +140,7 @@ public final class FleetWorker {
       }
       Thread.sleep(1000 - System.currentTimeMillis() % 1000); // once a second, at the turn of the second
     }
+    flips.writeTo(work.resolve("flips-" + index));
     Path tmp = work.resolve("worker-" + index + ".tmp");
     stats.writeTo(tmp);
     Files.move(tmp, work.resolve("worker-" + index + ".stats"), StandardCopyOption.ATOMIC_MOVE);

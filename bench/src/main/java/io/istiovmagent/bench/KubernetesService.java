@@ -39,6 +39,7 @@ final class KubernetesService implements FleetService {
   private ProcSeries mockSeries;
   private ProcSeries relaySeries;
   private long mockHwmSteady;
+  private long t0Millis;
 
   KubernetesService(FleetOptions o) {
     this.o = o;
@@ -117,7 +118,10 @@ final class KubernetesService implements FleetService {
 
   @Override
   public List<String> fleetArgs() {
-    return List.of("--namespace", NAMESPACE, "--group", GROUP, "--state", work.resolve("state").toString());
+    int steadyFrom = o.ramp() + o.settle();
+    return List.of("--namespace", NAMESPACE, "--group", GROUP, "--state", work.resolve("state").toString(),
+        "--flips", Integer.toString(o.flips()), "--flips-from", Integer.toString(steadyFrom), "--flips-to",
+        Integer.toString(steadyFrom + o.steady()));
   }
 
   @Override
@@ -139,6 +143,7 @@ final class KubernetesService implements FleetService {
 
   @Override
   public void begin(long t0Millis, int seconds) {
+    this.t0Millis = t0Millis;
     api = new ApiLog(t0Millis, seconds);
   }
 
@@ -183,6 +188,7 @@ final class KubernetesService implements FleetService {
     List<String> census = Files.exists(work.resolve("census")) ? Files.readAllLines(work.resolve("census"))
         : List.of("none in 60 s");
     new ApiFigures(api, p, o.agents(), replicas.size()).put(r, stats, logs, census);
+    flips(r, p);
     for (ProcSeries part : replicaSeries) {
       String k = part.name().replace('-', '_');
       r.put(k + "_cpu_pct", f1(100 * FleetReport.cores(part.ticks(), p.steadyFrom(), p.steadyTo())));
@@ -201,6 +207,46 @@ final class KubernetesService implements FleetService {
     ApiFigures.timeline(api, timeline);
     timeline.column("mock_cpu_pct", mockSeries::cpuPct)
         .column("mock_rss_mib", s -> Long.toString(mockSeries.rssKb()[s] / 1024));
+  }
+
+  /**
+   * The sidecar flips: what the agents saw ({@code flips-N}) paired with the entries' status writes
+   * ({@code status-writes.log}) that arrived before the outage; each flip in RESULTS/P7.flips.csv.
+   */
+  private void flips(FleetReport.Results r, Phases p) throws IOException {
+    List<FlipDelays.Flip> seen = new ArrayList<>();
+    for (int k = 0; Files.exists(work.resolve("flips-" + k)); k++) {
+      Files.readAllLines(work.resolve("flips-" + k)).stream().filter(l -> !l.isBlank()).map(FlipDelays.Flip::parse)
+          .forEach(seen::add);
+    }
+    List<FlipDelays.Write> writes = new ArrayList<>();
+    Path log = work.resolve("status-writes.log");
+    if (Files.exists(log)) {
+      try (var lines = Files.lines(log)) {
+        lines.map(FlipDelays.Write::parse).filter(w -> w != null).forEach(writes::add);
+      }
+    }
+    List<FlipDelays.Paired> paired = FlipDelays.pair(seen, writes, t0Millis + p.steadyTo() * 1000L);
+    StringBuilder csv = new StringBuilder("entry,dead_at,serving,to_false_ms,back_at,to_true_ms\n");
+    paired.forEach(x -> csv.append(x.flip().entry()).append(',').append(x.flip().deadAt()).append(',')
+        .append(x.serving()).append(',').append(x.toFalse()).append(',').append(x.flip().backAt()).append(',')
+        .append(x.toTrue()).append('\n'));
+    Files.writeString(o.results().resolve("P7.flips.csv"), csv);
+    r.put("flips", o.flips());
+    r.put("flips_seen", paired.stream().filter(x -> x.flip().deadAt() != FlipDelays.NONE).count());
+    r.put("flips_not_serving", paired.stream().filter(x -> x.flip().deadAt() != FlipDelays.NONE && !x.serving())
+        .count());
+    put(r, "flip_false", FlipDelays.toFalse(paired));
+    put(r, "flip_true", FlipDelays.toTrue(paired));
+  }
+
+  private static void put(FleetReport.Results r, String key, FlipDelays.Delays d) throws IOException {
+    r.put(key + "_n", d.count());
+    r.put(key + "_missing", d.missing());
+    for (int pct : new int[] {50, 99, 100}) {
+      double v = d.percentile(pct);
+      r.put(key + (pct == 100 ? "_max" : "_p" + pct) + "_ms", Double.isNaN(v) ? "nan" : Long.toString((long) v));
+    }
   }
 
   @Override
