@@ -34,7 +34,7 @@ import org.junit.jupiter.api.Test;
  *        ^
  *   agent fs      fs: the symlink-safe file-system primitives  module agent
  *        ^
- *   agent parts   config, install, status, systemd, sidecar, report, retry, source
+ *   agent parts   config, install, status, systemd, sidecar, report, retry, source, metrics
  *        ^
  *   daemon
  *        ^
@@ -51,7 +51,7 @@ import org.junit.jupiter.api.Test;
 class ArchitectureTest {
   private static final String P = "io.istiovmagent.";
   private static final String[] AGENT_PARTS = {P + "config..", P + "install..", P + "status..", P + "systemd..",
-      P + "sidecar..", P + "report..", P + "retry..", P + "source.."};
+      P + "sidecar..", P + "report..", P + "retry..", P + "source..", P + "metrics.."};
 
   /**
    * The production classes of core, agent and onboarding, whether Maven hands them over as a module's classes

@@ -6,7 +6,8 @@ import java.util.List;
 import java.util.Optional;
 
 /** The agent's configuration: config.yaml with defaults filled in. Documented in docs/configuration.md. */
-public record AgentConfig(Bundle bundle, Hosts hosts, Sidecar sidecar, Report report, Paths paths) {
+public record AgentConfig(Bundle bundle, Hosts hosts, Sidecar sidecar, Report report, Paths paths,
+    Metrics metrics) {
 
   /** Where the bundle comes from and how it is fetched. */
   public record Bundle(Optional<String> source, Optional<Path> caFile, Optional<Path> tokenFile,
@@ -24,6 +25,18 @@ public record AgentConfig(Bundle bundle, Hosts hosts, Sidecar sidecar, Report re
   /** Health reports to the control plane (docs/protocol.md); no url, no reporting. */
   public record Report(Optional<String> url, Duration interval) {}
 
+  /**
+   * The Prometheus textfile (docs/metrics.md). {@code textfileDir} empty: node-exporter's directory
+   * ({@link #DEFAULT_TEXTFILE_DIR}), written only when it exists; given: that directory, whose absence is reported.
+   * {@code interval}: the file is rewritten at most this often.
+   */
+  public record Metrics(boolean textfile, Optional<String> textfileDir, Duration interval) {
+    /** The directory to write into: an absolute system path, resolved under --root. */
+    public String directory() {
+      return textfileDir.orElse(DEFAULT_TEXTFILE_DIR);
+    }
+  }
+
   /** Where the agent keeps its own files; absolute system paths, resolved under --root. */
   public record Paths(String stateDir, String runDir) {}
 
@@ -35,6 +48,9 @@ public record AgentConfig(Bundle bundle, Hosts hosts, Sidecar sidecar, Report re
   public static final Duration DEFAULT_REPORT_INTERVAL = Duration.ofSeconds(60);
   public static final String DEFAULT_STATE_DIR = "/var/lib/istio-vm-agent";
   public static final String DEFAULT_RUN_DIR = "/run/istio-vm-agent";
+  /** Debian's prometheus-node-exporter reads *.prom files here (its textfile collector's default). */
+  public static final String DEFAULT_TEXTFILE_DIR = "/var/lib/prometheus/node-exporter";
+  public static final Duration DEFAULT_METRICS_INTERVAL = Duration.ofSeconds(30);
 
   public static AgentConfig defaults() {
     return new AgentConfig(
@@ -43,6 +59,7 @@ public record AgentConfig(Bundle bundle, Hosts hosts, Sidecar sidecar, Report re
         new Hosts(List.of(), Optional.empty()),
         new Sidecar(true, DEFAULT_SIDECAR_UNIT, DEFAULT_READINESS_URL),
         new Report(Optional.empty(), DEFAULT_REPORT_INTERVAL),
-        new Paths(DEFAULT_STATE_DIR, DEFAULT_RUN_DIR));
+        new Paths(DEFAULT_STATE_DIR, DEFAULT_RUN_DIR),
+        new Metrics(true, Optional.empty(), DEFAULT_METRICS_INTERVAL));
   }
 }

@@ -115,10 +115,22 @@ public final class ConfigLoader {
     String stateDir = absolute(name, "paths.stateDir", p.string("stateDir"), AgentConfig.DEFAULT_STATE_DIR);
     String runDir = absolute(name, "paths.runDir", p.string("runDir"), AgentConfig.DEFAULT_RUN_DIR);
 
+    ConfigNode m = root.section("metrics");
+    boolean textfile = m.bool("textfile", true);
+    String dir = m.string("textfileDir");
+    Optional<String> textfileDir = Optional.ofNullable(dir == null ? null
+        : absolute(name, "metrics.textfileDir", dir, null));
+    if (textfileDir.isPresent() && Path.of(textfileDir.get()).normalize().getNameCount() == 0) {
+      throw new ConfigException(name + ": 'metrics.textfileDir' may not be / (give node-exporter's "
+          + "--collector.textfile.directory, e.g. " + AgentConfig.DEFAULT_TEXTFILE_DIR + ")");
+    }
+    Duration metricsInterval = m.duration("interval", AgentConfig.DEFAULT_METRICS_INTERVAL, Duration.ofSeconds(5));
+
     root.rejectUnknown();
     return new AgentConfig(new AgentConfig.Bundle(source, caFile, tokenFile, refresh, timeout, backoffCap),
         new AgentConfig.Hosts(allowed, gateway), new AgentConfig.Sidecar(manage, unit, readinessUrl),
-        new AgentConfig.Report(reportUrl, reportInterval), new AgentConfig.Paths(stateDir, runDir));
+        new AgentConfig.Report(reportUrl, reportInterval), new AgentConfig.Paths(stateDir, runDir),
+        new AgentConfig.Metrics(textfile, textfileDir, metricsInterval));
   }
 
   /** Whether a URL's authority (between "://" and the first '/', '?' or '#') holds a user name or password. */

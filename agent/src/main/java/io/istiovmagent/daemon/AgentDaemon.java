@@ -3,6 +3,8 @@ package io.istiovmagent.daemon;
 import io.istiovmagent.config.AgentConfig;
 import io.istiovmagent.fs.RootFs;
 import io.istiovmagent.install.Installer;
+import io.istiovmagent.metrics.AgentMetrics;
+import io.istiovmagent.metrics.TextfileWriter;
 import io.istiovmagent.report.Reporter;
 import io.istiovmagent.status.AgentStatus;
 import io.istiovmagent.status.StatusFile;
@@ -28,9 +30,10 @@ import java.util.random.RandomGenerator;
 /**
  * `istio-vm-agent run`: keeps this VM in the mesh for as long as it lives. One thread runs one loop that steps its
  * parts: the bundle ({@link BundleKeeper}), istio.service ({@link SidecarLane}), the reporter ({@link ReporterKeeper})
- * and what it tells systemd and status.json ({@link StatusPublisher}). Each part does its blocking calls on a thread
- * of its own and hands the answer back through the loop's queue, so the loop waits on nothing slower than that queue
- * and the watchdog ping is never starved; decisions are delegated to pure policies.
+ * and what it tells systemd, status.json ({@link StatusPublisher}) and node-exporter ({@link TextfileWriter}). Each
+ * part does its blocking calls on a thread of its own and hands the answer back through the loop's queue, so the
+ * loop waits on nothing slower than that queue and the watchdog ping is never starved; decisions are delegated to
+ * pure policies.
  */
 public final class AgentDaemon {
   /** How often the loop wakes at the least: sidecar state, installed files and the config file are looked at. */
@@ -81,6 +84,8 @@ public final class AgentDaemon {
   private final StatusPublisher out;
   private final ConfigKeeper configs;
   private final StatusView view;
+  /** The Prometheus textfile, written from the same snapshot as status.json. */
+  private final TextfileWriter metrics;
   /** istio.service: the intent (the daemon's, so that no reload loses it) and its supervisor. */
   private final SidecarLane sidecar;
 
@@ -118,6 +123,7 @@ public final class AgentDaemon {
     this.reporter = new ReporterKeeper(options.fs(), options.clock(), options.random(), log, options.userAgent(),
         hints::forReporter, credentials);
     this.configs = new ConfigKeeper(options.configPath(), options.fs(), options.clock(), log);
+    this.metrics = new TextfileWriter(options.fs(), log);
     this.view = new StatusView(bundle, sidecar, reporter, configs, guard, options.configPath(), options.version(),
         startedAt);
   }
@@ -264,6 +270,7 @@ public final class AgentDaemon {
   private void applyConfig() {
     out.writeTo(new StatusFile(o.fs().lexical(config.paths().runDir())));
     sidecar.configure(config.sidecar());
+    metrics.configure(config.metrics());
     timeline.time("bundle source and TLS trust", () -> bundle.reconfigure(config));
     // The fetch runs on its own thread: started now, it overlaps what comes before the loop (the reporter's TLS
     // client and host addresses, restoring the last-known-good, the first status), whose result the loop takes.
@@ -324,6 +331,7 @@ public final class AgentDaemon {
     if (out.readySent()) {
       timeline.ready();
     }
+    metrics.step(now, AgentMetrics.render(s, view.counters()), false);
   }
 
   AgentStatus snapshot(Instant now) {
@@ -338,6 +346,7 @@ public final class AgentDaemon {
     log.info("stopping (istio.service is left running)");
     AgentStatus last = snapshot(o.clock().instant());
     out.write(last);
+    metrics.step(last.updatedAt(), AgentMetrics.render(last, view.counters()), true);
     try {
       reporter.stop(last);
     } catch (InterruptedException e) {

@@ -21,7 +21,9 @@ import java.io.IOException;
 import java.time.Clock;
 import java.time.Duration;
 import java.time.Instant;
+import java.util.EnumMap;
 import java.util.HashSet;
+import java.util.Map;
 import java.util.Optional;
 import java.util.random.RandomGenerator;
 
@@ -56,6 +58,8 @@ final class BundleKeeper {
   private final FetchSchedule schedule;
   private final FetchRunner fetches;
   private AgentStatus.LastError lastError;
+  /** Fetches (or installs) that failed since the daemon started, by class: for the metrics. */
+  private final Map<FailureClass, Long> fetchFailures = new EnumMap<>(FailureClass.class);
 
   private final StartupTimeline timeline;
   private final CredentialsKeeper credentials;
@@ -294,6 +298,7 @@ final class BundleKeeper {
   }
 
   private void failed(Instant now, FailureClass kind, Optional<Duration> retryAfter, String message) {
+    fetchFailures.merge(kind, 1L, Long::sum);
     lastError = new AgentStatus.LastError(now, message);
     Optional<Duration> tokenLeft = current() == null ? Optional.empty()
         : Optional.of(Duration.between(now, current().token().expiresAt()));
@@ -321,6 +326,11 @@ final class BundleKeeper {
   AgentStatus.Bundle bundleStatus() {
     return installed() ? StatusView.bundle(current(), disk.source(), fetchedAt, fromLastKnownGood, schedule,
         credentialState()) : null;
+  }
+
+  /** The failed fetches since the daemon started, by class (a class never seen is absent). */
+  Map<FailureClass, Long> fetchFailures() {
+    return Map.copyOf(fetchFailures);
   }
 
   AgentStatus.Hosts hostsStatus() {

@@ -5,6 +5,7 @@ import io.istiovmagent.fs.RootFs;
 import io.istiovmagent.report.HostInfo;
 import io.istiovmagent.report.Reporter;
 import io.istiovmagent.retry.Backoff;
+import io.istiovmagent.retry.FailureClass;
 import io.istiovmagent.source.BearerToken;
 import io.istiovmagent.source.SourceConfigException;
 import io.istiovmagent.source.TlsTrust;
@@ -15,6 +16,7 @@ import java.io.IOException;
 import java.nio.file.Path;
 import java.time.Clock;
 import java.time.Duration;
+import java.util.Map;
 import java.util.Optional;
 import java.util.function.Function;
 import java.util.random.RandomGenerator;
@@ -121,6 +123,11 @@ final class ReporterKeeper {
     }
     Reporter.State st = reporter.state();
     return new AgentStatus.Report(st.url(), st.lastDeliveredAt(), st.delivered(), st.lastError());
+  }
+
+  /** Reports not delivered since the reporter in force started, by class; null without a reporter. */
+  Map<FailureClass, Long> failures() {
+    return reporter == null ? null : reporter.state().failures();
   }
 
   /** A VM reports once it knows who it is: its workload comes with the bundle. */

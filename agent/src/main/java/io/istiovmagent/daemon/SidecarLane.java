@@ -26,6 +26,8 @@ final class SidecarLane implements AutoCloseable {
   private final SidecarIntent intent = new SidecarIntent();
   private AgentConfig.Sidecar config;
   private SidecarSupervisor supervisor;
+  /** Restarts done by the supervisors replaced so far (a reload builds a new one; the count goes on). */
+  private long restartsBefore;
 
   SidecarLane(SidecarSupervisor.Factory factory, RootFs fs, Log log, Runnable wake) {
     this.factory = factory;
@@ -41,6 +43,7 @@ final class SidecarLane implements AutoCloseable {
     }
     config = next;
     if (supervisor != null) {
+      restartsBefore += supervisor.restartsDone();
       supervisor.close();
     }
     supervisor = next.manage() ? factory.create(next, fs, log) : null;
@@ -72,6 +75,11 @@ final class SidecarLane implements AutoCloseable {
   /** When the supervisor has something to do next; {@link Instant#MAX} without one. */
   Instant nextDue() {
     return supervisor == null ? Instant.MAX : supervisor.nextDue();
+  }
+
+  /** How often the agent restarted istio.service since it started (for a changed configuration). */
+  long restartsDone() {
+    return restartsBefore + (supervisor == null ? 0 : supervisor.restartsDone());
   }
 
   AgentStatus.Sidecar status() {

@@ -71,6 +71,8 @@ public final class SidecarSupervisor implements AutoCloseable {
   private Readiness readiness;
   private boolean looping;
   private List<String> diagnosisLines = List.of();
+  /** How often this supervisor restarted the unit (a changed configuration): for the metrics. */
+  private long restartsDone;
   // When to look and probe (SidecarPollPolicy's inputs); loop thread only.
   private Instant lastLook;
   private boolean lastLookFailed;
@@ -218,6 +220,7 @@ public final class SidecarSupervisor implements AutoCloseable {
       log.info("started " + unit + " (the bundle is in place)");
     }
     if (r.restarted()) {
+      restartsDone++;
       log.notice("restarting " + unit + ": " + want.reason());
     }
     bug = r.bug();
@@ -299,6 +302,11 @@ public final class SidecarSupervisor implements AutoCloseable {
       return true;
     }
     return false;
+  }
+
+  /** How often this supervisor restarted the unit. */
+  long restartsDone() {
+    return restartsDone;
   }
 
   AgentStatus.Sidecar status() {

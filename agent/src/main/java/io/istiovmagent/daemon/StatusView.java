@@ -1,6 +1,7 @@
 package io.istiovmagent.daemon;
 
 import io.istiovmagent.install.Installer;
+import io.istiovmagent.metrics.AgentCounters;
 import io.istiovmagent.status.AgentStatus;
 import io.istiovmagent.status.HealthAssessor;
 import io.istiovmagent.verify.RootCertificate;
@@ -57,6 +58,11 @@ final class StatusView {
     HealthAssessor.Assessment a = HealthAssessor.assess(draft, now);
     return new AgentStatus(draft.format(), draft.pid(), draft.version(), startedAt, now, draft.phase(), a.health(),
         a.reasons(), draft.bundle(), draft.hosts(), sc, err, draft.nextRefreshAt(), rep);
+  }
+
+  /** What the metrics count beside the status ({@link AgentCounters}). */
+  AgentCounters counters() {
+    return new AgentCounters(bundle.fetchFailures(), reporter.failures(), sidecar.restartsDone());
   }
 
   /** What the status says of the bundle in force, {@code b}. */

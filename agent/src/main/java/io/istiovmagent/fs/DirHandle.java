@@ -97,7 +97,7 @@ public final class DirHandle implements Closeable {
    * trusted user did not make: owned by one, and writable by neither group nor others, or sticky (/tmp: there
    * others may add entries but not rename or remove ours, and their links are theirs, which are never followed).
    */
-  boolean trusted() throws IOException {
+  public boolean trusted() throws IOException {
     if (!TrustedUsers.isTrusted(self.owner())) {
       return false;
     }
@@ -114,7 +114,7 @@ public final class DirHandle implements Closeable {
   }
 
   /** Who owns this directory and who may write it, for messages. */
-  String describeOwnership() {
+  public String describeOwnership() {
     return "owned by " + self.owner().getName() + ", mode " + PosixFilePermissions.toString(self.permissions());
   }
 

@@ -6,6 +6,7 @@ import com.fasterxml.jackson.datatype.jsr310.JavaTimeModule;
 import io.istiovmagent.protocol.ErrorBody;
 import io.istiovmagent.protocol.HealthReport;
 import io.istiovmagent.protocol.ReportAnswer;
+import io.istiovmagent.retry.FailureClass;
 import io.istiovmagent.source.BearerToken;
 import io.istiovmagent.source.HttpsClients;
 import io.istiovmagent.source.HttpsSource;
@@ -16,6 +17,7 @@ import java.time.Clock;
 import java.time.Duration;
 import java.time.Instant;
 import java.util.Optional;
+import javax.net.ssl.SSLException;
 import javax.net.ssl.X509TrustManager;
 import okhttp3.EventListener;
 import okhttp3.HttpUrl;
@@ -60,8 +62,11 @@ final class ReportExchange {
     }
   }
 
-  /** Not delivered: why (as the log and the status say it), and the answer's Retry-After (429, 5xx), if any. */
-  record Failed(String why, Optional<Duration> retryAfter) implements Outcome {}
+  /**
+   * Not delivered: why (as the log and the status say it), of which class (counted for the metrics), and the
+   * answer's Retry-After (429, 5xx), if any.
+   */
+  record Failed(String why, FailureClass kind, Optional<Duration> retryAfter) implements Outcome {}
 
   private final HttpUrl url;
   private final OkHttpClient client;
@@ -117,11 +122,22 @@ final class ReportExchange {
         case 400 -> "report refused (HTTP 400): " + errorOf(r);
         default -> "report endpoint answered HTTP " + r.code();
       };
-      return new Failed(why, retryAfter);
+      return new Failed(why, kindOf(r.code()), retryAfter);
     } catch (IOException e) {
+      // A refused handshake (untrusted CA, wrong name) is a trust problem, as for the bundle fetch.
       return new Failed("cannot reach the report endpoint " + url.host() + ":" + url.port() + " (" + e.getMessage()
-          + ")", Optional.empty());
+          + ")", e instanceof SSLException ? FailureClass.MISCONFIGURED : FailureClass.TRANSIENT, Optional.empty());
     }
+  }
+
+  /** The class of a refusal, as the bundle fetch classes its statuses; a 400 means the two ends disagree. */
+  static FailureClass kindOf(int code) {
+    return switch (code) {
+      case 401, 403 -> FailureClass.CREDENTIAL_REJECTED;
+      case 404 -> FailureClass.NOT_FOUND;
+      case 429 -> FailureClass.TRANSIENT;
+      default -> code >= 500 ? FailureClass.TRANSIENT : FailureClass.MISCONFIGURED;
+    };
   }
 
   /** Cancels the call in flight, if any, so that a reporter told to end does not wait for its timeout. */

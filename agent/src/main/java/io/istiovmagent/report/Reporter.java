@@ -10,6 +10,9 @@ import io.istiovmagent.util.Log;
 import java.time.Clock;
 import java.time.Duration;
 import java.time.Instant;
+import java.util.Collections;
+import java.util.EnumMap;
+import java.util.Map;
 import java.util.Optional;
 import java.util.function.Supplier;
 import java.util.random.RandomGenerator;
@@ -32,8 +35,30 @@ public final class Reporter {
    */
   static final Duration CLOSE_WAIT = Duration.ofSeconds(5);
 
-  /** What the reporter tells the daemon and `status`. */
-  public record State(String url, Instant lastDeliveredAt, long delivered, String lastError) {}
+  /**
+   * What the reporter tells the daemon and `status`; {@code failures}: the reports not delivered since it started,
+   * by class (every class present, from 0), for the metrics.
+   */
+  public record State(String url, Instant lastDeliveredAt, long delivered, String lastError,
+      Map<FailureClass, Long> failures) {
+    public State {
+      failures = Collections.unmodifiableMap(new EnumMap<>(failures));
+    }
+
+    static Map<FailureClass, Long> none() {
+      Map<FailureClass, Long> m = new EnumMap<>(FailureClass.class);
+      for (FailureClass c : FailureClass.values()) {
+        m.put(c, 0L);
+      }
+      return m;
+    }
+
+    State failedOnce(FailureClass kind, String why) {
+      Map<FailureClass, Long> m = new EnumMap<>(failures);
+      m.merge(kind, 1L, Long::sum);
+      return new State(url, lastDeliveredAt, delivered, why, m);
+    }
+  }
 
   /** Called with hints from the endpoint's answer, on the reporter's thread. */
   public interface Hints {
@@ -121,7 +146,7 @@ public final class Reporter {
     this.log = log;
     this.hints = hints;
     this.exchange = new ReportExchange(url, trust, credential, timeout, userAgent, clock, events);
-    this.state = new State(display(url), null, 0, null);
+    this.state = new State(display(url), null, 0, null, State.none());
     this.thread = new Thread(this::loop, "health-reporter");
     this.thread.setDaemon(true);
   }
@@ -267,14 +292,14 @@ public final class Reporter {
     ReportExchange.Outcome outcome = exchange.send(request);
     if (outcome instanceof ReportExchange.Failed f) {
       retryAfter = f.retryAfter();
-      return failed(f.why());
+      return failed(f.why(), f.kind());
     }
     transitions.delivered();
     deliveredKey = ReportPolicy.Key.of(s);
     String previousError;
     synchronized (this) {
       previousError = state.lastError();
-      state = new State(state.url(), clock.instant(), state.delivered() + 1, null);
+      state = new State(state.url(), clock.instant(), state.delivered() + 1, null, state.failures());
     }
     if (previousError != null) {
       log.info("health reports delivered again to " + url.host());
@@ -284,12 +309,12 @@ public final class Reporter {
     return true;
   }
 
-  private boolean failed(String why) {
+  private boolean failed(String why, FailureClass kind) {
     sequence--; // the sequence counts delivered reports: the retry reuses the number
     boolean first;
     synchronized (this) {
       first = state.lastError() == null;
-      state = new State(state.url(), state.lastDeliveredAt(), state.delivered(), why);
+      state = state.failedOnce(kind, why);
     }
     if (first) {
       log.warn(why);

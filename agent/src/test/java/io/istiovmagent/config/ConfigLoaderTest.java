@@ -75,6 +75,17 @@ class ConfigLoaderTest {
     assertEquals("/run/other", c.paths().runDir());
   }
 
+  @Test
+  void readsTheMetricsSection() throws Exception {
+    assertEquals(new AgentConfig.Metrics(true, Optional.empty(), Duration.ofSeconds(30)),
+        ConfigLoader.parse("config.yaml", "bundle: {}\n").metrics());
+    AgentConfig.Metrics m = ConfigLoader.parse("config.yaml",
+        "metrics:\n  textfile: false\n  textfileDir: /srv/prom\n  interval: 2m\n").metrics();
+    assertEquals(new AgentConfig.Metrics(false, Optional.of("/srv/prom"), Duration.ofMinutes(2)), m);
+    assertEquals("/srv/prom", m.directory());
+    assertEquals(AgentConfig.DEFAULT_TEXTFILE_DIR, AgentConfig.defaults().metrics().directory());
+  }
+
   @ParameterizedTest(name = "{0}")
   @CsvSource(delimiter = '|', value = {
       "unknown top-level key      | bundel: {}                              | unknown key 'bundel'",
@@ -90,6 +101,10 @@ class ConfigLoaderTest {
       "readiness off the machine  | 'sidecar: {readinessUrl: \"http://10.0.0.1:15021/\"}' | must point at this machine",
       "loopback-looking name      | 'sidecar: {readinessUrl: \"http://127.0.0.1.evil.example/\"}' | must point at this machine",
       "manage not a boolean       | 'sidecar: {manage: yes please}'         | 'sidecar.manage' must be true or false",
+      "relative textfile dir      | 'metrics: {textfileDir: prom}'          | 'metrics.textfileDir' must be an absolute path",
+      "textfile dir the root      | 'metrics: {textfileDir: /}'             | 'metrics.textfileDir' may not be /",
+      "metrics every second       | 'metrics: {interval: 1s}'               | the least allowed is 5s",
+      "textfile not a boolean     | 'metrics: {textfile: off please}'       | 'metrics.textfile' must be true or false",
       "not a mapping              | '- a'                                   | must be a YAML mapping",
       "duplicate key              | 'bundle: {}\nbundle: {}'                | is not acceptable YAML"})
   void refusesWithTheKeyAndReason(String name, String yaml, String expected) {
