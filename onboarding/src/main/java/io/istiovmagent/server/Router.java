@@ -88,6 +88,9 @@ final class Router implements HttpHandler {
       }
       send(ex, r);
       status = r.status();
+      // Counted before close, whose wait would otherwise hold the worker a little longer after the client has its
+      // answer: the answer is flushed by now.
+      metrics.request(route.pattern(), status, System.nanoTime() - handedOver);
     } catch (IOException e) {
       log.debug(what + ": the client went away (" + e.getMessage() + ")");
     } finally {
@@ -101,7 +104,6 @@ final class Router implements HttpHandler {
       // server handed the exchange over: queue, TLS handshake on a new connection, request read. bench/p5-fleet
       // reads both.
       long out = System.nanoTime();
-      metrics.request(route.pattern(), status, out - handedOver);
       log.debug(String.format(Locale.ROOT, "%s -> %d (%.2f ms; %.2f ms with queue and TLS)", what, status,
           (out - in) / 1e6, (out - handedOver) / 1e6));
     }
