@@ -5,6 +5,7 @@ import io.istiovmagent.onboarding.kube.KubernetesMode.FleetSettings;
 import io.istiovmagent.server.OnboardingServer;
 import io.istiovmagent.server.ServerConfigException;
 import io.istiovmagent.server.ServerTls;
+import io.istiovmagent.server.metrics.ServiceMetrics;
 import io.istiovmagent.util.Durations;
 import io.istiovmagent.util.Log;
 import java.io.IOException;
@@ -144,6 +145,11 @@ final class ServeCommand implements Callable<Integer> {
           + "Default: ${DEFAULT-VALUE}.")
   String listen;
 
+  @Option(names = "--metrics-listen", paramLabel = "HOST:PORT",
+      description = "Also serve Prometheus metrics, GET /metrics only, over plain HTTP on this address, e.g. "
+          + "0.0.0.0:9090 in a pod (docs/kubernetes.md, Metrics). Default: none.")
+  String metricsListen;
+
   @Option(names = "--cert", paramLabel = "PEM", description = "Certificate chain, leaf first (with --key).")
   Path cert;
 
@@ -169,10 +175,13 @@ final class ServeCommand implements Callable<Integer> {
   public Integer call() throws InterruptedException {
     Log log = new Log(System.out, debug);
     InetSocketAddress address;
+    Optional<InetSocketAddress> metricsAddress;
     Duration age;
     Optional<KubernetesMode.Options> cluster;
     try {
       address = parseListen(listen);
+      metricsAddress = metricsListen == null ? Optional.empty()
+          : Optional.of(parseListen("--metrics-listen", metricsListen));
       age = Durations.parse(maxAge);
       cluster = clusterOptions();
     } catch (IllegalArgumentException e) {
@@ -197,8 +206,10 @@ final class ServeCommand implements Callable<Integer> {
             + (writeCert != null ? "; clients trust it with --ca-file " + writeCert
                 : "; save it for clients with --write-cert FILE"));
       }
+      ServiceMetrics metrics = new ServiceMetrics();
       OnboardingServer.Builder b = OnboardingServer.builder().listen(address).tls(tls).maxAge(age)
-          .clock(main.clock()).log(log);
+          .clock(main.clock()).log(log).metrics(metrics);
+      metricsAddress.ifPresent(b::metricsListen);
       if (reports != null) {
         b.reports(reports);
       }
@@ -206,7 +217,8 @@ final class ServeCommand implements Callable<Integer> {
         b.tokens(tokens);
       }
       if (cluster.isPresent()) {
-        KubernetesMode.Cluster c = KubernetesMode.connect(cluster.get(), Optional.of(duties()), main.clock(), log);
+        KubernetesMode.Cluster c = KubernetesMode.connect(cluster.get(), Optional.of(duties()), main.clock(), log,
+            metrics);
         b.bundles(c.bundles()).credentials(c.credentials()).enroller(c.enroller()).healthSink(c.entries())
             .fleet(c.fleet());
       } else {
@@ -216,6 +228,9 @@ final class ServeCommand implements Callable<Integer> {
       server.start();
     } catch (ServerConfigException e) {
       log.error(e.getMessage());
+      return OnboardingMain.CONFIG;
+    } catch (OnboardingServer.MetricsListenException e) {
+      log.error(e.getMessage() + "; choose another --metrics-listen address or port, or stop what holds it");
       return OnboardingMain.CONFIG;
     } catch (IOException e) {
       log.error("cannot listen on " + listen + ": " + e.getMessage() + "; choose another --listen address or port, "
@@ -293,16 +308,21 @@ final class ServeCommand implements Callable<Integer> {
 
   /** "HOST:PORT" or "[IPv6]:PORT". */
   static InetSocketAddress parseListen(String s) {
+    return parseListen("--listen", s);
+  }
+
+  /** "HOST:PORT" or "[IPv6]:PORT", given to {@code flag}. */
+  static InetSocketAddress parseListen(String flag, String s) {
     int colon = s.lastIndexOf(':');
     if (colon <= 0 || colon == s.length() - 1) {
-      throw new IllegalArgumentException("--listen '" + s + "' is not HOST:PORT; write e.g. 127.0.0.1:8443, "
+      throw new IllegalArgumentException(flag + " '" + s + "' is not HOST:PORT; write e.g. 127.0.0.1:8443, "
           + "0.0.0.0:8443 (every address) or [::1]:8443");
     }
     String host = s.substring(0, colon);
     if (host.startsWith("[") && host.endsWith("]")) {
       host = host.substring(1, host.length() - 1);
     } else if (host.contains(":")) {
-      throw new IllegalArgumentException("--listen '" + s + "': put an IPv6 address in brackets, e.g. [::1]:8443");
+      throw new IllegalArgumentException(flag + " '" + s + "': put an IPv6 address in brackets, e.g. [::1]:8443");
     }
     int port;
     try {
@@ -311,11 +331,11 @@ final class ServeCommand implements Callable<Integer> {
       port = -1;
     }
     if (port < 0 || port > 65_535) {
-      throw new IllegalArgumentException("--listen '" + s + "': the port must be a number from 0 to 65535");
+      throw new IllegalArgumentException(flag + " '" + s + "': the port must be a number from 0 to 65535");
     }
     InetSocketAddress a = new InetSocketAddress(host, port);
     if (a.isUnresolved()) {
-      throw new IllegalArgumentException("--listen '" + s + "': cannot resolve " + host);
+      throw new IllegalArgumentException(flag + " '" + s + "': cannot resolve " + host);
     }
     return a;
   }

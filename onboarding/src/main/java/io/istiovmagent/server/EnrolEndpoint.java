@@ -1,6 +1,7 @@
 package io.istiovmagent.server;
 
 import com.fasterxml.jackson.databind.JsonNode;
+import io.istiovmagent.server.metrics.ServiceMetrics;
 import java.io.IOException;
 import java.util.ArrayList;
 import java.util.LinkedHashMap;
@@ -20,9 +21,11 @@ final class EnrolEndpoint {
   private static final java.util.regex.Pattern LITERAL = java.util.regex.Pattern.compile("[0-9A-Fa-f:.]{2,45}");
 
   private final Optional<Enroller> enroller;
+  private final ServiceMetrics metrics;
 
-  EnrolEndpoint(Optional<Enroller> enroller) {
+  EnrolEndpoint(Optional<Enroller> enroller, ServiceMetrics metrics) {
     this.enroller = enroller;
+    this.metrics = metrics;
   }
 
   /** {@code namespace} and {@code group} are DNS labels, checked by the router. */
@@ -31,6 +34,12 @@ final class EnrolEndpoint {
       return Response.error(404, "this endpoint does not enrol VMs (it serves a directory of istioctl output); "
           + "use the join token for every request");
     }
+    Response r = enrol(authorization, namespace, group, body);
+    metrics.enrolment(r.status());
+    return r;
+  }
+
+  private Response enrol(List<String> authorization, String namespace, String group, byte[] body) {
     Optional<String> joinToken = JoinTokens.bearer(authorization);
     if (joinToken.isEmpty()) {
       return Router.UNAUTHORIZED;

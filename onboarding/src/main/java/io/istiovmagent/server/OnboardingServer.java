@@ -3,6 +3,8 @@ package io.istiovmagent.server;
 import com.sun.net.httpserver.HttpsConfigurator;
 import com.sun.net.httpserver.HttpsParameters;
 import com.sun.net.httpserver.HttpsServer;
+import io.istiovmagent.server.metrics.MetricsServer;
+import io.istiovmagent.server.metrics.ServiceMetrics;
 import io.istiovmagent.util.Log;
 import java.io.IOException;
 import java.net.Inet6Address;
@@ -25,7 +27,17 @@ import javax.net.ssl.SSLParameters;
 public final class OnboardingServer {
   /** The builder's values, copied: changing the builder later changes nothing here. */
   private record Settings(InetSocketAddress listen, ServerTls tls, Optional<Path> reports,
-      Duration maxAge, Clock clock, Log log, int threads, int queueCapacity, Duration stopGrace) {}
+      Duration maxAge, Clock clock, Log log, int threads, int queueCapacity, Duration stopGrace,
+      Optional<InetSocketAddress> metricsListen) {}
+
+  /** The metrics listener's address could not be bound (the endpoint's own address was). */
+  public static final class MetricsListenException extends IOException {
+    private static final long serialVersionUID = 1L;
+
+    MetricsListenException(String message, IOException cause) {
+      super(message, cause);
+    }
+  }
 
   private final Settings config;
   private final JoinTokens tokens;
@@ -35,16 +47,18 @@ public final class OnboardingServer {
   private final Optional<Fleet> fleet;
   private final BundleProvider bundles;
   private final VmRegistry registry;
+  private final ServiceMetrics metrics;
   private final InFlight inFlight = new InFlight();
   private HttpsServer http; // guarded by this
   private boolean started; // guarded by this
   private RequestExecutor executor; // guarded by this
+  private MetricsServer metricsServer; // guarded by this
   /** Not guarded: port() and url() must answer while stop() holds the lock. */
   private volatile int boundPort = -1;
 
   private OnboardingServer(Builder b, JoinTokens tokens, BundleProvider bundles) {
     this.config = new Settings(b.listen, b.tls, b.reports, b.maxAge, b.clock, b.log, b.threads,
-        b.queueCapacity, b.stopGrace);
+        b.queueCapacity, b.stopGrace, b.metricsListen);
     this.tokens = tokens;
     this.credentials = b.credentials;
     this.enroller = b.enroller;
@@ -52,6 +66,7 @@ public final class OnboardingServer {
     this.fleet = b.fleet;
     this.bundles = bundles;
     this.registry = new VmRegistry(b.maxVms, b.historyPerVm);
+    this.metrics = b.metrics;
   }
 
   public static Builder builder() {
@@ -82,15 +97,36 @@ public final class OnboardingServer {
         config.log());
     BundleEndpoint bundleEndpoint = new BundleEndpoint(bundles, config.maxAge().toSeconds());
     DeregisterEndpoint deregister = new DeregisterEndpoint(registry, healthSink, config.log());
-    s.createContext("/", new Router(tokens, credentials, new EnrolEndpoint(enroller), bundleEndpoint, health,
-        deregister, FleetPage.load(), inFlight, config.log()));
+    s.createContext("/", new Router(tokens, credentials, new EnrolEndpoint(enroller, metrics), bundleEndpoint,
+        health, deregister, FleetPage.load(), inFlight, metrics, config.log()));
     s.setExecutor(executor);
+    // With a fleet, the VMs as the cluster holds them (the same on every replica); else the reports taken here.
+    metrics.vmStates(fleet.isPresent() ? fleet.get()::countByState : () -> registry.states(config.clock().instant()));
+    if (config.metricsListen().isPresent()) {
+      InetSocketAddress at = config.metricsListen().get();
+      try {
+        metricsServer = MetricsServer.start(at, metrics::scrape);
+      } catch (IOException e) {
+        s.stop(0); // bound, never started: give its port back
+        try {
+          executor.shutdown(Duration.ZERO);
+        } catch (InterruptedException stopped) {
+          Thread.currentThread().interrupt();
+        }
+        throw new MetricsListenException("cannot listen for metrics on " + hostPort(at, at.getPort())
+            + ": " + e.getMessage(), e);
+      }
+    }
     s.start();
     http = s;
     boundPort = s.getAddress().getPort();
     config.log().notice("onboarding endpoint listening on " + url() + " (" + bundles.describe() + ", "
         + tokens.size() + " join tokens in the token file" + (enroller.isPresent() ? ", enrolment on" : "")
         + config.reports().map(f -> ", reports to " + f).orElse("") + ")");
+    if (metricsServer != null) {
+      InetSocketAddress at = config.metricsListen().get();
+      config.log().notice("metrics at http://" + hostPort(at, metricsServer.port()) + MetricsServer.PATH);
+    }
   }
 
   /**
@@ -109,6 +145,10 @@ public final class OnboardingServer {
     }
     // Our own wait above: HttpServer.stop(n) on Java 17 waits all n seconds even when nothing is running.
     http.stop(0);
+    if (metricsServer != null) {
+      metricsServer.stop(); // last, so that a final scrape may still see the drain
+      metricsServer = null;
+    }
     try {
       executor.shutdown(Duration.ofSeconds(1));
     } catch (InterruptedException e) {
@@ -136,6 +176,20 @@ public final class OnboardingServer {
       host = "[" + host + "]";
     }
     return "https://" + host + ":" + port();
+  }
+
+  /** HOST:PORT of an address as it was bound: its IP (brackets for IPv6), not a name it may resolve to. */
+  private static String hostPort(InetSocketAddress a, int port) {
+    String host = a.getAddress() == null ? a.getHostString() : a.getAddress().getHostAddress();
+    return (host.contains(":") ? "[" + host + "]" : host) + ":" + port;
+  }
+
+  /** The metrics listener's bound port, when the builder asked for one; from {@link #start()} on. */
+  public synchronized int metricsPort() {
+    if (metricsServer == null) {
+      throw new IllegalStateException("no metrics listener: not started, or none asked for");
+    }
+    return metricsServer.port();
   }
 
   public ServerTls tls() {
@@ -181,6 +235,8 @@ public final class OnboardingServer {
     private int maxVms = 100_000;
     private int historyPerVm = 50;
     private Duration stopGrace = Duration.ofSeconds(5);
+    private ServiceMetrics metrics = new ServiceMetrics();
+    private Optional<InetSocketAddress> metricsListen = Optional.empty();
 
     private Builder() {}
 
@@ -282,6 +338,18 @@ public final class OnboardingServer {
     /** How long {@link #stop()} lets running requests finish. Default 5 s. */
     public Builder stopGrace(Duration grace) {
       this.stopGrace = Objects.requireNonNull(grace, "grace == null");
+      return this;
+    }
+
+    /** Where the counts go: share one with the Kubernetes mode's client. Default: the server's own. */
+    public Builder metrics(ServiceMetrics metrics) {
+      this.metrics = Objects.requireNonNull(metrics, "metrics == null");
+      return this;
+    }
+
+    /** Serve GET /metrics over plain HTTP at this address too (port 0: any free one). Default: no listener. */
+    public Builder metricsListen(InetSocketAddress address) {
+      this.metricsListen = Optional.of(Objects.requireNonNull(address, "address == null"));
       return this;
     }
 

@@ -3,6 +3,7 @@ package io.istiovmagent.server;
 import com.sun.net.httpserver.Headers;
 import com.sun.net.httpserver.HttpExchange;
 import com.sun.net.httpserver.HttpHandler;
+import io.istiovmagent.server.metrics.ServiceMetrics;
 import io.istiovmagent.util.Log;
 import java.io.IOException;
 import java.io.InputStream;
@@ -15,7 +16,8 @@ import java.util.concurrent.ThreadLocalRandom;
 /**
  * Every request's way through the endpoint: shed when overloaded, authenticate (401 on any path without a known
  * token, so a wrong token learns nothing), route by the raw path (only DNS labels ever name a bundle), then the
- * endpoint decides and the router writes the answer. Whatever goes wrong becomes a short JSON error.
+ * endpoint decides and the router writes the answer. Whatever goes wrong becomes a short JSON error. Each answer is
+ * counted under its route's pattern.
  */
 final class Router implements HttpHandler {
   /** The longest Retry-After, in seconds, of a request shed because every worker is busy. */
@@ -40,10 +42,12 @@ final class Router implements HttpHandler {
   private final DeregisterEndpoint deregister;
   private final FleetPage page;
   private final InFlight inFlight;
+  private final ServiceMetrics metrics;
   private final Log log;
 
   Router(JoinTokens tokens, Optional<Authenticator> credentials, EnrolEndpoint enrol, BundleEndpoint bundles,
-      HealthEndpoint health, DeregisterEndpoint deregister, FleetPage page, InFlight inFlight, Log log) {
+      HealthEndpoint health, DeregisterEndpoint deregister, FleetPage page, InFlight inFlight, ServiceMetrics metrics,
+      Log log) {
     this.tokens = tokens;
     this.credentials = credentials;
     this.enrol = enrol;
@@ -52,6 +56,7 @@ final class Router implements HttpHandler {
     this.deregister = deregister;
     this.page = page;
     this.inFlight = inFlight;
+    this.metrics = metrics;
     this.log = log;
   }
 
@@ -60,6 +65,7 @@ final class Router implements HttpHandler {
     long in = System.nanoTime(); // the request line and headers have been read
     long handedOver = RequestExecutor.handedOverNanos(in);
     String what = ex.getRequestMethod() + " " + Names.printable(ex.getRequestURI().getRawPath(), 200);
+    Route route = Route.of(ex.getRequestURI().getRawPath());
     boolean shed = RequestExecutor.shedding();
     boolean entered = !shed && inFlight.enter();
     int status = 0;
@@ -74,7 +80,7 @@ final class Router implements HttpHandler {
         r = Response.unavailable("the endpoint is shutting down; retry shortly", 1).with("Connection", "close");
       } else {
         try {
-          r = route(ex);
+          r = route(ex, route);
         } catch (RuntimeException e) {
           log.error("internal error answering " + what + ": " + e);
           r = Response.error(500, "internal error; the endpoint's log has the details");
@@ -82,6 +88,9 @@ final class Router implements HttpHandler {
       }
       send(ex, r);
       status = r.status();
+      // Counted before close, whose wait would otherwise hold the worker a little longer after the client has its
+      // answer: the answer is flushed by now.
+      metrics.request(route.pattern(), status, System.nanoTime() - handedOver);
     } catch (IOException e) {
       log.debug(what + ": the client went away (" + e.getMessage() + ")");
     } finally {
@@ -100,32 +109,33 @@ final class Router implements HttpHandler {
     }
   }
 
-  private Response route(HttpExchange ex) throws IOException {
+  private Response route(HttpExchange ex, Route route) throws IOException {
     Headers h = ex.getRequestHeaders();
     String method = ex.getRequestMethod();
     // The raw path: "%2F" stays three characters and can never become a separator or "..".
     String path = ex.getRequestURI().getRawPath();
-    if ("/healthz".equals(path)) {
-      // For the kubelet's probes: no credential, nothing about the VMs; answered while the endpoint takes requests.
-      return "GET".equals(method) ? HEALTHY : methodNotAllowed("GET");
-    }
-    if (FleetPage.owns(path)) {
-      // Static files holding no data: no credential (the page's script asks for one, for /v1/vms).
-      return "GET".equals(method) ? page.get(path) : methodNotAllowed("GET");
-    }
     String[] s = path == null ? new String[0] : path.split("/", -1);
-    if (s.length == 5 && s[0].isEmpty() && s[1].equals("v1") && s[2].equals("enroll")
-        && Names.isDnsLabel(s[3]) && Names.isDnsLabel(s[4])) {
-      // The join token is the enroller's to check: it lives in the namespace the path names.
-      if (!"POST".equals(method)) {
-        return methodNotAllowed("POST");
+    switch (route) {
+      case HEALTHZ:
+        // For the kubelet's probes: no credential, nothing about the VMs; answered while the endpoint takes requests.
+        return "GET".equals(method) ? HEALTHY : methodNotAllowed("GET");
+      case FLEET_PAGE:
+        // Static files holding no data: no credential (the page's script asks for one, for /v1/vms).
+        return "GET".equals(method) ? page.get(path) : methodNotAllowed("GET");
+      case ENROL: {
+        // The join token is the enroller's to check: it lives in the namespace the path names.
+        if (!"POST".equals(method)) {
+          return methodNotAllowed("POST");
+        }
+        Optional<byte[]> body = readBody(ex, EnrolEndpoint.MAX_BODY_BYTES);
+        if (body.isEmpty()) {
+          return Response.error(400, "the body is larger than " + EnrolEndpoint.MAX_BODY_BYTES + " bytes")
+              .with("Connection", "close");
+        }
+        return enrol.post(h.get("Authorization"), s[3], s[4], body.get());
       }
-      Optional<byte[]> body = readBody(ex, EnrolEndpoint.MAX_BODY_BYTES);
-      if (body.isEmpty()) {
-        return Response.error(400, "the body is larger than " + EnrolEndpoint.MAX_BODY_BYTES + " bytes")
-            .with("Connection", "close");
-      }
-      return enrol.post(h.get("Authorization"), s[3], s[4], body.get());
+      default:
+        break;
     }
     Optional<Grant> grant = tokens.authenticate(h.get("Authorization"));
     if (grant.isEmpty() && credentials.isPresent()) {
@@ -134,30 +144,29 @@ final class Router implements HttpHandler {
     if (grant.isEmpty()) {
       return UNAUTHORIZED;
     }
-    if ("/v1/health".equals(path)) {
-      if (!"POST".equals(method)) {
-        return methodNotAllowed("POST");
+    switch (route) {
+      case HEALTH: {
+        if (!"POST".equals(method)) {
+          return methodNotAllowed("POST");
+        }
+        Optional<byte[]> body = readBody(ex, MAX_BODY_BYTES);
+        if (body.isEmpty()) {
+          return Response.error(400, "the body is larger than " + MAX_BODY_BYTES + " bytes; a health report is at "
+              + "most 64 KiB").with("Connection", "close");
+        }
+        return health.post(grant.get(), body.get(), JoinTokens.bearer(h.get("Authorization")).orElse(null));
       }
-      Optional<byte[]> body = readBody(ex, MAX_BODY_BYTES);
-      if (body.isEmpty()) {
-        return Response.error(400, "the body is larger than " + MAX_BODY_BYTES + " bytes; a health report is at "
-            + "most 64 KiB").with("Connection", "close");
-      }
-      return health.post(grant.get(), body.get(), JoinTokens.bearer(h.get("Authorization")).orElse(null));
+      case VMS:
+        return "GET".equals(method) ? health.list(grant.get()) : methodNotAllowed("GET");
+      case VM:
+        return "DELETE".equals(method) ? deregister.delete(grant.get(), s[3], s[4], s[5])
+            : methodNotAllowed("DELETE");
+      case BUNDLE:
+        return "GET".equals(method) ? bundles.get(grant.get(), s[3], s[4], h.get("If-None-Match"))
+            : methodNotAllowed("GET");
+      default:
+        return NOT_FOUND;
     }
-    if ("/v1/vms".equals(path)) {
-      return "GET".equals(method) ? health.list(grant.get()) : methodNotAllowed("GET");
-    }
-    if (s.length == 6 && s[0].isEmpty() && s[1].equals("v1") && s[2].equals("vms")
-        && Names.isDnsLabel(s[3]) && Names.isDnsLabel(s[4]) && Names.isMachineId(s[5])) {
-      return "DELETE".equals(method) ? deregister.delete(grant.get(), s[3], s[4], s[5]) : methodNotAllowed("DELETE");
-    }
-    if (s.length == 5 && s[0].isEmpty() && s[1].equals("v1") && s[2].equals("bundle")
-        && Names.isDnsLabel(s[3]) && Names.isDnsLabel(s[4])) {
-      return "GET".equals(method) ? bundles.get(grant.get(), s[3], s[4], h.get("If-None-Match"))
-          : methodNotAllowed("GET");
-    }
-    return NOT_FOUND;
   }
 
   private static Response methodNotAllowed(String allowed) {

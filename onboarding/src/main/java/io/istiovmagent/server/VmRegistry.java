@@ -99,14 +99,23 @@ final class VmRegistry {
         .thenComparing(Key::id)));
     for (Map.Entry<Key, Vm> e : sorted) {
       Latest l = e.getValue().latest;
-      Duration silent = Duration.between(l.receivedAt(), now);
-      boolean stale = !"STOPPING".equals(l.status())
-          && silent.compareTo(Duration.ofSeconds(l.heartbeatSeconds()).multipliedBy(MISSED_HEARTBEATS)) > 0;
+      boolean stale = stale(l, now);
       out.add(new VmSummary(l.machineId(), l.hostname(), e.getKey().namespace(), e.getKey().group(),
           stale ? STALE : l.status(), l.reasons(), l.sidecar(), l.ready(), l.bundleRevision(),
           l.receivedAt().truncatedTo(ChronoUnit.SECONDS).toString(), stale, l.sequence()));
     }
     return out;
+  }
+
+  /** How many VMs are in each state as of {@code now}, as {@link #summaries} would show them (without the copies). */
+  synchronized Map<String, Long> states(Instant now) {
+    return VmStates.count(vms.values().stream().map(vm -> stale(vm.latest, now) ? STALE : vm.latest.status()));
+  }
+
+  private static boolean stale(Latest l, Instant now) {
+    Duration silent = Duration.between(l.receivedAt(), now);
+    return !"STOPPING".equals(l.status())
+        && silent.compareTo(Duration.ofSeconds(l.heartbeatSeconds()).multipliedBy(MISSED_HEARTBEATS)) > 0;
   }
 
   /** Forgets the VM and its history (it deregistered); false when it was not kept. */

@@ -2,7 +2,9 @@ package io.istiovmagent.onboarding.kube;
 
 import io.fabric8.kubernetes.client.utils.KubernetesSerialization;
 import io.istiovmagent.onboarding.mesh.VmRow;
+import io.istiovmagent.onboarding.mesh.EntryStatus;
 import io.istiovmagent.server.Fleet;
+import io.istiovmagent.server.VmStates;
 import java.util.List;
 import java.util.Map;
 import java.util.Optional;
@@ -28,6 +30,15 @@ final class EntryFleet implements Fleet {
     List<io.fabric8.kubernetes.api.model.GenericKubernetesResource> all = new java.util.ArrayList<>(cache.all());
     all.addAll(leases.all());
     return ClusterVms.rows(serialization, all).stream().map(VmRow::json).toList();
+  }
+
+  /** A VM the sweep found silent counts as STALE, as the directory mode counts one. */
+  @Override
+  public Map<String, Long> countByState() {
+    List<io.fabric8.kubernetes.api.model.GenericKubernetesResource> all = new java.util.ArrayList<>(cache.all());
+    all.addAll(leases.all());
+    return VmStates.count(ClusterVms.rows(serialization, all).stream()
+        .map(r -> EntryStatus.SILENT.equals(r.agentReason()) ? VmStates.STALE : r.status()));
   }
 
   @Override

@@ -11,6 +11,7 @@ import io.istiovmagent.server.Enroller;
 import io.istiovmagent.server.Fleet;
 import io.istiovmagent.server.HealthSink;
 import io.istiovmagent.server.ServerConfigException;
+import io.istiovmagent.server.metrics.ServiceMetrics;
 import io.istiovmagent.util.Log;
 import java.io.IOException;
 import java.nio.file.Files;
@@ -70,11 +71,17 @@ public final class KubernetesMode {
    */
   public static Cluster connect(Options o, Optional<FleetSettings> fleet, Clock clock, Log log)
       throws ServerConfigException {
+    return connect(o, fleet, clock, log, new ServiceMetrics());
+  }
+
+  /** As {@link #connect(Options, Optional, Clock, Log)}, counting the API calls and token mints in {@code metrics}. */
+  public static Cluster connect(Options o, Optional<FleetSettings> fleet, Clock clock, Log log,
+      ServiceMetrics metrics) throws ServerConfigException {
     if (o.tokenLifetime().compareTo(TokenMinter.MIN_LIFETIME) < 0) {
       throw new ServerConfigException("--token-lifetime " + o.tokenLifetime().toSeconds() + "s is shorter than the "
           + "Kubernetes API allows (600s)", null);
     }
-    KubernetesClient client = client(o.kubeconfig(), o.context());
+    KubernetesClient client = client(o.kubeconfig(), o.context(), -1, Optional.of(metrics));
     try {
       VersionInfo v = client.getKubernetesVersion();
       log.notice("Kubernetes API " + client.getMasterUrl() + ", version "
@@ -92,7 +99,8 @@ public final class KubernetesMode {
     Optional<FleetDuties> duties = fleet.map(f -> new FleetDuties(client, cache, entries, heard.get(),
         Optional.of(credentials), new FleetDuties.Settings(f.namespace(), f.replica(), f.vmTtl(), f.revokeAtTtl(),
             f.leaseDuration(), FleetSettings.EVERY, FleetDuties.LISTEN_FIRST), clock, log).start());
-    return new Cluster(new KubernetesBundles(reads, new TokenMinter(client, o.tokenLifetime()), o.cacheTtl(), clock,
+    return new Cluster(new KubernetesBundles(reads, new TokenMinter(client, o.tokenLifetime(), metrics), o.cacheTtl(),
+        clock,
         log, entries::entryOf, () -> {
           duties.ifPresent(FleetDuties::close); // first: its Lease is released while the client still works
           heard.ifPresent(HeardFrom::close);
@@ -139,17 +147,17 @@ public final class KubernetesMode {
    * answer fails it after one retry, as kubectl does, not after fabric8's ten (about 20 s).
    */
   public static ClusterVms vms(Optional<Path> kubeconfig, Optional<String> context) throws ServerConfigException {
-    return new ClusterVms(client(kubeconfig, context, 1));
+    return new ClusterVms(client(kubeconfig, context, 1, Optional.empty()));
   }
 
   private static KubernetesClient client(Optional<Path> kubeconfig, Optional<String> context)
       throws ServerConfigException {
-    return client(kubeconfig, context, -1);
+    return client(kubeconfig, context, -1, Optional.empty());
   }
 
-  /** {@code retries} below 0 leaves fabric8's default. */
-  private static KubernetesClient client(Optional<Path> kubeconfig, Optional<String> context, int retries)
-      throws ServerConfigException {
+  /** {@code retries} below 0 leaves fabric8's default; with {@code metrics}, every request is counted there. */
+  private static KubernetesClient client(Optional<Path> kubeconfig, Optional<String> context, int retries,
+      Optional<ServiceMetrics> metrics) throws ServerConfigException {
     Config config;
     if (kubeconfig.isPresent()) {
       Path file = kubeconfig.get();
@@ -172,7 +180,13 @@ public final class KubernetesMode {
     if (retries >= 0) {
       config.setRequestRetryBackoffLimit(retries);
     }
-    return new KubernetesClientBuilder().withConfig(config).build();
+    return counted(new KubernetesClientBuilder().withConfig(config), metrics).build();
+  }
+
+  /** The builder, its HTTP client counting every request in {@code metrics} when given. */
+  static KubernetesClientBuilder counted(KubernetesClientBuilder b, Optional<ServiceMetrics> metrics) {
+    return metrics.map(m -> b.withHttpClientBuilderConsumer(h -> h.addOrReplaceInterceptor(ApiCallMetrics.NAME,
+        new ApiCallMetrics(m)))).orElse(b);
   }
 
   /**
@@ -208,8 +222,13 @@ public final class KubernetesMode {
 
   static KubernetesBundles over(KubernetesClient client, Options o, Clock clock, Log log,
       KubernetesBundles.EntryNames entries) {
-    return new KubernetesBundles(reads(client, o), new TokenMinter(client, o.tokenLifetime()), o.cacheTtl(), clock,
-        log, entries, client::close);
+    return over(client, o, clock, log, entries, new ServiceMetrics());
+  }
+
+  static KubernetesBundles over(KubernetesClient client, Options o, Clock clock, Log log,
+      KubernetesBundles.EntryNames entries, ServiceMetrics metrics) {
+    return new KubernetesBundles(reads(client, o), new TokenMinter(client, o.tokenLifetime(), metrics),
+        o.cacheTtl(), clock, log, entries, client::close);
   }
 
   /** What went wrong under a client exception, in words: fabric8's own message names the operation only. */

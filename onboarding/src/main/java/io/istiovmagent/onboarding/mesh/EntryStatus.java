@@ -20,7 +20,7 @@ public final class EntryStatus {
   public static final Duration LIVENESS = Duration.ofMinutes(10);
   /** The reason of both conditions on an entry registered at enrolment, before its first report. */
   static final String ENROLLED = "Enrolled";
-  static final String SILENT = "Silent";
+  public static final String SILENT = "Silent";
 
   private EntryStatus() {}
 

@@ -5,10 +5,12 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
+import io.fabric8.kubernetes.api.model.GenericKubernetesResource;
 import io.fabric8.kubernetes.api.model.StatusBuilder;
 import io.fabric8.kubernetes.client.KubernetesClient;
 import io.fabric8.kubernetes.client.server.mock.EnableKubernetesMockClient;
 import io.fabric8.kubernetes.client.server.mock.KubernetesMockServer;
+import io.istiovmagent.onboarding.mesh.EntryPlan;
 import io.istiovmagent.server.OnboardingServer;
 import java.nio.file.Path;
 import java.util.List;
@@ -41,6 +43,31 @@ class EntryFleetTest {
   @AfterEach
   void stop() {
     fleet.close();
+  }
+
+  /** The metrics' VMs by state: an agent's last state, STALE for one the sweep found silent, UNKNOWN for garbage. */
+  @Test
+  void countsTheVmsByStateASilentOneAsStale() throws Exception {
+    fleet.reported();
+    for (String[] vm : new String[][] {{"ddddddddddddddddddddddddddddddd4", "Silent", "status=HEALTHY"},
+        {"eeeeeeeeeeeeeeeeeeeeeeeeeeeeeee5", "Healthy", "status=\"<b>not a state</b>\""}}) {
+      java.util.Map<String, Object> entry = java.util.Map.of("apiVersion", "networking.istio.io/v1",
+          "kind", "WorkloadEntry", "metadata", java.util.Map.of("name", "foo-" + vm[0], "namespace", "bar",
+              "labels", java.util.Map.of(EntryPlan.MANAGED_BY, EntryPlan.MANAGER, EntryPlan.MACHINE_LABEL, vm[0])),
+          "spec", java.util.Map.of("address", "10.0.0.9"),
+          "status", java.util.Map.of("conditions", List.of(java.util.Map.of("type", "istio-vm-agent.io/Agent",
+              "status", "False", "reason", vm[1], "message", vm[2]))));
+      GenericKubernetesResource r = client.getKubernetesSerialization().convertValue(entry,
+          GenericKubernetesResource.class);
+      client.genericKubernetesResources(EntryRegistry.ENTRIES).inNamespace("bar").resource(r).create();
+      client.genericKubernetesResources(EntryRegistry.ENTRIES).inNamespace("bar").resource(r).updateStatus();
+    }
+    FleetOnMockApi.await(() -> fleet.cache.all().stream().filter(e -> e.getAdditionalProperties()
+        .get("status") != null).count() == 5);
+    java.util.Map<String, Long> n = new EntryFleet(fleet.cache, fleet.registry.leaseCache(),
+        client.getKubernetesSerialization()).countByState();
+    assertEquals(java.util.Map.of("HEALTHY", 1L, "DEGRADED", 0L, "UNHEALTHY", 2L, "STOPPING", 0L, "STALE", 1L,
+        "UNKNOWN", 1L), n);
   }
 
   private static JsonNode vms(OnboardingServer endpoint) throws Exception {
