@@ -6,7 +6,6 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import io.istiovmagent.status.AgentStatus;
 import io.istiovmagent.status.SidecarState;
-import java.time.Instant;
 import java.util.Arrays;
 import java.util.List;
 import java.util.stream.Stream;
@@ -115,24 +114,9 @@ class AgentMetricsTest {
 
   @Test
   void escapesLabelValuesAsTheFormatSays() {
-    assertEquals("a\\\\b\\\"c\\nd", Exposition.escapeLabelValue("a\\b\"c\nd"));
-    assertEquals("plain-1.2_3/x", Exposition.escapeLabelValue("plain-1.2_3/x"));
-    assertEquals("say \"hi\" \\\\ \\n", Exposition.escapeHelp("say \"hi\" \\ \n"));
     AgentStatus odd = withVersion(MetricsFixtures.running(), "1.0\"\n} 7");
     assertTrue(AgentMetrics.render(odd, AgentCounters.NONE)
         .contains("istio_vm_agent_build_info{version=\"1.0\\\"\\n} 7\"} 1\n"));
-  }
-
-  @ParameterizedTest(name = "{0} -> {1}")
-  @org.junit.jupiter.params.provider.CsvSource({
-      "2026-01-02T03:04:05Z, 1767323045",
-      "2026-01-02T03:04:05.500Z, 1767323045.5",
-      "2026-01-02T03:04:05.007Z, 1767323045.007",
-      "2026-01-02T03:04:05.000999Z, 1767323045",
-      "1970-01-01T00:00:00Z, 0",
-      "1969-12-31T23:59:58.750Z, -1.25"})
-  void writesInstantsAsPlainSeconds(String instant, String expected) {
-    assertEquals(expected, Exposition.seconds(Instant.parse(instant)));
   }
 
   private static AgentStatus withSidecar(AgentStatus s, AgentStatus.Sidecar sc) {

@@ -1,5 +1,6 @@
 package io.istiovmagent.server.metrics;
 
+import io.istiovmagent.util.PrometheusText;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.List;
@@ -42,7 +43,7 @@ public final class Counter {
     return a == null ? 0 : a.sum();
   }
 
-  void writeTo(TextFormat out) {
+  void writeTo(PrometheusText out) {
     out.family(name, help, "counter");
     List<Map.Entry<List<String>, LongAdder>> sorted = new ArrayList<>(series.entrySet());
     sorted.sort(Map.Entry.comparingByKey(Labels.ORDER));

@@ -1,5 +1,6 @@
 package io.istiovmagent.server.metrics;
 
+import io.istiovmagent.util.PrometheusText;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.List;
@@ -69,7 +70,7 @@ public final class Histogram {
     return s == null ? 0 : Arrays.stream(s.counts).mapToLong(LongAdder::sum).sum();
   }
 
-  void writeTo(TextFormat out) {
+  void writeTo(PrometheusText out) {
     out.family(name, help, "histogram");
     List<Map.Entry<List<String>, Series>> sorted = new ArrayList<>(series.entrySet());
     sorted.sort(Map.Entry.comparingByKey(Labels.ORDER));
@@ -78,7 +79,7 @@ public final class Histogram {
       for (int i = 0; i <= bounds.length; i++) {
         cumulative += e.getValue().counts[i].sum();
         List<String> v = new ArrayList<>(e.getKey());
-        v.add(i < bounds.length ? TextFormat.number(bounds[i]) : "+Inf");
+        v.add(i < bounds.length ? PrometheusText.number(bounds[i]) : "+Inf");
         out.sample(name + "_bucket", bucketLabels, v, cumulative);
       }
       out.sample(name + "_sum", labels, e.getKey(), e.getValue().sum.sum());

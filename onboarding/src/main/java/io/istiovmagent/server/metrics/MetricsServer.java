@@ -2,6 +2,7 @@ package io.istiovmagent.server.metrics;
 
 import com.sun.net.httpserver.HttpExchange;
 import com.sun.net.httpserver.HttpServer;
+import io.istiovmagent.util.PrometheusText;
 import java.io.IOException;
 import java.net.InetSocketAddress;
 import java.nio.charset.StandardCharsets;
@@ -57,7 +58,7 @@ public final class MetricsServer {
         ex.getResponseHeaders().set("Allow", "GET, HEAD");
         send(ex, 405, "text/plain; charset=utf-8", "use GET\n", method);
       } else {
-        send(ex, 200, TextFormat.CONTENT_TYPE, exposition.get(), method);
+        send(ex, 200, PrometheusText.CONTENT_TYPE, exposition.get(), method);
       }
     }
   }

@@ -1,5 +1,6 @@
 package io.istiovmagent.server.metrics;
 
+import io.istiovmagent.util.PrometheusText;
 import java.util.List;
 import java.util.Map;
 import java.util.Objects;
@@ -72,7 +73,7 @@ public final class ServiceMetrics {
 
   /** The exposition of every metric, as a scrape gets it. */
   public String scrape() {
-    TextFormat out = new TextFormat();
+    PrometheusText out = new PrometheusText();
     requests.writeTo(out);
     latency.writeTo(out);
     String name = PREFIX + "vms";
