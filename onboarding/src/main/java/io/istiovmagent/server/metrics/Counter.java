@@ -12,7 +12,7 @@ import java.util.concurrent.atomic.LongAdder;
  * A counter family: one lock-free adder per combination of label values. Label values must come from a small,
  * known set (a route pattern, a status code), never from what a client sends: each one is a series for ever.
  */
-public final class Counter {
+final class Counter {
   private final String name;
   private final String help;
   private final List<String> labels;

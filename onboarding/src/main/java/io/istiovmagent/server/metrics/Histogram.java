@@ -14,7 +14,7 @@ import java.util.concurrent.atomic.LongAdder;
  * cumulative {@code _bucket{le=...}} lines, {@code _sum} and {@code _count}; the count is the +Inf bucket's, so the
  * two always agree, even in a scrape taken while a request is being counted.
  */
-public final class Histogram {
+final class Histogram {
   private static final class Series {
     final LongAdder[] counts; // per bucket, not cumulative; the last one is +Inf
     final DoubleAdder sum = new DoubleAdder();
