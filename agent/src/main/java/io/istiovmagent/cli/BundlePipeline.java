@@ -54,13 +54,9 @@ final class BundlePipeline {
     Optional<Path> caFile = caFileArg != null ? Optional.of(caFileArg) : config.bundle().caFile();
     BundleSource source;
     try {
-      TlsTrust.Spec trust = TlsTrust.Spec.of(config.bundle(), main.rootFs()).withCaFile(caFile);
-      TlsTrust.Source said = () -> {
-        TlsTrust.Loaded loaded = TlsTrust.load(trust);
-        loaded.notice().ifPresent(n -> err.println("note: " + n));
-        return loaded.manager();
-      };
-      source = BundleSources.open(spec, new BundleSources.Transport(said, config.bundle().tokenFile(),
+      // The one-shot commands keep quiet about a missing store (run says it once; status shows the trust).
+      TlsTrust.Source trust = TlsTrust.Spec.of(config.bundle(), main.rootFs()).withCaFile(caFile).source();
+      source = BundleSources.open(spec, new BundleSources.Transport(trust, config.bundle().tokenFile(),
           config.bundle().timeout(), Main.userAgent(), main.clock(), HttpsClients.NO_EVENTS,
           Optional.of(Credentials.readOnly(config.bundle().tokenFile(),
               main.rootFs().lexical(config.paths().stateDir()), new Log(System.err, false)))));
