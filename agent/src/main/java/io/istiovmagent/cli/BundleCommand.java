@@ -36,7 +36,8 @@ final class BundleCommand implements Runnable {
       description = {"Fetch a bundle and check every rule, without writing anything.",
           "",
           "SOURCE is a directory of istioctl output, a .tar.gz of it, a file: URL or an https:// URL.",
-          "Plain http:// is refused. HTTPS trusts the system CAs plus --ca-file (or bundle.caFile).",
+          "Plain http:// is refused. HTTPS trusts the system's CAs (/etc/ssl/certs/ca-certificates.crt) plus "
+              + "--ca-file (or bundle.caFile); with bundle.trust: caFile, that file alone.",
           "",
           "The token's signature cannot be checked on the VM (the cluster's keys are not here; istiod checks "
               + "it). Checked: it is a signed JWT (alg not none), not expired, not before its nbf, audience "

@@ -9,9 +9,10 @@ import io.istiovmagent.source.BundleSource;
 import io.istiovmagent.source.BundleSources;
 import io.istiovmagent.source.Credentials;
 import io.istiovmagent.source.HttpsClients;
-import io.istiovmagent.util.Log;
 import io.istiovmagent.source.SourceConfigException;
 import io.istiovmagent.source.SourceException;
+import io.istiovmagent.source.TlsTrust;
+import io.istiovmagent.util.Log;
 import io.istiovmagent.verify.BundleVerifier;
 import io.istiovmagent.verify.VerifiedBundle;
 import java.io.PrintWriter;
@@ -53,7 +54,9 @@ final class BundlePipeline {
     Optional<Path> caFile = caFileArg != null ? Optional.of(caFileArg) : config.bundle().caFile();
     BundleSource source;
     try {
-      source = BundleSources.open(spec, new BundleSources.Transport(caFile, config.bundle().tokenFile(),
+      // The one-shot commands keep quiet about a missing store (run says it once; status shows the trust).
+      TlsTrust.Source trust = TlsTrust.Spec.of(config.bundle(), main.rootFs()).withCaFile(caFile).source();
+      source = BundleSources.open(spec, new BundleSources.Transport(trust, config.bundle().tokenFile(),
           config.bundle().timeout(), Main.userAgent(), main.clock(), HttpsClients.NO_EVENTS,
           Optional.of(Credentials.readOnly(config.bundle().tokenFile(),
               main.rootFs().lexical(config.paths().stateDir()), new Log(System.err, false)))));

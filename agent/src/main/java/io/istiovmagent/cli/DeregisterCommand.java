@@ -26,8 +26,8 @@ import picocli.CommandLine.Spec;
 @Command(name = "deregister", mixinStandardHelpOptions = true,
     description = {"Tell the onboarding service that this VM leaves (the package runs it when it is removed): "
         + "DELETE /v1/vms/NAMESPACE/GROUP/MACHINE-ID to the service of bundle.source, with the VM's own credential "
-        + "(paths.stateDir/credential) and the trust of bundle.caFile. The service forgets the VM: its "
-        + "WorkloadEntry is deleted, and it leaves the service's VM list. Prints one line of what happened.",
+        + "(paths.stateDir/credential) and the trust of bundle.trust and bundle.caFile. The service forgets the VM: "
+        + "its WorkloadEntry is deleted, and it leaves the service's VM list. Prints one line of what happened.",
         "",
         "Nothing is deregistered (exit 0) when bundle.source is not an onboarding service's https:// URL, or when "
             + "the VM holds no credential of its own (it never enrolled). The credential is kept, on the VM and by "
@@ -98,7 +98,8 @@ final class DeregisterCommand implements Callable<Integer> {
     warnIfRunning(config, err);
     X509TrustManager trust;
     try {
-      trust = TlsTrust.trustManager(config.bundle().caFile());
+      // Quiet about a missing store, as apply is: it runs from the package's postrm, where a note is noise.
+      trust = TlsTrust.load(TlsTrust.Spec.of(config.bundle(), fs)).manager();
     } catch (SourceConfigException e) {
       err.println(e.getMessage());
       return ExitCodes.CONFIG;

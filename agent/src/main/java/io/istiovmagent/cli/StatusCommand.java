@@ -3,11 +3,13 @@ package io.istiovmagent.cli;
 import io.istiovmagent.config.AgentConfig;
 import io.istiovmagent.config.ConfigException;
 import io.istiovmagent.install.Installer;
+import io.istiovmagent.source.TlsTrust;
 import io.istiovmagent.status.AgentStatus;
 import io.istiovmagent.status.StatusFile;
 import io.istiovmagent.util.Durations;
 import java.io.IOException;
 import java.io.PrintWriter;
+import java.nio.file.Files;
 import java.time.Duration;
 import java.time.Instant;
 import java.util.Locale;
@@ -69,6 +71,7 @@ final class StatusCommand implements Callable<Integer> {
       out.println();
     } else {
       print(out, s, alive, main.clock().instant());
+      row(out, "TLS trust", trust(config));
     }
     if (!alive) {
       return NOT_RUNNING;
@@ -128,6 +131,12 @@ final class StatusCommand implements Callable<Integer> {
     if (s.nextRefreshAt() != null) {
       row(out, "next refresh", s.nextRefreshAt() + " (" + until(now, s.nextRefreshAt()) + ")");
     }
+  }
+
+  /** Whom HTTPS trusts under this configuration (the daemon logs what it read, and a failure to read it). */
+  private String trust(AgentConfig config) {
+    boolean store = Files.exists(main.rootFs().lexical(TlsTrust.SYSTEM_STORE));
+    return TlsTrust.describe(config.bundle().trust(), store, config.bundle().caFile());
   }
 
   private static String phase(AgentStatus s) {

@@ -11,7 +11,36 @@ public record AgentConfig(Bundle bundle, Hosts hosts, Sidecar sidecar, Report re
 
   /** Where the bundle comes from and how it is fetched. */
   public record Bundle(Optional<String> source, Optional<Path> caFile, Optional<Path> tokenFile,
-      Duration refreshInterval, Duration timeout, Duration backoffCap) {}
+      Duration refreshInterval, Duration timeout, Duration backoffCap, Trust trust) {}
+
+  /**
+   * Which CAs HTTPS trusts (bundle.trust), for the bundle source, the reporter, enrolment and deregistration: the
+   * system's trust store plus caFile, or caFile alone (curl's --cacert: a pinned private CA).
+   */
+  public enum Trust {
+    SYSTEM_AND_CA_FILE("system+caFile"),
+    CA_FILE_ONLY("caFile");
+
+    private final String key;
+
+    Trust(String key) {
+      this.key = key;
+    }
+
+    /** The value as written in config.yaml. */
+    public String key() {
+      return key;
+    }
+
+    public static Optional<Trust> of(String key) {
+      for (Trust t : values()) {
+        if (t.key.equals(key)) {
+          return Optional.of(t);
+        }
+      }
+      return Optional.empty();
+    }
+  }
 
   /**
    * Policy for the bundle's hosts file. gatewayHostname: when the bundle's hosts file is empty (a DNS-only
@@ -55,7 +84,7 @@ public record AgentConfig(Bundle bundle, Hosts hosts, Sidecar sidecar, Report re
   public static AgentConfig defaults() {
     return new AgentConfig(
         new Bundle(Optional.empty(), Optional.empty(), Optional.empty(), DEFAULT_REFRESH, DEFAULT_TIMEOUT,
-            DEFAULT_BACKOFF_CAP),
+            DEFAULT_BACKOFF_CAP, Trust.SYSTEM_AND_CA_FILE),
         new Hosts(List.of(), Optional.empty()),
         new Sidecar(true, DEFAULT_SIDECAR_UNIT, DEFAULT_READINESS_URL),
         new Report(Optional.empty(), DEFAULT_REPORT_INTERVAL),

@@ -73,6 +73,7 @@ public final class ConfigLoader {
     Duration refresh = b.duration("refreshInterval", AgentConfig.DEFAULT_REFRESH, Duration.ofSeconds(10));
     Duration timeout = b.duration("timeout", AgentConfig.DEFAULT_TIMEOUT, Duration.ofSeconds(1));
     Duration backoffCap = b.duration("backoffCap", AgentConfig.DEFAULT_BACKOFF_CAP, Duration.ofSeconds(1));
+    AgentConfig.Trust trust = trust(name, b.string("trust"), caFile);
 
     ConfigNode h = root.section("hosts");
     List<String> allowed = h.strings("allowedNames").stream().map(s -> s.toLowerCase(Locale.ROOT)).toList();
@@ -127,10 +128,26 @@ public final class ConfigLoader {
     Duration metricsInterval = m.duration("interval", AgentConfig.DEFAULT_METRICS_INTERVAL, Duration.ofSeconds(5));
 
     root.rejectUnknown();
-    return new AgentConfig(new AgentConfig.Bundle(source, caFile, tokenFile, refresh, timeout, backoffCap),
+    return new AgentConfig(new AgentConfig.Bundle(source, caFile, tokenFile, refresh, timeout, backoffCap,
+        trust),
         new AgentConfig.Hosts(allowed, gateway), new AgentConfig.Sidecar(manage, unit, readinessUrl),
         new AgentConfig.Report(reportUrl, reportInterval), new AgentConfig.Paths(stateDir, runDir),
         new AgentConfig.Metrics(textfile, textfileDir, metricsInterval));
+  }
+
+  private static AgentConfig.Trust trust(String file, String value, Optional<Path> caFile) throws ConfigException {
+    if (value == null) {
+      return AgentConfig.Trust.SYSTEM_AND_CA_FILE;
+    }
+    AgentConfig.Trust t = AgentConfig.Trust.of(value).orElseThrow(() -> new ConfigException(file + ": 'bundle.trust' "
+        + "is '" + value + "'; give 'system+caFile' (the system's CAs and bundle.caFile, the default) or 'caFile' "
+        + "(bundle.caFile alone)"));
+    if (t == AgentConfig.Trust.CA_FILE_ONLY && caFile.isEmpty()) {
+      // Trusting nobody would only fail every fetch later, and quietly trusting the system would betray the pin.
+      throw new ConfigException(file + ": 'bundle.trust: caFile' trusts bundle.caFile alone, and no 'bundle.caFile' "
+          + "is set; set it to the PEM file of your CA (e.g. /etc/istio-vm-agent/ca.pem), or remove 'bundle.trust'");
+    }
+    return t;
   }
 
   /** Whether a URL's authority (between "://" and the first '/', '?' or '#') holds a user name or password. */

@@ -113,15 +113,16 @@ public final class AgentDaemon {
     this.log = options.log();
     this.startedAt = options.clock().instant();
     CredentialsKeeper credentials = new CredentialsKeeper(options.fs(), log);
+    TrustKeeper trust = new TrustKeeper(options.fs(), log);
     this.bundle = new BundleKeeper(options.fs(), options.clock(), options.resolver(), options.random(), log,
-        options.userAgent(), timeline, credentials);
+        options.userAgent(), timeline, credentials, trust);
     this.sidecar = new SidecarLane(options.sidecar(), options.fs(), log, () -> events.add(Event.WAKE));
     this.bundle.setListener(sidecar::installed);
     this.bundle.setWake(() -> events.add(Event.WAKE));
     this.guard = new StepGuard(log, options.clock());
     this.out = new StatusPublisher(new LoggingNotifier(options.notifier(), log), options.watchdog(), log);
     this.reporter = new ReporterKeeper(options.fs(), options.clock(), options.random(), log, options.userAgent(),
-        hints::forReporter, credentials);
+        hints::forReporter, credentials, trust);
     this.configs = new ConfigKeeper(options.configPath(), options.fs(), options.clock(), log);
     this.metrics = new TextfileWriter(options.fs(), log);
     this.view = new StatusView(bundle, sidecar, reporter, configs, guard, options.configPath(), options.version(),

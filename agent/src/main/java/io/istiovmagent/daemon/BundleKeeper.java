@@ -63,6 +63,7 @@ final class BundleKeeper {
 
   private final StartupTimeline timeline;
   private final CredentialsKeeper credentials;
+  private final TrustKeeper trust;
 
   /** What the VM presents to an https source; null for a local one. */
   private String credentialState() {
@@ -73,8 +74,9 @@ final class BundleKeeper {
   }
 
   BundleKeeper(RootFs fs, Clock clock, AgentDaemon.Resolver resolver, RandomGenerator random, Log log,
-      String userAgent, StartupTimeline timeline, CredentialsKeeper credentials) {
+      String userAgent, StartupTimeline timeline, CredentialsKeeper credentials, TrustKeeper trust) {
     this.credentials = credentials;
+    this.trust = trust;
     this.timeline = timeline;
     this.fs = fs;
     this.clock = clock;
@@ -100,7 +102,7 @@ final class BundleKeeper {
 
   /** Whether {@code c} would build the bundle side in force. */
   boolean unchangedFor(AgentConfig c) {
-    return BundleInputs.of(c).equals(inputs);
+    return BundleInputs.of(c, fs).equals(inputs);
   }
 
   /**
@@ -109,7 +111,7 @@ final class BundleKeeper {
    * at once (conditionally).
    */
   void reconfigure(AgentConfig c) {
-    BundleInputs next = BundleInputs.of(c);
+    BundleInputs next = BundleInputs.of(c, fs);
     if (next.equals(inputs)) {
       fetchNow();
       return;
@@ -133,7 +135,7 @@ final class BundleKeeper {
     }
     try {
       source = BundleSources.open(config.bundle().source().get(), new BundleSources.Transport(
-          config.bundle().caFile(), config.bundle().tokenFile(), config.bundle().timeout(), userAgent, clock,
+          () -> trust.of(config), config.bundle().tokenFile(), config.bundle().timeout(), userAgent, clock,
           timeline.handshakeListener(), Optional.of(credentials.of(config))));
     } catch (SourceConfigException e) {
       sourceProblem = "bundle source unusable: " + e.getMessage();

@@ -8,7 +8,6 @@ import io.istiovmagent.retry.Backoff;
 import io.istiovmagent.retry.FailureClass;
 import io.istiovmagent.source.BearerToken;
 import io.istiovmagent.source.SourceConfigException;
-import io.istiovmagent.source.TlsTrust;
 import io.istiovmagent.status.AgentStatus;
 import io.istiovmagent.util.FileStamp;
 import io.istiovmagent.util.Log;
@@ -29,15 +28,16 @@ import okhttp3.HttpUrl;
  */
 final class ReporterKeeper {
   /**
-   * Everything a reporter is built from. The token and CA files are in by their stamp: a reload after the join token
-   * was rotated (or its file made readable by others, or the CA file replaced) must not go on with what was read
-   * before.
+   * Everything a reporter is built from. The token, CA and system store files are in by their stamp: a reload after
+   * the join token was rotated (or its file made readable by others, or the CA file or the store replaced) must not
+   * go on with what was read before.
    */
-  record Inputs(AgentConfig.Report report, Optional<Path> tokenFile, Optional<Path> caFile,
-      Duration timeout, Duration backoffCap, FileStamp token, FileStamp ca) {
-    static Inputs of(AgentConfig c) {
-      return new Inputs(c.report(), c.bundle().tokenFile(), c.bundle().caFile(), c.bundle().timeout(),
-          c.bundle().backoffCap(), stamp(c.bundle().tokenFile()), stamp(c.bundle().caFile()));
+  record Inputs(AgentConfig.Report report, Optional<Path> tokenFile, Optional<Path> caFile, AgentConfig.Trust trust,
+      Duration timeout, Duration backoffCap, FileStamp token, FileStamp ca, FileStamp store) {
+    static Inputs of(AgentConfig c, RootFs fs) {
+      return new Inputs(c.report(), c.bundle().tokenFile(), c.bundle().caFile(), c.bundle().trust(),
+          c.bundle().timeout(), c.bundle().backoffCap(), stamp(c.bundle().tokenFile()), stamp(c.bundle().caFile()),
+          TrustKeeper.storeStamp(c, fs));
     }
   }
 
@@ -51,13 +51,15 @@ final class ReporterKeeper {
   private final String userAgent;
   private final Function<HttpUrl, Reporter.Hints> hints;
   private final CredentialsKeeper credentials;
+  private final TrustKeeper trust;
   private Reporter reporter;
   private Inputs inputs;
 
   /** @param hints what the reporter's thread tells the loop (through its event queue), per report URL */
   ReporterKeeper(RootFs fs, Clock clock, RandomGenerator random, Log log, String userAgent,
-      Function<HttpUrl, Reporter.Hints> hints, CredentialsKeeper credentials) {
+      Function<HttpUrl, Reporter.Hints> hints, CredentialsKeeper credentials, TrustKeeper trust) {
     this.credentials = credentials;
+    this.trust = trust;
     this.fs = fs;
     this.clock = clock;
     this.random = random;
@@ -76,12 +78,12 @@ final class ReporterKeeper {
 
   /** Whether {@code c} would build the reporter in force (or none, as now). */
   boolean unchangedFor(AgentConfig c) {
-    return Inputs.of(c).equals(inputs);
+    return Inputs.of(c, fs).equals(inputs);
   }
 
   /** (Re)starts the reporter when anything it is built from changed; none without report.url. */
   void configure(AgentConfig config) {
-    Inputs next = Inputs.of(config);
+    Inputs next = Inputs.of(config, fs);
     if (next.equals(inputs) && reporter != null) {
       return;
     }
@@ -99,7 +101,7 @@ final class ReporterKeeper {
         throw new SourceConfigException("report.url is not a valid https:// URL");
       }
       Optional<BearerToken> credential = credentials.of(config).bearer();
-      reporter = new Reporter(url, TlsTrust.trustManager(config.bundle().caFile()), credential,
+      reporter = new Reporter(url, trust.of(config), credential,
           config.report().interval(), config.bundle().timeout(),
           new Backoff(Backoff.DEFAULT_BASE, config.bundle().backoffCap(), random), random,
           () -> HostInfo.read(fs), clock, log, userAgent, hints.apply(url));

@@ -8,6 +8,8 @@ import java.nio.file.NoSuchFileException;
 import java.nio.file.NotDirectoryException;
 import java.nio.file.Path;
 import java.nio.file.attribute.PosixFileAttributes;
+import java.nio.file.attribute.PosixFilePermission;
+import java.nio.file.attribute.PosixFilePermissions;
 import java.util.ArrayDeque;
 import java.util.ArrayList;
 import java.util.Deque;
@@ -130,19 +132,85 @@ public final class RootFs {
     }
   }
 
+  /**
+   * The bytes of a file only root (or the agent's own user) can have written, for a file whose content the agent
+   * trusts (the system's CA store): empty when nothing is at the path. The directories on the way resolve as in
+   * {@link #openDirectory}; a symbolic link in the last place is followed under the same rule (root's link in a
+   * directory only root can change), never one another user could have planted. The file must be a regular file
+   * owned by root (or the agent's user), writable by neither group nor others, in a directory only they can change:
+   * else an {@link UnsafePathException} naming it. Read through the directory's handle (O_NOFOLLOW), at most
+   * {@code limit} bytes (more is an error).
+   */
+  public Optional<byte[]> readTrusted(String absolute, int limit) throws IOException {
+    String path = absolute;
+    for (int links = 0; ; links++) {
+      List<String> p = parts(path);
+      if (p.isEmpty()) {
+        throw new IOException(absolute + " under " + root + " is not a regular file");
+      }
+      String name = p.get(p.size() - 1);
+      String parent = "/" + String.join("/", p.subList(0, p.size() - 1));
+      try (DirHandle dir = openDirectory(parent, false)) {
+        Optional<PosixFileAttributes> a = dir.attributes(name);
+        if (a.isEmpty()) {
+          return Optional.empty();
+        }
+        if (a.get().isSymbolicLink()) {
+          if (links >= MAX_LINKS) {
+            throw new IOException("too many levels of symbolic links resolving " + absolute + " under " + root);
+          }
+          String target = followable(dir, name, a.get(), absolute, "Remove it (rm " + dir.child(name)
+              + ") and put the file itself there, as root");
+          path = target.startsWith("/") ? target : dir.systemPath() + "/" + target;
+          continue;
+        }
+        if (!a.get().isRegularFile()) {
+          throw new IOException(dir.child(name) + " under " + root + " is not a regular file");
+        }
+        if (!TrustedUsers.isTrusted(a.get().owner()) || a.get().permissions().stream().anyMatch(
+            perm -> perm == PosixFilePermission.GROUP_WRITE || perm == PosixFilePermission.OTHERS_WRITE)) {
+          throw new UnsafePathException(dir.child(name) + " is owned by " + a.get().owner().getName() + ", mode "
+              + PosixFilePermissions.toString(a.get().permissions()) + ": a user other than root could change it, "
+              + "so the agent does not trust its content. Make it root's and not writable by others (chown root:root "
+              + dir.child(name) + "; chmod 644 " + dir.child(name) + ")");
+        }
+        if (!dir.chainTrusted()) {
+          throw new UnsafePathException(dir.child(name) + " is in " + dir.systemPath() + ", which a user other than "
+              + "root can change (" + dir.describeOwnership() + ", or a directory above it): the agent does not trust "
+              + "a file there. Make the directory root's and not writable by others");
+        }
+        Optional<byte[]> bytes = dir.readRegular(name, limit);
+        if (bytes.isEmpty()) {
+          throw new IOException(dir.child(name) + " under " + root + " changed while it was read; try again");
+        }
+        if (bytes.get().length > limit) {
+          throw new IOException(dir.child(name) + " is larger than " + limit + " bytes");
+        }
+        return bytes;
+      } catch (NoSuchFileException e) {
+        return Optional.empty();
+      }
+    }
+  }
+
   /** The target of the link {@code name} in {@code dir}, if the agent may follow it; else why not, as an error. */
   private static String followable(DirHandle dir, String name, PosixFileAttributes link, String resolving)
       throws IOException {
+    return followable(dir, name, link, resolving, "Remove it (a directory belongs there: rm " + dir.child(name)
+        + ") and apply again");
+  }
+
+  private static String followable(DirHandle dir, String name, PosixFileAttributes link, String resolving,
+      String remedy) throws IOException {
     String what = dir.child(name) + (dir.child(name).equals(resolving) ? "" : " (on the way to " + resolving + ")");
     if (!TrustedUsers.isTrusted(link.owner())) {
       throw new UnsafePathException(what + " is a symbolic link owned by " + link.owner().getName()
-          + ", not root: the agent does not follow it. Remove it (a directory belongs there: rm " + dir.child(name)
-          + ") and apply again");
+          + ", not root: the agent does not follow it. " + remedy);
     }
     if (!dir.chainTrusted()) {
       throw new UnsafePathException(what + " is a symbolic link in " + dir.systemPath()
           + ", which a user other than root can change (" + dir.describeOwnership() + ", or a directory above it): "
-          + "the agent does not follow it. Remove it (a directory belongs there: rm " + dir.child(name) + ") and apply again");
+          + "the agent does not follow it. " + remedy);
     }
     // Path-based readlink (the JDK has no readlinkat) is sound here: only root can re-point this path.
     return Files.readSymbolicLink(dir.path().resolve(name)).toString();

@@ -14,25 +14,28 @@ import okhttp3.HttpUrl;
 /** Turns a SOURCE as a user writes it (a path, {@code file:} or {@code https://} URL) into a {@link BundleSource}. */
 public final class BundleSources {
   /**
-   * What an HTTPS source needs beside its URL. The CA and token files are read only for https sources. {@code events}
-   * observes its HTTP calls (the daemon times its first TLS handshake); it only observes.
+   * What an HTTPS source needs beside its URL. The trust and the token file are read only for https sources.
+   * {@code events} observes its HTTP calls (the daemon times its first TLS handshake); it only observes.
    */
-  public record Transport(Optional<Path> caFile, Optional<Path> tokenFile, Duration timeout, String userAgent,
+  public record Transport(TlsTrust.Source trust, Optional<Path> tokenFile, Duration timeout, String userAgent,
       Clock clock, EventListener.Factory events, Optional<Credentials> credentials) {
     public Transport {
-      Objects.requireNonNull(caFile, "caFile == null");
+      Objects.requireNonNull(trust, "trust == null");
       Objects.requireNonNull(tokenFile, "tokenFile == null");
       Objects.requireNonNull(events, "events == null");
       Objects.requireNonNull(credentials, "credentials == null");
     }
 
-    /** The join token of {@code tokenFile} as it is, no enrolment. */
+    /**
+     * The join token of {@code tokenFile} as it is, no enrolment, and the runtime's CA list plus {@code caFile}: for
+     * callers that bring their own CA (tests, probes), not the agent, which trusts by its configuration.
+     */
     public Transport(Optional<Path> caFile, Optional<Path> tokenFile, Duration timeout, String userAgent,
         Clock clock, EventListener.Factory events) {
-      this(caFile, tokenFile, timeout, userAgent, clock, events, Optional.empty());
+      this(() -> TlsTrust.trustManager(caFile), tokenFile, timeout, userAgent, clock, events, Optional.empty());
     }
 
-    /** Observing nothing. */
+    /** As above, observing nothing. */
     public Transport(Optional<Path> caFile, Optional<Path> tokenFile, Duration timeout, String userAgent,
         Clock clock) {
       this(caFile, tokenFile, timeout, userAgent, clock, HttpsClients.NO_EVENTS);
@@ -90,7 +93,7 @@ public final class BundleSources {
     Optional<BearerToken> credential = transport.credentials().isPresent() ? transport.credentials().get().bearer()
         : transport.tokenFile().isPresent() ? Optional.of(BearerToken.readFile(transport.tokenFile().get()))
         : Optional.empty();
-    return new HttpsSource(url, TlsTrust.trustManager(transport.caFile()), credential, transport.timeout(),
+    return new HttpsSource(url, transport.trust().get(), credential, transport.timeout(),
         transport.userAgent(), transport.clock(), transport.events());
   }
 

@@ -225,7 +225,8 @@ public final class HttpsSource implements BundleSource {
           + "SHA-1, or RSA under 2048 bits); the server needs a certificate signed with SHA-256 or better";
     } else if (hasCause(e, CertPathBuilderException.class) || hasCause(e, CertPathValidatorException.class)) {
       // The types, not the message: "PKIX path building failed" is one provider's wording.
-      reason = "the server's certificate is not signed by a trusted CA; add the CA with --ca-file or bundle.caFile";
+      reason = "the server's certificate is not signed by a trusted CA; add the CA with --ca-file or bundle.caFile "
+          + "(or, under bundle.trust: system+caFile, to the system store with update-ca-certificates)";
     } else if (e instanceof SSLHandshakeException) {
       reason = "the TLS handshake failed (" + e.getMessage() + ")";
     } else {

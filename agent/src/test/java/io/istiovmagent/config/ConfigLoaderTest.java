@@ -106,12 +106,29 @@ class ConfigLoaderTest {
       "metrics every second       | 'metrics: {interval: 1s}'               | the least allowed is 5s",
       "textfile not a boolean     | 'metrics: {textfile: off please}'       | 'metrics.textfile' must be true or false",
       "not a mapping              | '- a'                                   | must be a YAML mapping",
-      "duplicate key              | 'bundle: {}\nbundle: {}'                | is not acceptable YAML"})
+      "duplicate key              | 'bundle: {}\nbundle: {}'                | is not acceptable YAML",
+      "unknown trust              | 'bundle: {trust: system}'               | 'bundle.trust' is 'system'; give",
+      "trust of a list            | 'bundle: {trust: [caFile]}'             | 'bundle.trust' must be a single value",
+      "trust not case-folded      | 'bundle: {trust: cafile, caFile: /c}'   | 'bundle.trust' is 'cafile'",
+      "caFile alone, no caFile    | 'bundle: {trust: caFile}'               | no 'bundle.caFile' is set"})
   void refusesWithTheKeyAndReason(String name, String yaml, String expected) {
     ConfigException e = assertThrows(ConfigException.class,
         () -> ConfigLoader.parse("config.yaml", yaml.replace("\\n", "\n")));
     assertTrue(e.getMessage().startsWith("config.yaml: "), e.getMessage());
     assertTrue(e.getMessage().contains(expected), e.getMessage());
+  }
+
+  @ParameterizedTest(name = "{0}")
+  @CsvSource(delimiter = '|', value = {
+      "absent: system and caFile  | 'bundle: {caFile: /etc/ca.pem}'                       | SYSTEM_AND_CA_FILE",
+      "absent, no caFile          | 'bundle: {}'                                          | SYSTEM_AND_CA_FILE",
+      "system+caFile, no caFile   | 'bundle: {trust: system+caFile}'                      | SYSTEM_AND_CA_FILE",
+      "system+caFile              | 'bundle: {trust: system+caFile, caFile: /etc/ca.pem}' | SYSTEM_AND_CA_FILE",
+      "caFile alone               | 'bundle: {trust: caFile, caFile: /etc/ca.pem}'        | CA_FILE_ONLY"})
+  void readsWhomToTrust(String name, String yaml, AgentConfig.Trust expected) throws Exception {
+    AgentConfig.Trust t = ConfigLoader.parse("config.yaml", yaml).bundle().trust();
+    assertEquals(expected, t);
+    assertEquals(AgentConfig.Trust.of(t.key()), Optional.of(t), "the key written is the key read");
   }
 
   @Test

@@ -42,7 +42,7 @@ class DriftCheckTest {
     Log log = new Log(new PrintStream(logs, true, StandardCharsets.UTF_8), true);
     BundleKeeper k = new BundleKeeper(fs, TestBundles.CLOCK, host -> List.of(InetAddress.getByName("192.0.2.77")),
         new SplittableRandom(1), log, "test", new StartupTimeline(log, System.nanoTime(), System::nanoTime),
-        new CredentialsKeeper(fs, log));
+        new CredentialsKeeper(fs, log), new TrustKeeper(fs, log));
     k.configure(ConfigLoader.parse("config.yaml", "# defaults\n"));
     k.restoreLastKnownGood();
     assertTrue(k.installed(), logs.toString());

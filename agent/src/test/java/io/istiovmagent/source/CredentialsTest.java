@@ -65,8 +65,9 @@ class CredentialsTest {
   }
 
   private BundleSource source(MockWebServer server, Credentials c) throws Exception {
+    Path ca = TestTls.writeCaPem(dir, CA);
     return BundleSources.open("https://localhost:" + server.getPort() + "/v1/bundle/bar/foo",
-        new BundleSources.Transport(Optional.of(TestTls.writeCaPem(dir, CA)), Optional.of(joinFile),
+        new BundleSources.Transport(() -> TlsTrust.trustManager(Optional.of(ca)), Optional.of(joinFile),
             Duration.ofSeconds(2), "test", Clock.fixed(NOW, ZoneOffset.UTC), HttpsClients.NO_EVENTS, Optional.of(c)));
   }
 
