@@ -217,13 +217,21 @@ class DebPackageIT {
   }
 
   @Test
-  void theCopyrightFileIsMachineReadableAndCoversTheBundledRuntime() throws Exception {
+  void theCopyrightFileLicensesTheAgentApache2AndNamesEveryBundledJar() throws Exception {
     Path copyright = BuiltPackage.unpacked().resolve("usr/share/doc/istio-vm-agent/copyright");
     String text = Files.readString(copyright);
     assertTrue(text.startsWith("Format: https://www.debian.org/doc/packaging-manuals/copyright-format/1.0/\n"));
-    for (String files : List.of("Files: *", "Files: usr/lib/istio-vm-agent/runtime/*",
-        "usr/lib/istio-vm-agent/lib/jna-*.jar")) {
-      assertTrue(text.contains(files), files);
+    assertTrue(Pattern.compile("(?m)^Files: \\*\nCopyright: .*\nLicense: Apache-2.0$").matcher(text).find(), text);
+    assertFalse(text.contains("undeclared"), text);
+    assertTrue(text.contains("Files: usr/lib/istio-vm-agent/runtime/*\n"), text);
+    // A new runtime dependency must come with its own paragraph: Files: * (ours, Apache-2.0) would claim it.
+    List<Pattern> theirs = fileGlobs(text).stream().filter(g -> !g.equals("*")).map(DebPackageIT::glob).toList();
+    List<String> jars = contents.keySet().stream()
+        .filter(f -> f.matches("/usr/lib/istio-vm-agent/lib/.*\\.jar") && !f.contains("/istio-vm-core-")).toList();
+    assertTrue(jars.size() >= 10, jars.toString());
+    for (String jar : jars) {
+      assertTrue(theirs.stream().anyMatch(p -> p.matcher(jar.substring(1)).matches()),
+          jar + " ships but packaging/deb/copyright has no Files paragraph naming it and its license");
     }
     try (Stream<Path> legal = Files.list(BuiltPackage.unpacked().resolve("usr/lib/istio-vm-agent/runtime/legal"))) {
       assertTrue(legal.anyMatch(p -> p.getFileName().toString().equals("java.base")), "OpenJDK's notices ship");
@@ -254,6 +262,21 @@ class DebPackageIT {
     List<String> findings = r.out().lines().filter(l -> l.matches("^[EW]: .*")).toList();
     assertEquals(List.of(), findings, r.all());
     assertEquals(0, r.code(), r.all());
+  }
+
+  /** The patterns of every Files field of a DEP-5 file, continuation lines included. */
+  private static List<String> fileGlobs(String copyright) {
+    List<String> globs = new ArrayList<>();
+    Matcher m = Pattern.compile("(?m)^Files:(.*(?:\n[ \t].*)*)").matcher(copyright);
+    while (m.find()) {
+      globs.addAll(List.of(m.group(1).trim().split("\\s+")));
+    }
+    return globs;
+  }
+
+  /** A DEP-5 glob as a regular expression: '*' is any text, '/' included, and '?' any one character. */
+  private static Pattern glob(String glob) {
+    return Pattern.compile(Pattern.quote(glob).replace("*", "\\E.*\\Q").replace("?", "\\E.\\Q"));
   }
 
   private static String field(String name) {

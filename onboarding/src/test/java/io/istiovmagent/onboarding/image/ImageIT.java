@@ -119,6 +119,7 @@ class ImageIT {
     assertEquals("/", config.get("WorkingDir").asText());
     assertEquals(List.of("PATH=" + HOME + "/runtime/bin"), strings(config.get("Env")), "nothing else, no secret");
     assertEquals(version, config.at("/Labels/org.opencontainers.image.version").asText());
+    assertEquals("Apache-2.0", config.at("/Labels/org.opencontainers.image.licenses").asText(), "an SPDX expression");
     // The archive: the same image under the Kubernetes manifest's name, its one reference, as `podman load` takes it.
     Exec archived = exec(List.of("tar", "-xOf", TARGET.resolve("istio-vm-onboarding-image.tar").toString(),
         "index.json"));
