@@ -358,6 +358,12 @@ public final class ClusterCredentials implements Authenticator, Enroller, AutoCl
     return informer != null && informer.hasSynced() && informer.isRunning() && informer.isWatching();
   }
 
+  /** Whether the namespace's informer holds the Secret {@code name} now; for tests. */
+  boolean informed(String namespace, String name) {
+    SharedIndexInformer<Secret> informer = watched.get(namespace);
+    return informer != null && informer.getStore().getByKey(namespace + "/" + name) != null;
+  }
+
   /** Whether an informer was started for {@code namespace}; for tests. */
   boolean watches(String namespace) {
     return watched.containsKey(namespace);

