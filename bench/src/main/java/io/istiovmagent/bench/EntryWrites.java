@@ -1,6 +1,7 @@
 package io.istiovmagent.bench;
 
 import com.fasterxml.jackson.databind.JsonNode;
+import io.istiovmagent.onboarding.mesh.EntryStatus;
 import java.time.Duration;
 import java.time.Instant;
 import java.time.format.DateTimeParseException;
@@ -13,14 +14,16 @@ import java.util.Objects;
  * of docs/kubernetes.md: writes only on transitions, plus one per VM per 10 minutes to prove liveness). Each write is
  * compared with the entry's previous one: the first is its registration ({@code Enrolled}); a change of
  * {@code Healthy} (status or reason) is a transition, what istiod routes by; a change of the service's own agent
- * condition (status or reason, or its message before the liveness write is due) is a change of the agent's state; a
- * write with neither, 10 minutes or more after the previous one's {@code lastProbeTime}, is a liveness write; anything
- * else is unexplained (a write the formula does not allow). Pure; not thread-safe.
+ * condition (status or reason, or its message when no liveness write is due) is a change of the agent's state; a
+ * write with neither, in the VM's liveness window with nothing written since the window opened (onboarding's
+ * {@link EntryStatus#livenessDue}, the service's own rule: once per 10 minutes, at the VM's phase), is a liveness
+ * write; anything else is unexplained (a write the formula does not allow). Pure; not thread-safe.
  */
 final class EntryWrites {
   /** The service's own condition on an entry (onboarding's AgentState.TYPE). */
   static final String AGENT = "istio-vm-agent.io/Agent";
-  static final Duration LIVENESS = Duration.ofMinutes(10);
+  /** How late a write may reach the API server after the service decided it (at its own clock). */
+  static final Duration IN_FLIGHT = Duration.ofSeconds(5);
 
   /**
    * Why a write was made. SILENCED is a transition too, the one the leader's silence sweep makes (Healthy False,
@@ -47,7 +50,9 @@ final class EntryWrites {
     if (!Objects.equals(prev.agentStatus(), c.agentStatus()) || !Objects.equals(prev.agentReason(), c.agentReason())) {
       return Kind.STATE;
     }
-    if (prev.agentProbe() == null || !prev.agentProbe().plus(LIVENESS).isAfter(at)) {
+    Duration phase = EntryStatus.phase(entry);
+    if (prev.agentProbe() == null || EntryStatus.livenessDue(prev.agentProbe(), at, phase)
+        || EntryStatus.livenessDue(prev.agentProbe(), at.minus(IN_FLIGHT), phase)) {
       return Kind.LIVENESS;
     }
     return Objects.equals(prev.agentMessage(), c.agentMessage()) ? Kind.UNEXPLAINED : Kind.STATE;

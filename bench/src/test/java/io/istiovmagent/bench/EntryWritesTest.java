@@ -3,6 +3,8 @@ package io.istiovmagent.bench;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 
 import com.fasterxml.jackson.databind.ObjectMapper;
+import io.istiovmagent.onboarding.mesh.EntryStatus;
+import java.time.Duration;
 import java.time.Instant;
 import org.junit.jupiter.api.Test;
 
@@ -26,10 +28,23 @@ class EntryWritesTest {
     assertEquals(EntryWrites.Kind.ENROLLED, at(0, c("False/Enrolled", "Unknown/Enrolled", "first-healthy=never", T)));
     assertEquals(EntryWrites.Kind.TRANSITION, at(2, c("True/Serving", "True/Healthy", "status=HEALTHY", T
         .plusSeconds(2))));
-    assertEquals(EntryWrites.Kind.UNEXPLAINED, at(70, c("True/Serving", "True/Healthy", "status=HEALTHY", T
-        .plusSeconds(70))), "a write that changes nothing before the liveness write is due");
-    assertEquals(EntryWrites.Kind.LIVENESS, at(680, c("True/Serving", "True/Healthy", "status=HEALTHY "
-        + "token-expires=later", T.plusSeconds(680))), "10 minutes after the last probe time, whatever moved");
+    int open = windowOpensAfter(3);
+    assertEquals(EntryWrites.Kind.UNEXPLAINED, at(open - 1, c("True/Serving", "True/Healthy", "status=HEALTHY", T
+        .plusSeconds(open - 1))), "a write that changes nothing out of the VM's liveness window");
+    assertEquals(EntryWrites.Kind.LIVENESS, at(open + 30, c("True/Serving", "True/Healthy", "status=HEALTHY "
+        + "token-expires=later", T.plusSeconds(open + 30))), "in its window, whatever moved");
+    assertEquals(EntryWrites.Kind.UNEXPLAINED, at(open + 90, c("True/Serving", "True/Healthy", "status=HEALTHY "
+        + "token-expires=later", T.plusSeconds(open + 90))), "a second one in the same window");
+  }
+
+  /** Seconds after T at which bar/foo-1's liveness window next opens, after {@code seconds}. */
+  private static int windowOpensAfter(int seconds) {
+    Duration phase = EntryStatus.phase("bar/foo-1");
+    int s = seconds + 1;
+    while (Math.floorMod(T.plusSeconds(s).toEpochMilli() - phase.toMillis(), 600_000L) >= 1000) {
+      s++;
+    }
+    return s;
   }
 
   @Test

@@ -290,7 +290,8 @@ final class EntryRegistry implements HealthSink, AutoCloseable {
           return;
         }
         Instant now = clock.instant();
-        Optional<List<Condition>> next = EntryStatus.afterReport(conditions(entry), p.report(), p.receivedAt(), now);
+        Optional<List<Condition>> next = EntryStatus.afterReport(conditions(entry), p.report(), p.receivedAt(), now,
+            EntryStatus.phase(key));
         if (next.isEmpty() || writeStatus(entry, next.get())) {
           clear(key);
           return;

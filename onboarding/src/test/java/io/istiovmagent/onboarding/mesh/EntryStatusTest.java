@@ -8,9 +8,12 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 import io.istiovmagent.protocol.HealthReport;
 import java.time.Duration;
 import java.time.Instant;
+import java.util.ArrayList;
+import java.util.Arrays;
 import java.util.List;
 import java.util.Map;
 import java.util.Optional;
+import java.util.Random;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.CsvSource;
@@ -33,7 +36,7 @@ class EntryStatusTest {
   }
 
   private static List<Condition> after(List<Condition> current, HealthReport r, Instant at) {
-    return EntryStatus.afterReport(current, r, at, at).orElseThrow();
+    return EntryStatus.afterReport(current, r, at, at, Duration.ZERO).orElseThrow();
   }
 
   private static Condition agent(List<Condition> cs) {
@@ -63,17 +66,86 @@ class EntryStatusTest {
   void heartbeatsAndTokenRefreshesWaitForTheLivenessWrite() {
     List<Condition> cs = after(List.of(), healthy(TOKEN_1), T0);
     assertEquals(Optional.empty(), EntryStatus.afterReport(cs, healthy(TOKEN_1), T0.plusSeconds(60),
-        T0.plusSeconds(60)));
+        T0.plusSeconds(60), Duration.ZERO));
     assertEquals(Optional.empty(), EntryStatus.afterReport(cs, healthy(TOKEN_2), T0.plusSeconds(120),
-        T0.plusSeconds(120)), "a new token's expiry alone is no transition");
+        T0.plusSeconds(120), Duration.ZERO), "a new token's expiry alone is no transition");
     Instant due = T0.plus(EntryStatus.LIVENESS);
     assertEquals(Optional.empty(), EntryStatus.afterReport(cs, healthy(TOKEN_2), due.minusSeconds(1),
-        due.minusSeconds(1)));
+        due.minusSeconds(1), Duration.ZERO));
     List<Condition> live = after(cs, healthy(TOKEN_2), due);
     assertEquals(due, agent(live).lastProbeTime(), "last seen moves");
     assertEquals(T0, agent(live).lastTransitionTime());
     assertEquals(healthyOf(cs), healthyOf(live), "Healthy untouched: istiod sees no new probe time");
     assertEquals(Instant.parse(TOKEN_2), AgentState.parse(agent(live).message()).orElseThrow().tokenExpires());
+  }
+
+  /** The liveness window: {@code LAST} and {@code NOW} as minutes:seconds after T0, a whole ten minutes. */
+  @ParameterizedTest(name = "last {0}, now {1}, phase {2} s -> {3}")
+  @CsvSource({
+      "00:00, 09:59, 0, false",   // before the next window
+      "00:00, 10:00, 0, true",    // the window opens
+      "00:00, 11:59, 0, true",
+      "00:00, 12:00, 0, false",   // closed: the next period's window
+      "00:30, 10:05, 0, true",    // less than 10 minutes since the last write, still once in this window
+      "10:01, 10:05, 0, false",   // written in this window already (a transition, say)
+      "09:59, 10:05, 0, true",
+      "00:00, 15:00, 300, true",  // another VM's window: 5 minutes later
+      "00:00, 10:00, 300, false",
+      "-30:00, 05:00, 0, false",  // long overdue, out of its window: waits for it
+      "-30:00, 20:30, 0, true",
+  })
+  void aVmsLivenessWriteFallsInItsOwnWindowOncePerPeriod(String last, String now, long phase, boolean due) {
+    assertEquals(due, EntryStatus.livenessDue(at(last), at(now), Duration.ofSeconds(phase)));
+  }
+
+  private static Instant at(String minutesSeconds) {
+    boolean negative = minutesSeconds.startsWith("-");
+    String[] ms = minutesSeconds.replace("-", "").split(":");
+    long seconds = Long.parseLong(ms[0]) * 60 + Long.parseLong(ms[1]);
+    return T0.plusSeconds(negative ? -seconds : seconds);
+  }
+
+  /** A VM reporting every 66 s for two hours: one liveness write per period, never two periods apart. */
+  @Test
+  void aSteadyVmIsWrittenOncePerPeriod() {
+    Duration phase = EntryStatus.phase("bar/foo-0123456789abcdef0123456789abcdef");
+    List<Condition> cs = after(List.of(), healthy(TOKEN_1), T0);
+    List<Instant> writes = new ArrayList<>();
+    for (Instant t = T0.plusSeconds(66); t.isBefore(T0.plus(Duration.ofHours(2))); t = t.plusSeconds(66)) {
+      Optional<List<Condition>> next = EntryStatus.afterReport(cs, healthy(TOKEN_1), t, t, phase);
+      if (next.isPresent()) {
+        writes.add(t);
+        cs = next.get();
+      }
+    }
+    assertEquals(12, writes.size(), writes.toString());
+    for (int i = 1; i < writes.size(); i++) {
+      Duration gap = Duration.between(writes.get(i - 1), writes.get(i));
+      assertTrue(gap.compareTo(EntryStatus.LIVENESS.minus(EntryStatus.LIVENESS_WINDOW)) > 0
+          && gap.compareTo(EntryStatus.LIVENESS.plus(EntryStatus.LIVENESS_WINDOW)) < 0, writes.toString());
+    }
+  }
+
+  /**
+   * After a 5-minute outage of the service, 10,000 VMs all last written more than a period ago come back in the
+   * same minute: only those whose window is open write (about a fifth), not all of them; the phases spread evenly.
+   */
+  @Test
+  void afterAnOutageOnlyTheVmsWhoseWindowIsOpenWrite() {
+    int[] perMinute = new int[10];
+    int due = 0;
+    Random random = new Random(7);
+    Instant back = T0.plus(Duration.ofMinutes(17));
+    for (int i = 0; i < 10_000; i++) {
+      String name = String.format("bar/foo-%016x%016x", random.nextLong(), random.nextLong());
+      Duration phase = EntryStatus.phase(name);
+      perMinute[(int) phase.toMinutes()]++;
+      due += EntryStatus.livenessDue(T0, back.plusSeconds(random.nextInt(60)), phase) ? 1 : 0;
+    }
+    assertTrue(due > 1_700 && due < 2_300, due + " of 10,000 due");
+    for (int n : perMinute) {
+      assertTrue(n > 900 && n < 1_100, Arrays.toString(perMinute));
+    }
   }
 
   @ParameterizedTest(name = "{0}")
@@ -169,7 +241,8 @@ class EntryStatusTest {
 
   @Test
   void aReportFromTheFutureNeverWritesAFutureProbeTime() {
-    List<Condition> cs = EntryStatus.afterReport(List.of(), healthy(TOKEN_1), T0.plusSeconds(5), T0).orElseThrow();
+    List<Condition> cs = EntryStatus.afterReport(List.of(), healthy(TOKEN_1), T0.plusSeconds(5), T0, Duration.ZERO)
+        .orElseThrow();
     assertFalse(agent(cs).lastProbeTime().isAfter(T0));
     assertFalse(healthyOf(cs).lastProbeTime().isAfter(T0));
   }

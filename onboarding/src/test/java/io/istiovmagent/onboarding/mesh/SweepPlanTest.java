@@ -20,7 +20,7 @@ class SweepPlanTest {
     HealthReport r = new HealthReport(1, status, List.of(), at.toString(), 1L,
         new HealthReport.Agent("0.1.0", at.toString(), heartbeat), null, null, null,
         new HealthReport.Sidecar(state, true, 0L, 1L, false, List.of()), List.of());
-    return EntryStatus.afterReport(List.of(), r, at, at).orElseThrow();
+    return EntryStatus.afterReport(List.of(), r, at, at, Duration.ZERO).orElseThrow();
   }
 
   /**
