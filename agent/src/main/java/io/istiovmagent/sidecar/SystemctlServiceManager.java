@@ -14,7 +14,9 @@ import java.util.List;
 import java.util.Map;
 import java.util.Objects;
 import java.util.Optional;
+import java.util.concurrent.ExecutionException;
 import java.util.concurrent.TimeUnit;
+import java.util.concurrent.TimeoutException;
 import java.util.regex.Pattern;
 
 /**
@@ -176,12 +178,21 @@ public final class SystemctlServiceManager implements ServiceManager {
 
   private static void kill(Process p) {
     // Descendants first: once systemctl is dead its children are re-parented and can no longer be found.
-    p.descendants().forEach(ProcessHandle::destroyForcibly);
+    List<ProcessHandle> descendants = p.descendants().toList();
+    descendants.forEach(ProcessHandle::destroyForcibly);
     p.destroyForcibly();
+    // A SIGKILL takes effect when the kernel next schedules the process: wait for the whole tree (bounded), so that
+    // nothing it started outlives the call on a loaded machine.
+    long deadline = System.nanoTime() + REAP_WAIT.toNanos();
     try {
       p.waitFor(REAP_WAIT.toMillis(), TimeUnit.MILLISECONDS);
+      for (ProcessHandle d : descendants) {
+        d.onExit().get(Math.max(0, deadline - System.nanoTime()), TimeUnit.NANOSECONDS);
+      }
     } catch (InterruptedException e) {
       Thread.currentThread().interrupt();
+    } catch (ExecutionException | TimeoutException e) {
+      // Best effort: a child its parent's death left a zombie is dead all the same.
     }
   }
 
