@@ -170,6 +170,33 @@ class ManifestsTest {
     }
   }
 
+  /**
+   * Prometheus scrapes what the pod's annotations name: they, the container's port named metrics and the
+   * {@code --metrics-listen} argument agree, and the Service does not expose that plain-HTTP port.
+   */
+  @Test
+  void theScrapeAnnotationsThePortAndTheListenArgumentAgree() throws IOException {
+    Deployment d = docs().stream().filter(x -> x.tree().path("kind").asText().equals("Deployment"))
+        .map(x -> MODEL.unmarshal(x.yaml(), Deployment.class)).findFirst().orElseThrow();
+    Map<String, String> annotations = d.getSpec().getTemplate().getMetadata().getAnnotations();
+    var container = d.getSpec().getTemplate().getSpec().getContainers().get(0);
+    int port = container.getPorts().stream().filter(p -> "metrics".equals(p.getName())).findFirst().orElseThrow()
+        .getContainerPort();
+    assertEquals("true", annotations.get("prometheus.io/scrape"));
+    assertEquals(Integer.toString(port), annotations.get("prometheus.io/port"));
+    assertEquals("/metrics", annotations.get("prometheus.io/path"));
+    List<String> args = container.getArgs();
+    int at = args.indexOf("--metrics-listen");
+    assertTrue(at >= 0 && at + 1 < args.size(), String.valueOf(args));
+    assertTrue(args.get(at + 1).endsWith(":" + port), args.get(at + 1));
+    for (Doc service : docs().stream().filter(x -> x.tree().path("kind").asText().equals("Service")).toList()) {
+      for (JsonNode p : service.tree().path("spec").path("ports")) {
+        assertFalse(p.path("port").asInt() == port || p.path("targetPort").asText().equals("metrics")
+            || p.path("targetPort").asInt() == port, service.where() + " exposes the metrics port");
+      }
+    }
+  }
+
   /** A misspelt field, a wrong type and a field Istio's Gateway does not have are each caught. */
   @Test
   void theChecksCatchWhatTheyAreFor() throws IOException {
