@@ -342,11 +342,16 @@ public final class ClusterCredentials implements Authenticator, Enroller, AutoCl
    * {@code readIfAbsent} (it may have been created a moment ago: a join token).
    */
   private Secret secret(Secrets.Presented p, boolean readIfAbsent) {
-    SharedIndexInformer<Secret> informer = watched.get(p.namespace());
-    boolean informed = informer != null && informer.hasSynced() && informer.isRunning();
-    Secret s = informed ? informer.getStore().getByKey(p.namespace() + "/" + p.name()) : null;
-    return s != null || (informed && !readIfAbsent) ? s
+    SharedIndexInformer<Secret> informer = running(p.namespace());
+    Secret s = informer != null ? informer.getStore().getByKey(p.namespace() + "/" + p.name()) : null;
+    return s != null || (informer != null && !readIfAbsent) ? s
         : client.secrets().inNamespace(p.namespace()).withName(p.name()).get();
+  }
+
+  /** The namespace's informer when it has listed and runs (its store can be trusted), else null. */
+  private SharedIndexInformer<Secret> running(String namespace) {
+    SharedIndexInformer<Secret> informer = watched.get(namespace);
+    return informer != null && informer.hasSynced() && informer.isRunning() ? informer : null;
   }
 
   /**
@@ -354,8 +359,8 @@ public final class ClusterCredentials implements Authenticator, Enroller, AutoCl
    * mock API server does not replay what happened between an informer's list and its watch, as a real one does).
    */
   boolean watchedAndSynced(String namespace) {
-    SharedIndexInformer<Secret> informer = watched.get(namespace);
-    return informer != null && informer.hasSynced() && informer.isRunning() && informer.isWatching();
+    SharedIndexInformer<Secret> informer = running(namespace);
+    return informer != null && informer.isWatching();
   }
 
   /** Whether the namespace's informer holds the Secret {@code name} now; for tests. */
@@ -376,8 +381,8 @@ public final class ClusterCredentials implements Authenticator, Enroller, AutoCl
 
   private Optional<Map<String, String>> credentialData(Secrets.Presented p) {
     String key = p.namespace() + "/" + p.name();
-    SharedIndexInformer<Secret> informer = watched.get(p.namespace());
-    boolean informed = informer != null && informer.hasSynced() && informer.isRunning();
+    SharedIndexInformer<Secret> informer = running(p.namespace());
+    boolean informed = informer != null;
     if (informed) {
       Secret s = informer.getStore().getByKey(key);
       if (s != null && Secrets.CREDENTIAL_TYPE.equals(s.getType())) {
