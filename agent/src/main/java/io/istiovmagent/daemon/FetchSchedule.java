@@ -19,6 +19,8 @@ final class FetchSchedule {
   private final RandomGenerator random;
   private AgentConfig.Bundle config;
   private Instant lastCheckedAt;
+  /** The source has answered since the last {@link #reset}: a failure now is of a refresh, not of the first fetch. */
+  private boolean answered;
   /** The last report answer that counted as a check of the bundle (see {@link ConfirmationPolicy}). */
   private Instant confirmedAt;
   /** The next fetch and the rule that chose it, after a success; null after a failure (the backoff chose it). */
@@ -40,6 +42,7 @@ final class FetchSchedule {
   void reset(AgentConfig.Bundle config, Instant now) {
     this.config = config;
     etag = Optional.empty();
+    answered = false;
     failures = 0;
     nextAt = now;
     scheduled = null;
@@ -74,6 +77,7 @@ final class FetchSchedule {
   /** The source answered at {@code at} (whatever verifying and installing then make of it). */
   void checked(Instant at) {
     lastCheckedAt = at;
+    answered = true;
   }
 
   /** A new bundle was installed; the next check follows the refresh policy and the new token. */
@@ -91,12 +95,17 @@ final class FetchSchedule {
     nextAt = scheduled.at();
   }
 
-  /** A fetch or install failed; returns the backoff chosen, counted from {@code now}. */
+  /**
+   * A fetch or install failed; returns the backoff chosen, counted from {@code now}. Once the source has answered,
+   * a failure is of a refresh, and a transient one is spread over the installed token's slack ({@link
+   * Backoff#refreshDelay}); before, the backoff's own ceiling holds (the first fetch, or one after a new source).
+   */
   Duration onFailed(Instant now, FailureClass kind, Optional<Duration> retryAfter, Optional<Duration> tokenLeft) {
     failures++;
     scheduled = null;
-    Duration delay = new Backoff(Backoff.DEFAULT_BASE, config.backoffCap(), random)
-        .delay(failures, kind, retryAfter, tokenLeft);
+    Backoff backoff = new Backoff(Backoff.DEFAULT_BASE, config.backoffCap(), random);
+    Duration delay = answered ? backoff.refreshDelay(failures, kind, retryAfter, tokenLeft)
+        : backoff.delay(failures, kind, retryAfter, tokenLeft);
     nextAt = now.plus(delay);
     return delay;
   }

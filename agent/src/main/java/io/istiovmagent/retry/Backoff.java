@@ -96,6 +96,30 @@ public final class Backoff {
     return d.compareTo(bound) > 0 ? bound : d;
   }
 
+  /**
+   * The delay after a failed <em>refresh</em>: the source answered before, and the installed token is still valid
+   * for {@code tokenLeft}. A TRANSIENT failure is then drawn from [0, cap] from the first failure on, not from the
+   * exponential ceiling, and still no longer than half the token's time left (nor less than {@link #URGENT_FLOOR}); a
+   * Retry-After raises it as always. The other classes, and a token that has expired, are as {@link #delay(int,
+   * FailureClass, Optional, Optional)}.
+   *
+   * <p>Why: an outage of the source defers the refreshes of every VM whose token reaches its half-life meanwhile (a
+   * sixth of a fleet of 1-hour tokens in any 5 minutes), and each fetch that succeeds mints a token at the API
+   * server. With the exponential ceiling, the VMs that met the outage last retry within seconds and the fleet comes
+   * back in a burst; drawn from the whole cap, it comes back spread over the cap. A refresh has the time: half the
+   * token's lifetime is left at its half-life.
+   */
+  public Duration refreshDelay(int failures, FailureClass failure, Optional<Duration> retryAfter,
+      Optional<Duration> tokenLeft) {
+    Objects.requireNonNull(tokenLeft, "tokenLeft == null");
+    if (failures < 1) {
+      throw new IllegalArgumentException("failures counts this one too, so it is at least 1; got " + failures);
+    }
+    boolean valid = tokenLeft.isPresent() && !tokenLeft.get().isNegative() && !tokenLeft.get().isZero();
+    // As if it had failed often enough for the ceiling to be the cap (ceilingMillis takes any count).
+    return delay(valid ? Integer.MAX_VALUE : failures, failure, retryAfter, tokenLeft);
+  }
+
   /** min(cap, base * 2^(failures-1)), computed without overflow for any count. */
   private long ceilingMillis(int failures) {
     int shift = failures - 1;

@@ -11,6 +11,7 @@ import io.istiovmagent.retry.FailureClass;
 import java.time.Duration;
 import java.time.Instant;
 import java.util.ArrayList;
+import java.util.Arrays;
 import java.util.EnumMap;
 import java.util.List;
 import java.util.Map;
@@ -58,7 +59,10 @@ class RefreshSimulationTest {
     return out;
   }
 
-  /** @param tokenAware whether failures wait with the token-aware delay (as the daemon should) or the plain one */
+  /**
+   * @param tokenAware whether failures wait as the daemon has them wait (a failed refresh drawn from the whole cap,
+   *     within half the token's time left: {@link Backoff#refreshDelay}) or with the plain backoff
+   */
   private static Run simulate(Duration tokenLifetime, Duration refreshInterval, List<Outage> outages, long seed,
       boolean tokenAware) {
     RefreshPolicy policy = new RefreshPolicy(refreshInterval);
@@ -77,7 +81,7 @@ class RefreshSimulationTest {
         totalFailures++;
         Optional<Duration> left = tokens.isEmpty() ? Optional.empty()
             : Optional.of(Duration.between(t, tokens.get(tokens.size() - 1).expires()));
-        t = t.plus(tokenAware ? backoff.delay(failures, FailureClass.TRANSIENT, Optional.empty(), left)
+        t = t.plus(tokenAware ? backoff.refreshDelay(failures, FailureClass.TRANSIENT, Optional.empty(), left)
             : backoff.delay(failures, FailureClass.TRANSIENT, Optional.empty()));
         continue;
       }
@@ -184,5 +188,49 @@ class RefreshSimulationTest {
             .isPresent())
         .count();
     assertTrue(lapsed > 0, "no seed of ten let a token lapse with the plain delay");
+  }
+
+  /**
+   * Issue 15's recovery: a fleet of 10,000 agents with 1-hour tokens, their half-lives spread evenly, the source
+   * down for 5 minutes. Every agent whose refresh fell in the outage (1,667) retries until it is back; each fetch
+   * that succeeds mints a token. Counted: fetches in the busiest 10 seconds after the source is back, with those
+   * fetching on time (55.6 in 10 s). Drawn from the whole 5-minute cap, the deferred ones come back at most about
+   * 2 x 1,667 / 300 s, 111 in 10 s, at first, then fewer; with the exponential ceiling, the agents that met the outage
+   * last come back within seconds of each other.
+   */
+  @ParameterizedTest(name = "seed {0}")
+  @ValueSource(longs = {1, 2, 2026})
+  void aFleetWhoseRefreshesAnOutageDeferredComesBackSpreadOverTheCap(long seed) {
+    int spread = busiestTenSecondsAfterAnOutage(seed, true);
+    int plain = busiestTenSecondsAfterAnOutage(seed, false);
+    assertTrue(spread <= 56 + 111 * 1.2, spread + " fetches in the busiest 10 s after the outage");
+    assertTrue(plain >= 1.5 * spread, plain + " fetches with the exponential ceiling against " + spread);
+  }
+
+  private static int busiestTenSecondsAfterAnOutage(long seed, boolean refreshDelay) {
+    int agents = 10_000;
+    Duration lifetime = Duration.ofHours(1);
+    Instant down = T0.plus(Duration.ofHours(1));
+    Instant up = down.plus(Duration.ofMinutes(5));
+    Backoff backoff = Backoff.withDefaults(new SplittableRandom(seed));
+    int[] perTenSeconds = new int[6 * 60];
+    for (int i = 0; i < agents; i++) {
+      // The next refresh (the installed token's half-life) of agent i, spread evenly over [down, down + 30 min):
+      // the agents whose refresh falls in the outage retry until it is over, the others fetch on time.
+      Instant t = down.plus(Duration.ofMillis(i * lifetime.toMillis() / 2 / agents));
+      Instant expires = t.plus(lifetime.dividedBy(2));
+      int failures = 0;
+      while (t.isBefore(up)) {
+        failures++;
+        Optional<Duration> left = Optional.of(Duration.between(t, expires));
+        t = t.plus(refreshDelay ? backoff.refreshDelay(failures, FailureClass.TRANSIENT, Optional.empty(), left)
+            : backoff.delay(failures, FailureClass.TRANSIENT, Optional.empty(), left));
+      }
+      long bucket = Duration.between(up, t).toSeconds() / 10;
+      if (bucket < perTenSeconds.length) {
+        perTenSeconds[(int) bucket]++;
+      }
+    }
+    return Arrays.stream(perTenSeconds).max().orElseThrow();
   }
 }

@@ -79,6 +79,47 @@ class BackoffTest {
     assertEquals(Durations.parse(highest), Backoff.withDefaults(PINNED_HIGH).delay(n, failure, ra, left), "highest");
   }
 
+  /** A failed refresh: a transient failure is drawn from the whole cap at once, within half the token's time left. */
+  @ParameterizedTest(name = "refresh: {0} failure #{1}, Retry-After {2}, token valid for {3}: [{4}, {5}]")
+  @CsvSource(delimiter = '|', nullValues = "-", value = {
+      // class             | failures | Retry-After | token left | lowest | highest
+      "TRANSIENT           | 1        | -           | 30m        | 0s     | 5m",
+      "TRANSIENT           | 10       | -           | 30m        | 0s     | 5m",
+      "TRANSIENT           | 1        | -           | 6m         | 0s     | 3m",
+      "TRANSIENT           | 1        | -           | 1s         | 0s     | 1s",
+      "TRANSIENT           | 1        | -           | 1ms        | 0s     | 1s",
+      "TRANSIENT           | 1        | 20m         | 30m        | 20m    | 20m",
+      "TRANSIENT           | 1        | 1m          | 30m        | 1m     | 5m",
+      "TRANSIENT           | 1        | 2h          | 30m        | 1h     | 1h",
+      "TRANSIENT           | 3        | -           | 0s         | 0s     | 4s",
+      "TRANSIENT           | 3        | -           | -10m       | 0s     | 4s",
+      "TRANSIENT           | 3        | -           | -          | 0s     | 4s",
+      "CREDENTIAL_REJECTED | 1        | -           | 30m        | 2m30s  | 5m",
+      "BAD_BUNDLE          | 1        | -           | 30m        | 2m30s  | 5m",
+  })
+  void aFailedRefreshIsDrawnFromTheWholeCapAtOnce(FailureClass failure, int n, String retryAfter,
+      String tokenLeft, String lowest, String highest) {
+    Optional<Duration> ra = Optional.ofNullable(retryAfter).map(Durations::parse);
+    Optional<Duration> left = Optional.ofNullable(tokenLeft).map(BackoffTest::signed);
+    assertEquals(Durations.parse(lowest), Backoff.withDefaults(PINNED_LOW).refreshDelay(n, failure, ra, left),
+        "lowest");
+    assertEquals(Durations.parse(highest), Backoff.withDefaults(PINNED_HIGH).refreshDelay(n, failure, ra, left),
+        "highest");
+  }
+
+  @Test
+  void aFailedRefreshKeepsToAConfiguredCap() {
+    Backoff b = new Backoff(Duration.ofSeconds(1), Duration.ofSeconds(30), PINNED_HIGH);
+    assertEquals(Duration.ofSeconds(30), b.refreshDelay(1, FailureClass.TRANSIENT, Optional.empty(),
+        Optional.of(Duration.ofMinutes(30))));
+    assertThrows(IllegalArgumentException.class, () -> b.refreshDelay(0, FailureClass.TRANSIENT, Optional.empty(),
+        Optional.of(Duration.ofMinutes(30))));
+  }
+
+  private static Duration signed(String s) {
+    return s.startsWith("-") ? Durations.parse(s.substring(1)).negated() : Durations.parse(s);
+  }
+
   @Test
   void aTokenThatHasAlreadyExpiredDoesNotBringTheRetryForward() {
     Duration d = Backoff.withDefaults(PINNED_HIGH).delay(10, FailureClass.TRANSIENT, Optional.empty(),
