@@ -16,8 +16,13 @@ import java.util.Optional;
  * condition {@value #TYPE} on the VM's WorkloadEntry, in {@link Logfmt} (docs/kubernetes.md lists the keys). Never a
  * secret: revisions, expiry times, the sidecar's state, the agent's last error. Pure.
  *
- * <p>{@link #sameAs} says whether a report changes anything worth a write: the token's expiry moves at every
- * refresh and is left to the liveness write (every {@link EntryStatus#LIVENESS}), everything else is a transition.
+ * <p>{@link #sameAs} says whether a report changes anything worth a write of its own: what the mesh's traffic and
+ * its operators act on (whether the agent is up, the sidecar's state, readiness, restarts and crash loop, the bundle
+ * in force, the Healthy history). The details are left to the liveness write (every {@link EntryStatus#LIVENESS}):
+ * the token's expiry, which every refresh moves; the agent's last error and whether it says HEALTHY or DEGRADED
+ * (the condition stays True either way); the root certificate's expiry, the heartbeat and the agent's version. An
+ * outage of the service makes every VM whose refresh fell in it DEGRADED with an error until its next fetch; as
+ * transitions those would be two writes per VM within minutes of the service's return.
  */
 record AgentState(String status, String sidecar, Boolean ready, Long restarts, boolean crashLoop,
     String bundle, Instant tokenExpires, Instant rootCertExpires, String error, Instant errorAt,
@@ -65,11 +70,12 @@ record AgentState(String status, String sidecar, Boolean ready, Long restarts, b
         history);
   }
 
-  /** Whether {@code other} says the same but for the token's expiry (which every refresh moves). */
+  /** Whether {@code other} says the same but for the details the liveness write carries (see the class). */
   public boolean sameAs(AgentState other) {
-    return other != null && equals(new AgentState(other.status, other.sidecar, other.ready, other.restarts,
-        other.crashLoop, other.bundle, tokenExpires, other.rootCertExpires, other.error, other.errorAt,
-        other.firstHealthy, other.heartbeatSeconds, other.version, other.history));
+    return other != null && conditionStatus().equals(other.conditionStatus()) && Objects.equals(sidecar, other.sidecar)
+        && Objects.equals(ready, other.ready) && Objects.equals(restarts, other.restarts)
+        && crashLoop == other.crashLoop && Objects.equals(bundle, other.bundle)
+        && Objects.equals(firstHealthy, other.firstHealthy) && history.equals(other.history);
   }
 
   /** The condition's status: True while the agent says HEALTHY or DEGRADED. */

@@ -152,7 +152,6 @@ class EntryStatusTest {
   @CsvSource(delimiter = '|', value = {
       "a sidecar restart | HEALTHY | active/running | true | 1 | 0123456789abcdef0123",
       "a new bundle | HEALTHY | active/running | true | 0 | fedcba9876543210fedc",
-      "degraded, still serving | DEGRADED | active/running | true | 0 | 0123456789abcdef0123",
   })
   void anAgentStateChangeIsWrittenAtOnceEvenWhenHealthyStays(String what, String status, String state,
       boolean ready, long restarts, String revision) {
@@ -161,6 +160,30 @@ class EntryStatusTest {
         List.of("token expires soon")), T0.plusSeconds(60));
     assertEquals(healthyOf(cs), healthyOf(next));
     assertEquals(T0.plusSeconds(60), agent(next).lastProbeTime());
+  }
+
+  /**
+   * What an outage of the service leaves: an agent whose refresh failed says DEGRADED with the error until its next
+   * fetch. Still serving, so no write of its own: the liveness write in the VM's window carries what it says then.
+   */
+  @Test
+  void aDegradedAgentAndItsErrorWaitForTheLivenessWrite() {
+    List<Condition> cs = after(List.of(), healthy(TOKEN_1), T0);
+    HealthReport degraded = report("DEGRADED", "active/running", true, 0, TOKEN_1, "0123456789abcdef0123",
+        List.of("cannot fetch the bundle: connection refused"));
+    Instant t1 = T0.plusSeconds(60);
+    assertEquals(Optional.empty(), EntryStatus.afterReport(cs, degraded, t1, t1, Duration.ZERO));
+    assertEquals(Optional.empty(), EntryStatus.afterReport(cs, healthy(TOKEN_2), t1.plusSeconds(60),
+        t1.plusSeconds(60), Duration.ZERO), "back to HEALTHY: nothing either");
+
+    Instant window = T0.plus(EntryStatus.LIVENESS);
+    List<Condition> live = EntryStatus.afterReport(cs, degraded, window, window, Duration.ZERO).orElseThrow();
+    AgentState s = AgentState.parse(agent(live).message()).orElseThrow();
+    assertEquals("DEGRADED", s.status());
+    assertEquals("cannot fetch the bundle: connection refused", s.error());
+    assertEquals("Degraded", agent(live).reason());
+    assertEquals("True", agent(live).status());
+    assertEquals(healthyOf(cs), healthyOf(live), "Healthy untouched");
   }
 
   @Test
