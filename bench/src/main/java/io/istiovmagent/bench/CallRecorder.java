@@ -9,7 +9,7 @@ import okhttp3.Response;
  * Times every HTTP call of the simulated agents through the event seam of the agent's own client
  * ({@code HttpsClients.client(..., EventListener.Factory)}); it only observes. A call's duration is what the agent
  * waits: from its start to its end, with the TCP connect and TLS handshake of a new connection, the request, the
- * answer and its body, and the fleet JVM's own scheduling delays (it runs at nice 19).
+ * answer and its body, and the fleet JVM's own scheduling delays (it runs at SCHED_IDLE).
  */
 final class CallRecorder implements EventListener.Factory {
   private final FleetStats stats;

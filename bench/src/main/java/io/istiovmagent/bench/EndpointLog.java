@@ -20,8 +20,8 @@ final class EndpointLog {
   /** {@code <7>POST /v1/health -> 200 (0.84 ms; 3.10 ms with queue and TLS)}. */
   private static final Pattern LINE = Pattern.compile(" -> (\\d{3}) \\(([0-9.]+) ms; ([0-9.]+) ms with queue");
 
-  /** One request as the endpoint logged it; times in microseconds. */
-  record Request(int status, long answerMicros, long exchangeMicros) {}
+  /** One request as the endpoint logged it; times in microseconds; whether it was a bundle fetch. */
+  record Request(int status, long answerMicros, long exchangeMicros, boolean bundle) {}
 
   private final int seconds;
   private final int[] answered;
@@ -34,6 +34,7 @@ final class EndpointLog {
   private int[] second = new int[1 << 16];
   private int[] answerMicros = new int[1 << 16];
   private int[] exchangeMicros = new int[1 << 16];
+  private boolean[] bundle = new boolean[1 << 16];
 
   EndpointLog(int seconds) {
     this.seconds = seconds;
@@ -48,7 +49,7 @@ final class EndpointLog {
       return null;
     }
     return new Request(Integer.parseInt(m.group(1)), Math.round(Double.parseDouble(m.group(2)) * 1000),
-        Math.round(Double.parseDouble(m.group(3)) * 1000));
+        Math.round(Double.parseDouble(m.group(3)) * 1000), line.contains(" /v1/bundle"));
   }
 
   /**
@@ -99,10 +100,12 @@ final class EndpointLog {
       second = Arrays.copyOf(second, 2 * n);
       answerMicros = Arrays.copyOf(answerMicros, 2 * n);
       exchangeMicros = Arrays.copyOf(exchangeMicros, 2 * n);
+      bundle = Arrays.copyOf(bundle, 2 * n);
     }
     second[n] = s;
     answerMicros[n] = (int) Math.min(Integer.MAX_VALUE, q.answerMicros());
     exchangeMicros[n] = (int) Math.min(Integer.MAX_VALUE, q.exchangeMicros());
+    bundle[n] = q.bundle();
     n++;
   }
 
@@ -118,10 +121,15 @@ final class EndpointLog {
 
   /** The timings of the requests read in [from, to): the answer alone, or from the hand-over. */
   long[] micros(int from, int to, boolean fromHandOver) {
+    return micros(from, to, fromHandOver, null);
+  }
+
+  /** As {@link #micros(int, int, boolean)}, of the bundle fetches only, or only the others; null: all. */
+  long[] micros(int from, int to, boolean fromHandOver, Boolean bundles) {
     long[] out = new long[n];
     int m = 0;
     for (int i = 0; i < n; i++) {
-      if (second[i] >= from && second[i] < to) {
+      if (second[i] >= from && second[i] < to && (bundles == null || bundles == bundle[i])) {
         out[m++] = fromHandOver ? exchangeMicros[i] : answerMicros[i];
       }
     }

@@ -38,7 +38,12 @@ final class EndpointLogs {
   }
 
   long[] micros(int from, int to, boolean fromHandOver) {
-    return logs.stream().flatMapToLong(l -> LongStream.of(l.micros(from, to, fromHandOver))).toArray();
+    return micros(from, to, fromHandOver, null);
+  }
+
+  /** Of the bundle fetches only ({@code true}), the other requests ({@code false}) or all (null). */
+  long[] micros(int from, int to, boolean fromHandOver, Boolean bundles) {
+    return logs.stream().flatMapToLong(l -> LongStream.of(l.micros(from, to, fromHandOver, bundles))).toArray();
   }
 
   private int[] sum(boolean answered) {

@@ -34,7 +34,7 @@ import javax.net.ssl.X509TrustManager;
 import okhttp3.HttpUrl;
 
 /**
- * One JVM of the fleet: agents {@code [from, to)} of {@code agents}, started by {@link FleetBench} at nice 19.
+ * One JVM of the fleet: agents {@code [from, to)} of {@code agents}, started by {@link FleetBench} at SCHED_IDLE.
  * Several JVMs share the fleet because OkHttp keeps one task runner per JVM, whose lock every client's connection
  * pool goes through: nothing for the one or two clients of a real agent, a convoy with 20,000. Each agent joins at
  * the same moment whatever JVM it is in, with randomness seeded by its number: the fleet is the same for any number

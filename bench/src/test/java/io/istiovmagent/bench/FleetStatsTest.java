@@ -91,8 +91,10 @@ class FleetStatsTest {
 
   @Test
   void theEndpointLogIsReadAsItGrowsAndAcrossARestart(@TempDir Path dir) throws Exception {
-    assertEquals(new EndpointLog.Request(200, 840, 3100),
+    assertEquals(new EndpointLog.Request(200, 840, 3100, false),
         EndpointLog.parse("<7>POST /v1/health -> 200 (0.84 ms; 3.10 ms with queue and TLS)"));
+    assertEquals(new EndpointLog.Request(304, 9000, 9500, true),
+        EndpointLog.parse("<7>GET /v1/bundle/ns/g -> 304 (9.00 ms; 9.50 ms with queue and TLS)"));
     assertNull(EndpointLog.parse("<7>POST /v1/health: the client went away (Broken pipe)"));
     Path one = dir.resolve("endpoint-1.log");
     Path two = dir.resolve("endpoint-2.log");
@@ -107,5 +109,7 @@ class FleetStatsTest {
     assertArrayEquals(new int[] {0, 0, 1, 0}, log.shed());
     assertArrayEquals(new long[] {1000, 100, 5000}, log.micros(0, 4, false));
     assertArrayEquals(new long[] {2000, 200, 6000}, log.micros(2, 3, true));
+    assertArrayEquals(new long[] {1000}, log.micros(0, 4, false, true), "the bundle fetches");
+    assertArrayEquals(new long[] {100, 5000}, log.micros(0, 4, false, false), "the others");
   }
 }
