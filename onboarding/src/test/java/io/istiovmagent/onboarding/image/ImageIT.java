@@ -13,6 +13,7 @@ import io.istiovmagent.sample.SampleBundle;
 import io.istiovmagent.testing.Repo;
 import java.io.ByteArrayInputStream;
 import java.io.IOException;
+import java.io.UncheckedIOException;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -55,8 +56,8 @@ class ImageIT {
   private static final Path TARGET = Repo.path("onboarding/target");
   private static final Path LAYOUT = TARGET.resolve("image/oci");
   private static final String HOME = "/opt/istio-vm-onboarding";
-  private static final List<String> ENTRYPOINT =
-      List.of(HOME + "/runtime/bin/java", "-XX:-UsePerfData", "-jar", HOME + "/istio-vm-onboarding.jar");
+  /** The runtime's java, the JVM options of packaging/image/java-options in their order, the jar. */
+  private static final List<String> ENTRYPOINT = entrypoint();
   private static final int NONROOT = 65532;
   /** How long a container may take for one step (a JVM's start on the image's runtime takes about a second). */
   private static final Duration DEADLINE = Duration.ofSeconds(30);
@@ -382,5 +383,17 @@ class ImageIT {
       mounts.put(f[4], new String[] {f[5], f[dash + 1]}); // the last mount on a point is the one seen
     }
     return mounts;
+  }
+
+  private static List<String> entrypoint() {
+    try {
+      List<String> e = new ArrayList<>(List.of(HOME + "/runtime/bin/java"));
+      Files.readAllLines(Repo.path("packaging/image/java-options")).stream()
+          .filter(l -> !l.isBlank() && !l.startsWith("#")).forEach(e::add);
+      e.addAll(List.of("-jar", HOME + "/istio-vm-onboarding.jar"));
+      return List.copyOf(e);
+    } catch (IOException ex) {
+      throw new UncheckedIOException(ex);
+    }
   }
 }
