@@ -59,14 +59,32 @@ class CloudInitExampleTest {
   }
 
   @Test
-  void installsKeepingTheWrittenConfigAndStartsTheAgentWithoutWaitingForIt() throws Exception {
+  @SuppressWarnings("unchecked")
+  void installsFromTheSignedRepositoryTrustingItsKeyForItAlone() throws Exception {
+    Map<String, Object> doc = new Yaml(new SafeConstructor(new LoaderOptions()))
+        .load(Files.readString(EXAMPLE, StandardCharsets.UTF_8));
+    assertEquals(List.of("istio-vm-agent"), doc.get("packages"), "installed by cloud-init's package module");
+    Map<String, Object> apt = (Map<String, Object>) doc.get("apt");
+    assertEquals(Boolean.TRUE, apt.get("preserve_sources_list"), "the image's own sources are left alone");
+    Map<String, Map<String, Object>> sources = (Map<String, Map<String, Object>>) apt.get("sources");
+    String source = (String) sources.get("istio-vm-agent.list").get("source");
+    assertTrue(source.matches("deb \\[signed-by=/etc/apt/keyrings/istio-vm-agent\\.asc\\] https://\\S+ stable main"),
+        source);
+    List<Map<String, Object>> files = (List<Map<String, Object>>) doc.get("write_files");
+    String key = files.stream().filter(f -> f.get("path").equals("/etc/apt/keyrings/istio-vm-agent.asc"))
+        .map(f -> (String) f.get("content")).findFirst().orElseThrow();
+    assertTrue(key.startsWith("-----BEGIN PGP PUBLIC KEY BLOCK-----\n"), key);
+    assertTrue(!sources.get("istio-vm-agent.list").containsKey("key"), "a key: needs gpg on the VM to dearmor");
+  }
+
+  @Test
+  void startsTheAgentWithoutWaitingForIt() throws Exception {
     String runcmd = String.valueOf(new Yaml(new SafeConstructor(new LoaderOptions()))
         .<Map<String, Object>>load(Files.readString(EXAMPLE, StandardCharsets.UTF_8)).get("runcmd"));
-    assertTrue(runcmd.contains("--force-confold"), "dpkg would ask about the config.yaml cloud-init wrote");
-    assertTrue(runcmd.contains("sha256sum -c"), "the downloaded package is checked");
-    assertTrue(runcmd.contains("systemctl enable --now --no-block istio-vm-agent.service"), runcmd);
+    assertTrue(runcmd.contains("[systemctl, enable, --now, --no-block, istio-vm-agent.service]"), runcmd);
+    assertTrue(!runcmd.contains("dpkg") && !runcmd.contains("apt-get"), "the package module installs: " + runcmd);
     for (String line : runcmd.split("\n")) {
-      if (line.contains("systemctl ") && line.matches(".*( start | restart |--now).*")) {
+      if (line.contains("systemctl") && line.matches(".*(start|restart|--now).*")) {
         assertTrue(line.contains("--no-block"), "a blocking start inside cloud-init waits for READY=1: " + line);
       }
     }

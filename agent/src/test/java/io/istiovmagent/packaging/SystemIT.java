@@ -22,7 +22,6 @@ import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.attribute.PosixFilePermissions;
-import java.security.MessageDigest;
 import java.security.SecureRandom;
 import java.time.Duration;
 import java.util.ArrayList;
@@ -42,10 +41,12 @@ import org.junit.jupiter.api.TestMethodOrder;
 import org.junit.jupiter.api.Timeout;
 
 /**
- * The package on a real booted Debian 12 with systemd (see {@link BootedDebian}): installed next to a stand-in
- * istio-sidecar package with dpkg, configured, started with systemctl, its sidecar killed, rebooted with the
- * onboarding endpoint down, upgraded, purged; and a second VM onboarded by cloud-init from the package's example
- * user-data. The onboarding endpoint is {@code istio-vm-onboarding serve}, on the host's loopback.
+ * The package on a real booted Debian 12 with systemd (see {@link BootedDebian}): installed with apt from a signed
+ * repository next to a stand-in istio-sidecar package, configured, started with systemctl, its sidecar killed,
+ * rebooted with the onboarding endpoint down, upgraded with apt, purged; and a second VM onboarded by cloud-init from
+ * the package's example user-data, installing from the same repository. The onboarding endpoint is
+ * {@code istio-vm-onboarding serve}, the apt repository (packaging/apt/build-repo, signed with a key this test
+ * generates) a static HTTP server, both on the host's loopback.
  *
  * <p>The steps build on each other and run in order on one container (the second VM boots after the first is
  * powered off: both stand-in sidecars listen on 127.0.0.1:15021 of the shared network). A step whose predecessor
@@ -73,9 +74,16 @@ class SystemIT {
       + "# The following lines are desirable for IPv6 capable hosts\n::1     localhost ip6-localhost ip6-loopback\n"
       + "ff02::1 ip6-allnodes\nff02::2 ip6-allrouters\n";
 
+  /** Where the VMs keep the repository's key: its own file, named by the source's Signed-By. */
+  private static final String KEYRING = "/etc/apt/keyrings/istio-vm-agent.asc";
+
   private final Path logs = Path.of("target/systest").toAbsolutePath();
   private Path work;
   private Path deb;
+  private String version;
+  private AptRepository apt;
+  private String archiveKey;
+  private StaticHttpServer aptServer;
   private Path sidecarDeb;
   private Endpoint endpoint;
   private BootedDebian vm;
@@ -91,7 +99,13 @@ class SystemIT {
     Files.createDirectories(logs);
     work = Files.createTempDirectory(Path.of("/var/tmp"), "istio-vm-agent-systest");
     deb = BuiltPackage.deb().toAbsolutePath();
+    version = BuiltPackage.debianVersion();
     sidecarDeb = buildSidecarStandIn(work);
+    // The repository a fleet installs from, holding the built package; step 5 publishes a newer version into it.
+    apt = new AptRepository(Files.createDirectories(work.resolve("apt")));
+    archiveKey = apt.newKey("istio-vm-agent systest archive");
+    apt.build(List.of(archiveKey), deb);
+    aptServer = new StaticHttpServer(apt.dir());
     DebianImage.cached();
     endpoint = new Endpoint(work.resolve("endpoint"), logs.resolve("endpoint.log"));
     endpoint.start();
@@ -106,6 +120,12 @@ class SystemIT {
     } finally {
       if (endpoint != null) {
         endpoint.stop();
+      }
+      if (aptServer != null) {
+        aptServer.close();
+      }
+      if (apt != null) {
+        apt.close();
       }
       if (work != null) {
         DebianImage.remove(work);
@@ -126,8 +146,23 @@ class SystemIT {
     assertEquals("istio-proxy", vm.sh("id -un istio-proxy").strip());
     byte[] hostsBefore = Files.readAllBytes(vm.file("/etc/hosts"));
 
-    Cmd.Result install = vm.exec(Duration.ofMinutes(2), "dpkg", "-i", "/opt/systest/istio-vm-agent.deb");
+    // The signature matters: trusting another key, apt refuses the repository and knows no such package.
+    try (AptRepository other = new AptRepository(Files.createDirectories(work.resolve("other-key")))) {
+      addRepository(vm, other.publicKey(other.newKey("not the archive key")));
+    }
+    Cmd.Result refused = vm.exec(Duration.ofMinutes(2), "apt-get", "update");
+    assertNotEquals(0, refused.code(), refused.all());
+    assertTrue(refused.all().contains("NO_PUBKEY"), refused.all());
+    assertNotEquals(0, vm.exec(Duration.ofMinutes(2), "apt-get", "install", "-y", "istio-vm-agent").code());
+
+    addRepository(vm, apt.publicKey(archiveKey));
+    Cmd.Result update = vm.exec(Duration.ofMinutes(2), "apt-get", "update");
+    assertEquals(0, update.code(), update.all());
+    assertFalse(update.all().contains("W:"), update.all());
+    Cmd.Result install = vm.exec(Duration.ofMinutes(2), "sh", "-c",
+        "DEBIAN_FRONTEND=noninteractive apt-get install -y istio-vm-agent");
     assertEquals(0, install.code(), install.all());
+    assertEquals(version, vm.sh("dpkg-query -W -f '${Version}' istio-vm-agent"));
     assertEquals("enabled", vm.sh("systemctl is-enabled " + AGENT).strip());
     // Unconfigured: it starts, says so, and waits (no crash loop).
     await(Duration.ofSeconds(60), "the unconfigured agent to be active",
@@ -242,8 +277,17 @@ class SystemIT {
     String sidecarPid = vm.unitProperty(SIDECAR, "MainPID");
     byte[] config = Files.readAllBytes(vm.file("/etc/istio-vm-agent/config.yaml"));
 
-    Cmd.Result upgrade = vm.exec(Duration.ofMinutes(2), "dpkg", "-i", "/opt/systest/istio-vm-agent.deb");
+    // A newer version published into the repository: the same package with a higher Version, its files byte for
+    // byte the same (AptRepository.withVersion). To apt and dpkg that is a release: apt picks it as the candidate
+    // and dpkg runs the real upgrade (prerm upgrade NEW, unpack over the old files, postinst configure OLD).
+    String newer = version + "+systest1";
+    apt.build(List.of(archiveKey), AptRepository.withVersion(deb, newer, work));
+    Cmd.Result update = vm.exec(Duration.ofMinutes(2), "apt-get", "update");
+    assertEquals(0, update.code(), update.all());
+    Cmd.Result upgrade = vm.exec(Duration.ofMinutes(3), "sh", "-c",
+        "DEBIAN_FRONTEND=noninteractive apt-get upgrade -y");
     assertEquals(0, upgrade.code(), upgrade.all());
+    assertEquals(newer, vm.sh("dpkg-query -W -f '${Version}' istio-vm-agent"), upgrade.all());
     await(Duration.ofSeconds(60), "the agent to be restarted and ready", () -> {
       String pid = vm.unitProperty(AGENT, "MainPID");
       return !pid.equals(agentPid) && !pid.equals("0") && vm.unitProperty(AGENT, "ActiveState").equals("active");
@@ -298,7 +342,7 @@ class SystemIT {
     DebianImage.inChroot(vm.rootfs(), "dpkg -i /opt/systest/istio-sidecar.deb");
     Path seed = Files.createDirectories(vm.file("/var/lib/cloud/seed/nocloud"));
     Files.writeString(seed.resolve("meta-data"), "instance-id: systest-vm2\nlocal-hostname: vm2\n");
-    Files.writeString(seed.resolve("user-data"), endpoint.userData(sha256(deb)));
+    Files.writeString(seed.resolve("user-data"), endpoint.userData(aptServer.url(), apt.publicKey(archiveKey)));
     Files.writeString(vm.file("/etc/cloud/cloud.cfg.d/90-systest-datasource.cfg"),
         "datasource_list: [ NoCloud, None ]\n");
     vm.boot();
@@ -306,6 +350,7 @@ class SystemIT {
     Cmd.Result ci = vm.exec(Duration.ofMinutes(3), "cloud-init", "status", "--wait", "--long");
     assertEquals(0, ci.code(), "cloud-init did not finish cleanly:\n" + ci.all()
         + vm.exec("tail", "-n", "40", "/var/log/cloud-init-output.log").out());
+    assertTrue(vm.sh("apt-cache policy istio-vm-agent").contains(aptServer.url()), "installed from the repository");
     await(Duration.ofSeconds(90), "the agent installed by cloud-init to onboard",
         () -> vm.exec("istio-vm-agent", "status").code() == 0);
     for (Map.Entry<String, String> f : LAID_OUT.entrySet()) {
@@ -342,10 +387,23 @@ class SystemIT {
     Files.writeString(rootfs.resolve("etc/machine-id"), machineId + "\n");
     Files.writeString(rootfs.resolve("etc/hostname"), name + "\n");
     Files.createFile(rootfs.resolve("etc/cloud/cloud-init.disabled"));
+    // No Debian mirror: the package's dependencies are all in the image, and the test must not depend on the
+    // network once the image is cached. The VM's only apt source is the agent's repository.
+    Files.writeString(rootfs.resolve("etc/apt/sources.list"), "# the system test's VM: no Debian mirror\n");
     Path opt = Files.createDirectories(rootfs.resolve("opt/systest"));
-    Files.copy(deb, opt.resolve("istio-vm-agent.deb"));
     Files.copy(sidecarDeb, opt.resolve("istio-sidecar.deb"));
     return new BootedDebian(name, rootfs, logs.resolve(name + ".console"));
+  }
+
+  /**
+   * The agent's repository as docs/apt-repository.md tells an operator to add it: the key in its own file under
+   * /etc/apt/keyrings, a deb822 source that trusts it (Signed-By) for this repository alone.
+   */
+  private void addRepository(BootedDebian vm, String armoredKey) throws IOException {
+    Files.createDirectories(vm.file("/etc/apt/keyrings"));
+    Files.writeString(vm.file(KEYRING), armoredKey);
+    Files.writeString(vm.file("/etc/apt/sources.list.d/istio-vm-agent.sources"), "Types: deb\nURIs: "
+        + aptServer.url() + "\nSuites: stable\nComponents: main\nSigned-By: " + KEYRING + "\n");
   }
 
   private static void writePrivate(Path file, String text) throws IOException {
@@ -401,10 +459,6 @@ class SystemIT {
     byte[] b = new byte[16];
     new SecureRandom().nextBytes(b);
     return HexFormat.of().formatHex(b);
-  }
-
-  private static String sha256(Path file) throws Exception {
-    return HexFormat.of().formatHex(MessageDigest.getInstance("SHA-256").digest(Files.readAllBytes(file)));
   }
 
   /** packaging/deb/systest/istio-sidecar built into a .deb, with the md5sums dpkg --verify checks. */
@@ -515,22 +569,31 @@ class SystemIT {
       return found[0];
     }
 
-    /** packaging/deb/cloud-init-example.yaml with every REPLACE- value filled in for this endpoint. */
-    String userData(String debSha256) throws IOException {
+    /**
+     * packaging/deb/cloud-init-example.yaml with every REPLACE- value filled in for this endpoint and the apt
+     * repository at {@code aptUrl} signed by {@code armoredKey}.
+     */
+    String userData(String aptUrl, String armoredKey) throws IOException {
       String example = Files.readString(Repo.path("packaging/deb/cloud-init-example.yaml"), StandardCharsets.UTF_8);
       String caBlock = "      -----BEGIN CERTIFICATE-----\n      REPLACE-WITH-THE-ENDPOINT-CA-CERTIFICATE\n"
           + "      -----END CERTIFICATE-----\n";
+      String keyBlock = "      -----BEGIN PGP PUBLIC KEY BLOCK-----\n      REPLACE-WITH-THE-REPOSITORY-SIGNING-KEY\n"
+          + "      -----END PGP PUBLIC KEY BLOCK-----\n";
       assertTrue(example.contains(caBlock), "the example's CA placeholder changed; update SystemIT");
+      assertTrue(example.contains(keyBlock), "the example's signing key placeholder changed; update SystemIT");
       String filled = example
           .replace("https://REPLACE-onboarding.example", url())
           .replace("REPLACE-WITH-THE-JOIN-TOKEN", joinToken)
-          .replace(caBlock, caPem().lines().map(l -> "      " + l + "\n").reduce("", String::concat))
-          .replace("https://REPLACE-downloads.example/istio-vm-agent_0.1.0_amd64.deb",
-              "file:///opt/systest/istio-vm-agent.deb")
-          .replace("REPLACE-WITH-THE-PACKAGE-SHA256", debSha256);
+          .replace(caBlock, indent(caPem()))
+          .replace(keyBlock, indent(armoredKey))
+          .replace("https://REPLACE-apt.example/istio-vm-agent", aptUrl);
       assertFalse(filled.lines().anyMatch(l -> !l.strip().startsWith("#") && l.contains("REPLACE")),
           "a REPLACE- value of the example is not filled in:\n" + filled);
       return filled;
+    }
+
+    private static String indent(String block) {
+      return block.lines().map(l -> l.isEmpty() ? "\n" : "      " + l + "\n").reduce("", String::concat);
     }
   }
 }
