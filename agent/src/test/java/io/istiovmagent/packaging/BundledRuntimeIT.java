@@ -27,39 +27,52 @@ import mockwebserver3.MockWebServer;
 import okhttp3.tls.HandshakeCertificates;
 import okhttp3.tls.HeldCertificate;
 import okio.Buffer;
-import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
+import org.junit.jupiter.params.Parameter;
+import org.junit.jupiter.params.ParameterizedClass;
+import org.junit.jupiter.params.provider.ValueSource;
 
 /**
  * The agent running from the unpacked package, on the Java runtime the package ships (jlinked with only some
- * modules): each check runs a code path that needs a module jdeps cannot see, or the package's own wiring.
+ * modules): each check runs a code path that needs a module jdeps cannot see, or the package's own wiring. For
+ * each architecture's package: arm64's runs here under qemu-user ({@link Emulation}), JNA's aarch64 library and
+ * its libc calls included, 3 to 8 times slower than natively.
  */
+@ParameterizedClass(name = "{0}")
+@ValueSource(strings = {"amd64", "arm64"})
 class BundledRuntimeIT {
   /** Exactly what packaging/deb/build-deb jlinks; java.se's other modules would cost megabytes each. */
   private static final Set<String> MODULES = Set.of("java.base", "java.logging", "java.naming", "java.security.sasl",
       "jdk.crypto.ec", "jdk.unsupported");
-  private static Path root;
-  private static Path launcher;
+
+  @Parameter
+  String arch;
+  private Path root;
+  private Path launcher;
 
   @TempDir
   Path tmp;
 
-  @BeforeAll
-  static void unpack() throws Exception {
-    root = BuiltPackage.unpacked();
+  @BeforeEach
+  void unpack() throws Exception {
+    root = BuiltPackage.unpacked(arch);
     launcher = root.resolve("usr/bin/istio-vm-agent");
+    if (!arch.equals(DebianImage.NATIVE)) {
+      Emulation.assumeCanRun(arch);
+    }
   }
 
   /** Runs the packaged launcher; JVM options extra to its own go through ISTIO_VM_AGENT_JAVA_OPTS. */
-  private static Cmd.Result agentWith(String javaOpts, String... args) throws Exception {
+  private Cmd.Result agentWith(String javaOpts, String... args) throws Exception {
     List<String> argv = new ArrayList<>(List.of(launcher.toString()));
     argv.addAll(List.of(args));
     // /tmp may be noexec on a VM: nothing may need it (JNA must not unpack its library there).
     return Cmd.run(argv, Map.of("ISTIO_VM_AGENT_JAVA_OPTS", "-Djava.io.tmpdir=/nonexistent " + javaOpts));
   }
 
-  private static Cmd.Result agent(String... args) throws Exception {
+  private Cmd.Result agent(String... args) throws Exception {
     return agentWith("", args);
   }
 
@@ -82,6 +95,15 @@ class BundledRuntimeIT {
     assertEquals(List.of("security.provider.1=SUN", "security.provider.2=SunRsaSign", "security.provider.3=SunEC",
         "security.provider.4=SunJSSE", "security.provider.5=SunJCE", "security.provider.6=SunSASL",
         "security.provider.7=JdkLDAP"), providers);
+  }
+
+  @Test
+  void theRuntimeRunsAsThePackagesArchitecture() throws Exception {
+    // Java's os.arch is amd64 on x86-64 and aarch64 on arm64; under emulation the JVM sees an aarch64 machine.
+    Cmd.Result r = Cmd.run(List.of(root.resolve("usr/lib/istio-vm-agent/runtime/bin/java").toString(),
+        "-XshowSettings:properties", "-version"));
+    assertEquals(0, r.code(), r.all());
+    assertTrue(r.err().contains("os.arch = " + (arch.equals("arm64") ? "aarch64" : arch) + "\n"), r.err());
   }
 
   @Test
@@ -181,6 +203,12 @@ class BundledRuntimeIT {
               () -> "no READY=1; got " + messages + "\n" + log("run.log") + log("serve.log"));
           assertTrue(Files.isRegularFile(tmp.resolve("vm/var/run/secrets/tokens/istio-token")), log("run.log"));
           String cmdline = Files.readString(Path.of("/proc/" + daemon.pid() + "/cmdline")).replace('\0', ' ');
+          if (!arch.equals(DebianImage.NATIVE)) {
+            // binfmt_misc runs it as "INTERPRETER PROGRAM ARGV0 ARGS...": qemu, then what was exec'd.
+            String interpreter = Emulation.interpreter(arch) + " ";
+            assertTrue(cmdline.startsWith(interpreter), cmdline);
+            cmdline = cmdline.substring(interpreter.length());
+          }
           assertTrue(cmdline.startsWith(root.resolve("usr/lib/istio-vm-agent/runtime/bin/java").toString()),
               "the launcher exec'd the bundled java, so the JVM is the unit's main process: " + cmdline);
           assertTrue(cmdline.contains("-XX:+UseSerialGC") && cmdline.contains("-Xmx64m"), cmdline);
