@@ -10,27 +10,16 @@ import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
-import io.istiovmagent.sample.SampleBundle;
-import io.istiovmagent.testing.Repo;
 import io.istiovmagent.testing.Slow;
 import io.istiovmagent.testing.TestTls;
 import java.io.IOException;
 import java.net.InetSocketAddress;
-import java.net.ServerSocket;
 import java.net.Socket;
-import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.nio.file.attribute.PosixFilePermissions;
-import java.security.SecureRandom;
 import java.time.Duration;
-import java.util.ArrayList;
-import java.util.HexFormat;
 import java.util.List;
 import java.util.Map;
-import java.util.Optional;
-import java.util.function.Predicate;
-import okhttp3.tls.HeldCertificate;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.MethodOrderer;
@@ -58,8 +47,6 @@ import org.junit.jupiter.api.Timeout;
 @Slow
 class SystemIT {
   private static final ObjectMapper JSON = new ObjectMapper();
-  private static final String NAMESPACE = "vm-namespace";
-  private static final String GROUP = "hello-vm";
   private static final String AGENT = "istio-vm-agent.service";
   private static final String SIDECAR = "istio.service";
   private static final String SIDECAR_LOG = "/var/log/istio/istio.log";
@@ -85,7 +72,7 @@ class SystemIT {
   private String archiveKey;
   private StaticHttpServer aptServer;
   private Path sidecarDeb;
-  private Endpoint endpoint;
+  private SystestEndpoint endpoint;
   private BootedDebian vm;
   private String machineId;
   private int done; // the last step that passed
@@ -100,14 +87,14 @@ class SystemIT {
     work = Files.createTempDirectory(Path.of("/var/tmp"), "istio-vm-agent-systest");
     deb = BuiltPackage.deb().toAbsolutePath();
     version = BuiltPackage.debianVersion();
-    sidecarDeb = buildSidecarStandIn(work);
+    sidecarDeb = SystestEndpoint.buildSidecarStandIn(work);
     // The repository a fleet installs from, holding the built package; step 5 publishes a newer version into it.
     apt = new AptRepository(Files.createDirectories(work.resolve("apt")));
     archiveKey = apt.newKey("istio-vm-agent systest archive");
     apt.build(List.of(archiveKey), deb);
     aptServer = new StaticHttpServer(apt.dir());
     DebianImage.cached();
-    endpoint = new Endpoint(work.resolve("endpoint"), logs.resolve("endpoint.log"));
+    endpoint = new SystestEndpoint(work.resolve("endpoint"), logs.resolve("endpoint.log"));
     endpoint.start();
   }
 
@@ -136,7 +123,7 @@ class SystemIT {
   @Test
   @Order(1)
   void step1InstallTheSidecarAndThePackageOnABareDebianWithoutJava() throws Exception {
-    machineId = newMachineId();
+    machineId = SystestEndpoint.randomHex();
     vm = newVm("vm1", machineId);
     Files.writeString(vm.file("/etc/hosts"), HOSTS);
     vm.boot();
@@ -183,7 +170,7 @@ class SystemIT {
   void step2ConfigureAndStartTheAgentItOnboardsAndStartsTheSidecar() throws Exception {
     after(1);
     String pid = vm.unitProperty(AGENT, "MainPID");
-    writeConfig(vm);
+    endpoint.configure(vm);
     // The running agent notices the new file by itself (no restart), fetches, lays out, starts istio.service.
     await(Duration.ofSeconds(60), "the agent to onboard after its config was written",
         () -> vm.exec("istio-vm-agent", "status").code() == 0);
@@ -213,7 +200,7 @@ class SystemIT {
 
     JsonNode report = endpoint.awaitReport(machineId, r -> r.path("status").asText().equals("HEALTHY")
         && r.path("sidecar").path("ready").asBoolean(), "a HEALTHY report with the sidecar ready");
-    assertEquals(NAMESPACE, report.path("workload").path("namespace").asText());
+    assertEquals(SystestEndpoint.NAMESPACE, report.path("workload").path("namespace").asText());
     done = 2;
     passed();
   }
@@ -335,7 +322,7 @@ class SystemIT {
     // Independent of the steps above, but the first VM must be off (one 127.0.0.1:15021 for both sidecars).
     assumeTrue(vm == null || done == 7, "skipped: the first VM is still running because an earlier step failed");
     endpoint.start();
-    String id = newMachineId();
+    String id = SystestEndpoint.randomHex();
     vm = newVm("vm2", id);
     Files.delete(vm.file("/etc/cloud/cloud-init.disabled"));
     // An image with istio-sidecar baked in (the example installs only the agent).
@@ -406,25 +393,7 @@ class SystemIT {
         + aptServer.url() + "\nSuites: stable\nComponents: main\nSigned-By: " + KEYRING + "\n");
   }
 
-  private static void writePrivate(Path file, String text) throws IOException {
-    Files.writeString(file, "");
-    Files.setPosixFilePermissions(file, PosixFilePermissions.fromString("rw-------"));
-    Files.writeString(file, text);
-  }
 
-  private void writeConfig(BootedDebian vm) throws IOException {
-    Path etc = vm.file("/etc/istio-vm-agent");
-    Files.writeString(etc.resolve("ca.pem"), endpoint.caPem());
-    writePrivate(etc.resolve("join-token"), endpoint.joinToken());
-    Files.writeString(etc.resolve("config.yaml"), String.join("\n",
-        "bundle:",
-        "  source: " + endpoint.url() + "/v1/bundle/" + NAMESPACE + "/" + GROUP,
-        "  caFile: /etc/istio-vm-agent/ca.pem",
-        "  tokenFile: /etc/istio-vm-agent/join-token",
-        "report:",
-        "  url: " + endpoint.url() + "/v1/health",
-        ""));
-  }
 
   /** The stand-in sidecar's start lines ("start pid=... token=present|missing at=..."). */
   private List<String> sidecarStarts() throws IOException {
@@ -455,145 +424,5 @@ class SystemIT {
     return java.time.Instant.parse(report.path("receivedAt").asText()).toEpochMilli() >= epochMillis;
   }
 
-  private static String newMachineId() {
-    byte[] b = new byte[16];
-    new SecureRandom().nextBytes(b);
-    return HexFormat.of().formatHex(b);
-  }
 
-  /** packaging/deb/systest/istio-sidecar built into a .deb, with the md5sums dpkg --verify checks. */
-  private static Path buildSidecarStandIn(Path work) throws Exception {
-    Path tree = work.resolve("istio-sidecar");
-    Cmd.Result cp = Cmd.run(List.of("cp", "-a", Repo.path("packaging/deb/systest/istio-sidecar").toString(), tree.toString()));
-    assertEquals(0, cp.code(), cp.all());
-    Cmd.Result sums = Cmd.run(List.of("sh", "-c", "cd " + tree + " && find . -type f ! -path './DEBIAN/*' "
-        + "| sed 's#^\\./##' | sort | xargs md5sum > DEBIAN/md5sums"));
-    assertEquals(0, sums.code(), sums.all());
-    Path out = work.resolve("istio-sidecar.deb");
-    Cmd.Result b = Cmd.run(List.of(Cmd.require("dpkg-deb", "dpkg"), "--root-owner-group", "-b", tree.toString(),
-        out.toString()));
-    assertEquals(0, b.code(), b.all());
-    return out;
-  }
-
-  /**
-   * The onboarding service ({@code istio-vm-onboarding serve}) on the host's loopback (the containers share its
-   * network), with a certificate of our own CA, a sample bundle, and every report appended to a file. Stopped and
-   * started again on the same port and certificate.
-   */
-  private static final class Endpoint {
-    private final Path dir;
-    private final Path log;
-    private final HeldCertificate ca = TestTls.newCa("systest onboarding CA");
-    private final String joinToken = newMachineId() + newMachineId();
-    private final int port;
-    private Process process;
-
-    Endpoint(Path dir, Path log) throws Exception {
-      this.dir = Files.createDirectories(dir);
-      this.log = log;
-      try (ServerSocket s = new ServerSocket(0, 1, TestTls.LOOPBACK)) {
-        port = s.getLocalPort();
-      }
-      HeldCertificate leaf = TestTls.serverCert(ca, "127.0.0.1", "localhost");
-      Files.writeString(dir.resolve("cert.pem"), leaf.certificatePem() + ca.certificatePem());
-      writePrivate(dir.resolve("key.pem"), leaf.privateKeyPkcs8Pem());
-      writePrivate(dir.resolve("tokens.yaml"), "tokens:\n  - token: " + joinToken + "\n    namespace: "
-          + NAMESPACE + "\n    group: " + GROUP + "\n");
-      SampleBundle.write(dir.resolve("bundles").resolve(NAMESPACE).resolve(GROUP), false);
-    }
-
-    String url() {
-      return "https://127.0.0.1:" + port;
-    }
-
-    String caPem() {
-      return ca.certificatePem();
-    }
-
-    String joinToken() {
-      return joinToken;
-    }
-
-    void start() throws Exception {
-      if (process != null && process.isAlive()) {
-        return;
-      }
-      process = new ProcessBuilder(OnboardingService.command("serve", "--bundles", dir.resolve("bundles").toString(),
-          "--tokens", dir.resolve("tokens.yaml").toString(), "--listen", "127.0.0.1:" + port,
-          "--cert", dir.resolve("cert.pem").toString(), "--key", dir.resolve("key.pem").toString(),
-          "--reports", dir.resolve("reports.jsonl").toString()))
-          .redirectErrorStream(true).redirectOutput(ProcessBuilder.Redirect.appendTo(log.toFile())).start();
-      waitUntil(Duration.ofSeconds(30), "the endpoint on port " + port + " (" + log + ")", () -> {
-        if (!process.isAlive()) {
-          throw new AssertionError("the endpoint exited: " + Files.readString(log));
-        }
-        try (Socket s = new Socket()) {
-          s.connect(new InetSocketAddress(TestTls.LOOPBACK, port), 1000);
-          return true;
-        } catch (IOException e) {
-          return false;
-        }
-      });
-    }
-
-    void stop() throws InterruptedException {
-      if (process != null) {
-        process.destroy();
-        process.waitFor();
-      }
-    }
-
-    List<JsonNode> reports() throws IOException {
-      Path file = dir.resolve("reports.jsonl");
-      List<JsonNode> all = new ArrayList<>();
-      if (Files.exists(file)) {
-        for (String line : Files.readAllLines(file)) {
-          all.add(JSON.readTree(line));
-        }
-      }
-      return all;
-    }
-
-    /** Waits (a minute at most) for a report from the VM with this machine-id that matches; returns it. */
-    JsonNode awaitReport(String machineId, Predicate<JsonNode> matches, String what) throws Exception {
-      JsonNode[] found = new JsonNode[1];
-      waitUntil(Duration.ofSeconds(60), what + " at the endpoint", () -> {
-        Optional<JsonNode> r = reports().stream()
-            .filter(n -> n.path("host").path("machineId").asText().equals(machineId)).filter(matches).findFirst();
-        r.ifPresent(n -> found[0] = n);
-        return r.isPresent();
-      });
-      String all = Files.readString(dir.resolve("reports.jsonl"));
-      assertFalse(all.contains(joinToken), "a report holds the join token");
-      return found[0];
-    }
-
-    /**
-     * packaging/deb/cloud-init-example.yaml with every REPLACE- value filled in for this endpoint and the apt
-     * repository at {@code aptUrl} signed by {@code armoredKey}.
-     */
-    String userData(String aptUrl, String armoredKey) throws IOException {
-      String example = Files.readString(Repo.path("packaging/deb/cloud-init-example.yaml"), StandardCharsets.UTF_8);
-      String caBlock = "      -----BEGIN CERTIFICATE-----\n      REPLACE-WITH-THE-ENDPOINT-CA-CERTIFICATE\n"
-          + "      -----END CERTIFICATE-----\n";
-      String keyBlock = "      -----BEGIN PGP PUBLIC KEY BLOCK-----\n      REPLACE-WITH-THE-REPOSITORY-SIGNING-KEY\n"
-          + "      -----END PGP PUBLIC KEY BLOCK-----\n";
-      assertTrue(example.contains(caBlock), "the example's CA placeholder changed; update SystemIT");
-      assertTrue(example.contains(keyBlock), "the example's signing key placeholder changed; update SystemIT");
-      String filled = example
-          .replace("https://REPLACE-onboarding.example", url())
-          .replace("REPLACE-WITH-THE-JOIN-TOKEN", joinToken)
-          .replace(caBlock, indent(caPem()))
-          .replace(keyBlock, indent(armoredKey))
-          .replace("https://REPLACE-apt.example/istio-vm-agent", aptUrl);
-      assertFalse(filled.lines().anyMatch(l -> !l.strip().startsWith("#") && l.contains("REPLACE")),
-          "a REPLACE- value of the example is not filled in:\n" + filled);
-      return filled;
-    }
-
-    private static String indent(String block) {
-      return block.lines().map(l -> l.isEmpty() ? "\n" : "      " + l + "\n").reduce("", String::concat);
-    }
-  }
 }

@@ -3,6 +3,7 @@ package io.istiovmagent.packaging;
 import static io.istiovmagent.packaging.BootedDebian.waitUntil;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
@@ -13,6 +14,7 @@ import java.io.IOException;
 import java.net.InetSocketAddress;
 import java.net.ServerSocket;
 import java.net.Socket;
+import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.attribute.PosixFilePermissions;
@@ -28,8 +30,8 @@ import okhttp3.tls.HeldCertificate;
 /**
  * What a booted-VM test needs on the host: the onboarding service ({@code istio-vm-onboarding serve}) on the host's
  * loopback (the containers share its network), with a certificate of our own CA, a sample bundle, and every report
- * appended to a file; and the stand-in istio-sidecar package. The same as SystemIT's own (which keeps its copy while
- * its steps change), for the booted tests of other architectures.
+ * appended to a file, stopped and started again on the same port and certificate; the user data of the cloud-init
+ * example filled in for it; and the stand-in istio-sidecar package. SystemIT's and Arm64SystemIT's.
  */
 final class SystestEndpoint {
   static final String NAMESPACE = "vm-namespace";
@@ -123,6 +125,11 @@ final class SystestEndpoint {
     return all;
   }
 
+  /** Waits (a minute at most) for a report from the VM with this machine-id that matches; returns it. */
+  JsonNode awaitReport(String machineId, Predicate<JsonNode> matches, String what) throws Exception {
+    return awaitReport(machineId, matches, what, Duration.ofMinutes(1));
+  }
+
   /** Waits (up to {@code limit}) for a report from the VM with this machine-id that matches; returns it. */
   JsonNode awaitReport(String machineId, Predicate<JsonNode> matches, String what, Duration limit) throws Exception {
     JsonNode[] found = new JsonNode[1];
@@ -135,6 +142,33 @@ final class SystestEndpoint {
     String all = Files.readString(dir.resolve("reports.jsonl"));
     assertFalse(all.contains(joinToken), "a report holds the join token");
     return found[0];
+  }
+
+  /**
+   * packaging/deb/cloud-init-example.yaml with every REPLACE- value filled in for this endpoint and the apt
+   * repository at {@code aptUrl} signed by {@code armoredKey}.
+   */
+  String userData(String aptUrl, String armoredKey) throws IOException {
+    String example = Files.readString(Repo.path("packaging/deb/cloud-init-example.yaml"), StandardCharsets.UTF_8);
+    String caBlock = "      -----BEGIN CERTIFICATE-----\n      REPLACE-WITH-THE-ENDPOINT-CA-CERTIFICATE\n"
+        + "      -----END CERTIFICATE-----\n";
+    String keyBlock = "      -----BEGIN PGP PUBLIC KEY BLOCK-----\n      REPLACE-WITH-THE-REPOSITORY-SIGNING-KEY\n"
+        + "      -----END PGP PUBLIC KEY BLOCK-----\n";
+    assertTrue(example.contains(caBlock), "the example's CA placeholder changed; update SystemIT");
+    assertTrue(example.contains(keyBlock), "the example's signing key placeholder changed; update SystemIT");
+    String filled = example
+        .replace("https://REPLACE-onboarding.example", url())
+        .replace("REPLACE-WITH-THE-JOIN-TOKEN", joinToken)
+        .replace(caBlock, indent(caPem()))
+        .replace(keyBlock, indent(armoredKey))
+        .replace("https://REPLACE-apt.example/istio-vm-agent", aptUrl);
+    assertFalse(filled.lines().anyMatch(l -> !l.strip().startsWith("#") && l.contains("REPLACE")),
+        "a REPLACE- value of the example is not filled in:\n" + filled);
+    return filled;
+  }
+
+  private static String indent(String block) {
+    return block.lines().map(l -> l.isEmpty() ? "\n" : "      " + l + "\n").reduce("", String::concat);
   }
 
   static void writePrivate(Path file, String text) throws IOException {
