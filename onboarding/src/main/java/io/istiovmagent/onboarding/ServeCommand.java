@@ -109,8 +109,8 @@ final class ServeCommand implements Callable<Integer> {
   String tokenLifetime;
 
   @Option(names = "--cache-ttl", defaultValue = "10s", paramLabel = "DURATION",
-      description = "With --kubernetes: how long what was read from the cluster for a group is used (the token "
-          + "never is). Default: ${DEFAULT-VALUE}.")
+      description = "With --kubernetes: how long what was read from the cluster for a group is used before it is "
+          + "read again, in the background (the token never is). Default: ${DEFAULT-VALUE}.")
   String cacheTtl;
 
   @Option(names = "--namespace", paramLabel = "NS",

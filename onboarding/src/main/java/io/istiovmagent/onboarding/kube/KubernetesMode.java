@@ -21,6 +21,7 @@ import java.time.Duration;
 import java.util.List;
 import java.util.Objects;
 import java.util.Optional;
+import java.util.concurrent.Executor;
 import org.snakeyaml.engine.v2.exceptions.Mark;
 import org.snakeyaml.engine.v2.exceptions.MarkedYamlEngineException;
 
@@ -229,6 +230,13 @@ public final class KubernetesMode {
       KubernetesBundles.EntryNames entries, ServiceMetrics metrics) {
     return new KubernetesBundles(reads(client, o), new TokenMinter(client, o.tokenLifetime(), metrics),
         o.cacheTtl(), clock, log, entries, client::close);
+  }
+
+  /** As above, reading a group's expired configuration again on {@code refresher}. */
+  static KubernetesBundles over(KubernetesClient client, Options o, Clock clock, Log log,
+      KubernetesBundles.EntryNames entries, Executor refresher) {
+    return new KubernetesBundles(reads(client, o), new TokenMinter(client, o.tokenLifetime(), new ServiceMetrics()),
+        o.cacheTtl(), clock, log, entries, client::close, refresher);
   }
 
   /** What went wrong under a client exception, in words: fabric8's own message names the operation only. */

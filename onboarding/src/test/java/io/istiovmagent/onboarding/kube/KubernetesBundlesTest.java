@@ -19,6 +19,8 @@ import io.istiovmagent.server.BundleProvider.Lookup;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.time.Duration;
+import java.util.ArrayDeque;
+import java.util.Deque;
 import java.util.List;
 import java.util.Map;
 import java.util.Optional;
@@ -112,6 +114,43 @@ class KubernetesBundlesTest {
     RawBundle changed = found(bundles.lookup("bar", "foo", List.of(second.etag())));
     assertNotEquals(config, changed.configRevision());
     assertTrue(text(changed, BundleFile.CLUSTER_ENV).contains("NEW='1'\n"));
+  }
+
+  /**
+   * A group read longer than the cache's time ago is read again in the background: reports and fetches meanwhile get
+   * the configuration in use at once, not after the API server's answers; one read per group however many ask. One
+   * more than a cache time late is waited for.
+   */
+  @Test
+  void anExpiredGroupIsReadAgainOffTheRequestPath() throws Exception {
+    mesh.istioctlCase();
+    Deque<Runnable> reads = new ArrayDeque<>();
+    KubernetesBundles bundles = mesh.bundles(reads::add);
+    RawBundle held = found(bundles.lookup("bar", "foo", null));
+    assertTrue(reads.isEmpty(), "a group not read yet is read at once");
+    HealthReport.Bundle current = new HealthReport.Bundle(held.revision(), held.configRevision(), "s", null, null,
+        null);
+
+    mesh.configMap("istio-system", "istio-rev-1", "mesh", "defaultConfig:\n  proxyMetadata:\n    NEW: \"1\"\n");
+    mesh.clock.advance(Duration.ofSeconds(10));
+    assertEquals(Optional.of(false), bundles.changed("bar", "foo", current), "the one in use while it is read");
+    assertEquals(held.configRevision(), found(bundles.lookup("bar", "foo", null)).configRevision());
+    assertEquals(1, reads.size(), "one read for the group");
+    reads.poll().run();
+    assertEquals(Optional.of(true), bundles.changed("bar", "foo", current));
+    RawBundle changed = found(bundles.lookup("bar", "foo", null));
+    assertTrue(text(changed, BundleFile.CLUSTER_ENV).contains("NEW='1'\n"), text(changed, BundleFile.CLUSTER_ENV));
+
+    mesh.configMap("istio-system", "istio-rev-1", "mesh", "defaultConfig:\n  proxyMetadata:\n    NEW: \"2\"\n");
+    mesh.clock.advance(Duration.ofSeconds(10));
+    bundles.changed("bar", "foo", current);
+    assertEquals(1, reads.size());
+    mesh.clock.advance(Duration.ofSeconds(10)); // twice the cache's time, its read not done: waited for
+    RawBundle late = found(bundles.lookup("bar", "foo", null));
+    assertTrue(text(late, BundleFile.CLUSTER_ENV).contains("NEW='2'\n"), text(late, BundleFile.CLUSTER_ENV));
+    reads.poll().run(); // finds it read meanwhile
+    assertEquals(late.configRevision(), found(bundles.lookup("bar", "foo", null)).configRevision());
+    assertTrue(reads.isEmpty());
   }
 
   /** A report's hint compares the configuration the agent holds, not its token. */

@@ -37,6 +37,7 @@ import java.util.List;
 import java.util.Map;
 import java.util.Optional;
 import java.util.Queue;
+import java.util.concurrent.Executor;
 import java.util.concurrent.atomic.AtomicInteger;
 import java.util.function.UnaryOperator;
 
@@ -204,20 +205,30 @@ public final class MeshOnMockApi implements AutoCloseable {
         .withReason(reason).withMessage("serviceaccounts \"" + SA + "\" " + reason).build()).always();
   }
 
+  /**
+   * Bundles read from this cluster; an expired group is read again at once, on the caller's thread (as the service
+   * does it in the background, {@link #bundles(Executor)}), so that a test sees a change right after the cache's time.
+   */
   KubernetesBundles bundles(Optional<String> clusterId, Optional<String> gatewayAddress) {
     KubernetesMode.Options o = options(Optional.empty());
     return KubernetesMode.over(client, new KubernetesMode.Options(o.kubeconfig(), o.context(), o.istioNamespace(),
         o.revision(), clusterId, o.gatewayNamespace(), o.gatewayName(), gatewayAddress, o.tokenLifetime(),
-        o.cacheTtl()), clock, log);
+        o.cacheTtl()), clock, log, KubernetesBundles.NO_ENTRIES, Runnable::run);
   }
 
   KubernetesBundles bundles() {
     return bundles(Optional.empty(), Optional.empty());
   }
 
+  /** Bundles whose expired groups are read again on {@code refresher}. */
+  KubernetesBundles bundles(Executor refresher) {
+    return KubernetesMode.over(client, options(Optional.empty()), clock, log, KubernetesBundles.NO_ENTRIES,
+        refresher);
+  }
+
   /** Bundles that name each VM's entry, as {@code entries} knows them. */
   KubernetesBundles bundles(KubernetesBundles.EntryNames entries) {
-    return KubernetesMode.over(client, options(Optional.empty()), clock, log, entries);
+    return KubernetesMode.over(client, options(Optional.empty()), clock, log, entries, Runnable::run);
   }
 
   String logged() {
