@@ -41,12 +41,15 @@ public final class EntryStatus {
     Optional<AgentState> previous = ours.flatMap(c -> AgentState.parse(c.message()));
     AgentState state = AgentState.of(report, verdict, receivedAt, previous);
     Optional<List<Condition>> healthy = Condition.next(current, verdict, now);
+    Instant seen = receivedAt.isAfter(now) ? now : receivedAt;
+    // Due by the time written as lastProbeTime, not by when the report is looked at: a report received just before
+    // the window opens and looked at just after would write a probe time before the window, and the window's next
+    // report a second liveness write.
     boolean due = ours.isEmpty() || ours.get().lastProbeTime() == null
-        || livenessDue(ours.get().lastProbeTime(), now, phase);
+        || livenessDue(ours.get().lastProbeTime(), seen, phase);
     if (healthy.isEmpty() && !due && previous.isPresent() && state.sameAs(previous.get())) {
       return Optional.empty();
     }
-    Instant seen = receivedAt.isAfter(now) ? now : receivedAt;
     return Optional.of(Condition.with(healthy.orElse(current), agent(ours, state.conditionStatus(),
         state.conditionReason(), state.message(), seen, now)));
   }

@@ -127,6 +127,25 @@ class EntryStatusTest {
   }
 
   /**
+   * A report received just before the VM's window opens and looked at just after (the write queue's delay) is not the
+   * liveness write: it would stamp a probe time before the window, and the window's next report would write again.
+   * The next report, inside the window, writes; then none until the next period.
+   */
+  @Test
+  void aReportReceivedBeforeTheWindowOpensIsNotItsLivenessWrite() {
+    Duration phase = Duration.ofSeconds(300);
+    List<Condition> cs = after(List.of(), healthy(TOKEN_1), T0);
+    Instant open = T0.plus(phase); // T0 is a multiple of the period
+    assertEquals(Optional.empty(), EntryStatus.afterReport(cs, healthy(TOKEN_1), open.minusMillis(3),
+        open.plusMillis(2), phase));
+    Instant next = open.plusSeconds(60);
+    List<Condition> written = EntryStatus.afterReport(cs, healthy(TOKEN_1), next, next, phase).orElseThrow();
+    assertEquals(next, agent(written).lastProbeTime());
+    Instant again = next.plusSeconds(60);
+    assertEquals(Optional.empty(), EntryStatus.afterReport(written, healthy(TOKEN_1), again, again, phase));
+  }
+
+  /**
    * After a 5-minute outage of the service, 10,000 VMs all last written more than a period ago come back in the
    * same minute: only those whose window is open write (about a fifth), not all of them; the phases spread evenly.
    */
