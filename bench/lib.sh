@@ -26,8 +26,9 @@ bench_cleanup() {
   if [[ -n ${work:-} && -d $work && -z ${BENCH_KEEP:-} ]]; then rm -rf --one-file-system "$work"; fi
 }
 
-# bench_init NAME [--no-package]: a work directory, the cleanup trap, the unpacked package (not with --no-package:
-# P7 runs no agent from it) and the results directory.
+# bench_init NAME [--no-package]: a work directory, the cleanup trap, the unpacked package and the service's launcher
+# (not with --no-package: P7 runs no agent from the package, builds what it needs itself and starts the service its
+# own way) and the results directory.
 bench_init() {
   [[ $(id -u) -eq 0 ]] || die "run as root (temporary roots owned by istio-proxy's uid, systemd-nspawn)"
   work=$(mktemp -d "/var/tmp/istio-vm-agent-bench-$1.XXXXXX")
@@ -44,6 +45,7 @@ bench_init() {
   mkdir -p "$BENCH_RESULTS"
   launcher=${BENCH_PKG:-}/usr/bin/istio-vm-agent
   jsa=${BENCH_PKG:-}/var/cache/istio-vm-agent/istio-vm-agent.jsa
+  [[ ${2:-} != --no-package ]] || return 0
   # The onboarding service is not in the package: its jar from this clone's build, on the build's java, through a
   # launcher that execs the JVM (so $! is its pid); ISTIO_VM_ONBOARDING_JAVA_OPTS adds JVM options.
   local jar=$repo/onboarding/target/istio-vm-onboarding.jar
