@@ -22,7 +22,9 @@ import java.util.Set;
  * renamed inside it), and only into a directory no user but root can write: Debian's /var/lib/prometheus is
  * prometheus's, but node-exporter/ in it is root's 0755, and in a directory someone else can write the agent's
  * chmod by name could be redirected to another file. A missing default directory is no error (no
- * prometheus-node-exporter here); any other problem is logged once, and the daemon goes on.
+ * prometheus-node-exporter here); any other problem is logged once, and the daemon goes on. Turned off
+ * ({@code metrics.textfile: false}), it removes the file it wrote before, once, so that node-exporter does not go on
+ * exposing figures that no longer change.
  */
 public final class TextfileWriter {
   public static final String FILE_NAME = "istio-vm-agent.prom";
@@ -36,6 +38,8 @@ public final class TextfileWriter {
   private Instant writtenAt;
   /** The problem last logged, so that it is logged once and not every interval. */
   private String problem;
+  /** Turned off: whether a file left from before was looked for since the configuration changed. */
+  private boolean cleared;
 
   public TextfileWriter(RootFs fs, Log log) {
     this.fs = Objects.requireNonNull(fs, "fs == null");
@@ -47,15 +51,12 @@ public final class TextfileWriter {
     if (next.equals(config)) {
       return;
     }
-    if (config != null && config.textfile() && !next.textfile()) {
-      log.info("metrics.textfile is false: " + config.directory() + "/" + FILE_NAME
-          + " is no longer written (remove it, or node-exporter goes on exposing its last figures)");
-    }
     config = next;
     lastAttempt = null;
     written = null;
     writtenAt = null;
     problem = null;
+    cleared = false;
   }
 
   /**
@@ -63,7 +64,14 @@ public final class TextfileWriter {
    * whether it wrote the file.
    */
   public boolean step(Instant now, String content, boolean force) {
-    if (config == null || !config.textfile()) {
+    if (config == null) {
+      return false;
+    }
+    if (!config.textfile()) {
+      if (!cleared) {
+        cleared = true;
+        removeLeftover();
+      }
       return false;
     }
     if (!force && !WritePolicy.due(now, lastAttempt, written, writtenAt, content, config.interval())) {
@@ -101,6 +109,30 @@ public final class TextfileWriter {
     written = content;
     writtenAt = now;
     return true;
+  }
+
+  /** Removes the file a run with the textfile on left in its directory, if the directory is one root alone holds. */
+  private void removeLeftover() {
+    String dir = config.directory();
+    try (DirHandle d = fs.openDirectory(dir, false)) {
+      if (d.attributes(FILE_NAME).isEmpty()) {
+        return;
+      }
+      if (!d.trusted()) {
+        problem("metrics.textfile is false, but " + dir + "/" + FILE_NAME + " is left: " + dir + " is "
+            + d.describeOwnership() + ", and the agent changes only a directory no user but root can change (remove "
+            + "the file)");
+        return;
+      }
+      d.delete(FILE_NAME);
+      log.info("metrics.textfile is false: removed " + dir + "/" + FILE_NAME + " (node-exporter no longer exposes "
+          + "the agent's last figures)");
+    } catch (NoSuchFileException e) {
+      // no directory, or the file went meanwhile: nothing left
+    } catch (IOException e) {
+      problem("metrics.textfile is false, but " + dir + "/" + FILE_NAME + " cannot be removed: " + e.getMessage()
+          + " (remove it, or node-exporter goes on exposing the agent's last figures)");
+    }
   }
 
   private void problem(String message) {

@@ -88,6 +88,41 @@ class TextfileWriterTest {
     assertFalse(Files.exists(dir.resolve(TextfileWriter.FILE_NAME)));
   }
 
+  /** Turned off after it wrote (a reload, or a restart with the new configuration): its file goes, once. */
+  @Test
+  void turnedOffRemovesTheFileItWroteBefore() throws Exception {
+    Path file = debianDir().resolve(TextfileWriter.FILE_NAME);
+    writer.configure(DEFAULT);
+    assertTrue(writer.step(T0, "a 1\n", false));
+    AgentConfig.Metrics off = new AgentConfig.Metrics(false, Optional.empty(), Duration.ofSeconds(30));
+    writer.configure(off);
+    assertFalse(writer.step(T0.plusSeconds(60), "a 2\n", false));
+    assertFalse(Files.exists(file, LinkOption.NOFOLLOW_LINKS));
+    assertTrue(logs.toString(StandardCharsets.UTF_8).contains("metrics.textfile is false: removed "
+        + "/var/lib/prometheus/node-exporter/" + TextfileWriter.FILE_NAME), logs::toString);
+
+    Files.writeString(file, "someone else's\n"); // after the agent looked: not its to remove again
+    assertFalse(writer.step(T0.plusSeconds(120), "a 2\n", false));
+    assertTrue(Files.exists(file));
+    TextfileWriter restarted = new TextfileWriter(new RootFs(root), new Log(new PrintStream(logs, true,
+        StandardCharsets.UTF_8), true));
+    restarted.configure(off);
+    restarted.step(T0.plusSeconds(180), "a 2\n", false);
+    assertFalse(Files.exists(file), "a restart turned off removes what an earlier run left");
+  }
+
+  /** In a directory another user can change the agent removes nothing by name: it says what is left. */
+  @Test
+  void turnedOffLeavesAFileInADirectoryAnotherUserCanChangeAndSaysSo() throws Exception {
+    Path dir = debianDir();
+    Files.writeString(dir.resolve(TextfileWriter.FILE_NAME), "a 1\n");
+    chown(dir, OTHER_UID);
+    writer.configure(new AgentConfig.Metrics(false, Optional.empty(), Duration.ofSeconds(30)));
+    assertFalse(writer.step(T0, "a 1\n", false));
+    assertTrue(Files.exists(dir.resolve(TextfileWriter.FILE_NAME)));
+    assertTrue(logs.toString(StandardCharsets.UTF_8).contains("is left"), logs::toString);
+  }
+
   @Test
   void writesWhenTheFiguresChangeAtMostEveryIntervalAndTheLastFiguresOnStopAtOnce() throws Exception {
     Path file = debianDir().resolve(TextfileWriter.FILE_NAME);
