@@ -10,6 +10,8 @@ import java.io.ByteArrayInputStream;
 import java.io.IOException;
 import java.io.PrintWriter;
 import java.io.StringWriter;
+import java.net.InetAddress;
+import java.net.ServerSocket;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -34,6 +36,7 @@ import org.junit.jupiter.api.io.TempDir;
 class ServeCommandTest {
   private static final Pattern LISTENING = Pattern.compile("<5>onboarding endpoint listening on (https://\\S+) ");
   private static final Pattern FINGERPRINT = Pattern.compile("SHA-256 fingerprint ([0-9A-F:]{95})");
+  private static final Pattern METRICS = Pattern.compile("<5>metrics at http://127\\.0\\.0\\.1:(\\d+)/metrics\n");
 
   @TempDir
   Path tmp;
@@ -74,6 +77,59 @@ class ServeCommandTest {
       assertFalse(out.contains(ServerFixture.TOKEN), out);
     } finally {
       p.destroyForcibly();
+    }
+  }
+
+  /** --metrics-listen: Prometheus' text over plain HTTP beside the endpoint, at the address logged. */
+  @Test
+  void metricsListenServesTheEndpointsFiguresOverPlainHttp() throws Exception {
+    Path bundles = Files.createDirectories(tmp.resolve("bundles"));
+    ServerFixture.writeBundle(bundles.resolve("vm-namespace").resolve("hello-vm"),
+        SampleBundle.generate(SampleBundle.Spec.defaults(), Instant.now()));
+    Path cert = tmp.resolve("endpoint.pem");
+    Path log = tmp.resolve("serve.log");
+    Process p = serve(log, "--bundles", bundles.toString(), "--tokens", tokens().toString(), "--listen",
+        "127.0.0.1:0", "--write-cert", cert.toString(), "--metrics-listen", "127.0.0.1:0");
+    try {
+      String url = await(log, LISTENING);
+      int port = Integer.parseInt(await(log, METRICS));
+      X509Certificate written = (X509Certificate) CertificateFactory.getInstance("X.509")
+          .generateCertificate(new ByteArrayInputStream(Files.readAllBytes(cert)));
+      HandshakeCertificates trust = new HandshakeCertificates.Builder().addTrustedCertificate(written).build();
+      OkHttpClient client = new OkHttpClient.Builder().sslSocketFactory(trust.sslSocketFactory(),
+          trust.trustManager()).build();
+      try (Response r = client.newCall(new Request.Builder().url(url + "/v1/bundle/vm-namespace/hello-vm")
+          .header("Authorization", "Bearer " + ServerFixture.TOKEN).build()).execute()) {
+        assertEquals(200, r.code());
+      }
+      client.connectionPool().evictAll();
+      String served = "istio_vm_onboarding_requests_total{route=\"/v1/bundle/{namespace}/{group}\",code=\"200\"}";
+      Exposition e = Exposition.scrapeUntil(port, x -> x.value(served) == 1);
+      assertEquals(1, e.value(served), e.text);
+      assertFalse(e.text.contains(ServerFixture.TOKEN), e.text);
+      assertEquals(404, Exposition.get(port, "GET", "/v1/vms").statusCode(), "only /metrics on the plain port");
+    } finally {
+      p.destroyForcibly();
+    }
+  }
+
+  /** A metrics address already taken stops serve at once with a configuration error that names the flag. */
+  @Test
+  void aMetricsAddressInUseIsAConfigurationError() throws Exception {
+    Path log = tmp.resolve("serve.log");
+    try (ServerSocket held = new ServerSocket(0, 1, InetAddress.getLoopbackAddress())) {
+      Process p = serve(log, "--bundles", Files.createDirectories(tmp.resolve("bundles")).toString(), "--tokens",
+          tokens().toString(), "--listen", "127.0.0.1:0", "--metrics-listen", "127.0.0.1:" + held.getLocalPort());
+      try {
+        assertTrue(p.waitFor(20, TimeUnit.SECONDS), "serve did not exit");
+        assertEquals(78, p.exitValue());
+        String out = Files.readString(log);
+        assertTrue(out.contains("<3>cannot listen for metrics on 127.0.0.1:" + held.getLocalPort()) && out.contains(
+            "choose another --metrics-listen address or port"), out);
+        assertFalse(out.contains("onboarding endpoint listening"), out);
+      } finally {
+        p.destroyForcibly();
+      }
     }
   }
 
