@@ -53,14 +53,11 @@ class ServeCommandTest {
         "--write-cert", cert.toString(), "--reports", tmp.resolve("reports.jsonl").toString(), "--max-age", "2m");
     try {
       String url = await(log, LISTENING);
-      X509Certificate written = (X509Certificate) CertificateFactory.getInstance("X.509")
-          .generateCertificate(new ByteArrayInputStream(Files.readAllBytes(cert)));
+      X509Certificate written = certificate(cert);
       assertEquals(await(log, FINGERPRINT), ServerTlsTest.fingerprint(written), "the logged fingerprint is the "
           + "written certificate's");
 
-      HandshakeCertificates trust = new HandshakeCertificates.Builder().addTrustedCertificate(written).build();
-      OkHttpClient client = new OkHttpClient.Builder().sslSocketFactory(trust.sslSocketFactory(),
-          trust.trustManager()).build();
+      OkHttpClient client = trusting(written);
       try (Response r = client.newCall(new Request.Builder().url(url + "/v1/bundle/vm-namespace/hello-vm")
           .header("Authorization", "Bearer " + ServerFixture.TOKEN).build()).execute()) {
         assertEquals(200, r.code());
@@ -93,11 +90,7 @@ class ServeCommandTest {
     try {
       String url = await(log, LISTENING);
       int port = Integer.parseInt(await(log, METRICS));
-      X509Certificate written = (X509Certificate) CertificateFactory.getInstance("X.509")
-          .generateCertificate(new ByteArrayInputStream(Files.readAllBytes(cert)));
-      HandshakeCertificates trust = new HandshakeCertificates.Builder().addTrustedCertificate(written).build();
-      OkHttpClient client = new OkHttpClient.Builder().sslSocketFactory(trust.sslSocketFactory(),
-          trust.trustManager()).build();
+      OkHttpClient client = trusting(certificate(cert));
       try (Response r = client.newCall(new Request.Builder().url(url + "/v1/bundle/vm-namespace/hello-vm")
           .header("Authorization", "Bearer " + ServerFixture.TOKEN).build()).execute()) {
         assertEquals(200, r.code());
@@ -199,6 +192,17 @@ class ServeCommandTest {
     StringWriter err = new StringWriter();
     int code = OnboardingMain.run(Clock.systemUTC(), new PrintWriter(out, true), new PrintWriter(err, true), args);
     return new Run(code, out.toString(), err.toString());
+  }
+
+  private static X509Certificate certificate(Path pem) throws Exception {
+    return (X509Certificate) CertificateFactory.getInstance("X.509")
+        .generateCertificate(new ByteArrayInputStream(Files.readAllBytes(pem)));
+  }
+
+  /** A client that trusts {@code c} alone, as an agent given the written certificate as its CA file does. */
+  private static OkHttpClient trusting(X509Certificate c) {
+    HandshakeCertificates trust = new HandshakeCertificates.Builder().addTrustedCertificate(c).build();
+    return new OkHttpClient.Builder().sslSocketFactory(trust.sslSocketFactory(), trust.trustManager()).build();
   }
 
   private Path tokens() throws IOException {
