@@ -8,6 +8,7 @@ import io.fabric8.kubernetes.client.informers.ResourceEventHandler;
 import io.fabric8.kubernetes.client.informers.SharedIndexInformer;
 import io.istiovmagent.onboarding.mesh.SweepPlan;
 import io.istiovmagent.util.Log;
+import java.net.HttpURLConnection;
 import java.time.Instant;
 import java.util.HashMap;
 import java.util.List;
@@ -116,7 +117,7 @@ final class HeardFrom implements AutoCloseable {
           .addToLabels(COMPONENT, COMPONENT_VALUE).addToLabels("app.kubernetes.io/managed-by", "istio-vm-onboarding")
           .endMetadata().addToData(KEY, lines.toString()).addToData(FLUSHED_AT, now.toString()).build();
       try {
-        client.configMaps().inNamespace(namespace).resource(cm).createOr(existing -> existing.update());
+        write(cm);
       } catch (KubernetesClientException e) {
         report("cannot write this replica's last-seen record " + namespace + "/" + name + " (create and update "
             + "configmaps in " + namespace + "): " + ClusterReads.failure(e, "write configmaps in " + namespace)
@@ -128,6 +129,33 @@ final class HeardFrom implements AutoCloseable {
     if (problem.getAndSet(null) != null) {
       log.notice("writing this replica's last-seen record again");
     }
+  }
+
+  /**
+   * Writes a record: one PUT over the version this replica's informer holds of it (its own last write); a record
+   * not there yet, or changed or deleted meanwhile (409, 404), as fabric8's {@code createOr} does (a POST, and when
+   * it exists a GET and a PUT), so that a steady replica does not send a POST answered 409 every flush.
+   */
+  private void write(ConfigMap cm) {
+    ConfigMap known = informer.getStore().getByKey(namespace + "/" + cm.getMetadata().getName());
+    if (known != null) {
+      cm.getMetadata().setResourceVersion(known.getMetadata().getResourceVersion());
+      try {
+        client.configMaps().inNamespace(namespace).resource(cm).update();
+        return;
+      } catch (KubernetesClientException e) {
+        if (e.getCode() != HttpURLConnection.HTTP_CONFLICT && e.getCode() != HttpURLConnection.HTTP_NOT_FOUND) {
+          throw e;
+        }
+        cm.getMetadata().setResourceVersion(null);
+      }
+    }
+    client.configMaps().inNamespace(namespace).resource(cm).createOr(existing -> existing.update());
+  }
+
+  /** Whether this replica's informer holds the record {@code name} (tests wait for it). */
+  boolean holds(String name) {
+    return informer.getStore().getByKey(namespace + "/" + name) != null;
   }
 
   /** Deletes the records of replicas that have written nothing since {@code before} (gone for good). */

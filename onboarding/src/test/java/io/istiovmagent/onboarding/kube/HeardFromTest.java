@@ -18,10 +18,44 @@ import org.junit.jupiter.api.Test;
 @EnableKubernetesMockClient(crud = true)
 class HeardFromTest {
   private static final Instant T0 = Instant.parse("2026-12-07T10:00:00Z");
+  private static final String NS = "istio-vm-onboarding";
 
   KubernetesMockServer server;
   KubernetesClient client;
   private final Log log = new Log(new PrintStream(new ByteArrayOutputStream(), true), false);
+
+  /**
+   * A steady replica's flush is one PUT over its own last write; a record deleted meanwhile (the leader took this
+   * replica for gone) is made again.
+   */
+  @Test
+  void aFlushOverTheReplicasOwnRecordIsOneWrite() throws Exception {
+    String name = HeardFrom.PREFIX + "a";
+    try (HeardFrom a = new HeardFrom(client, NS, "a", log)) {
+      a.heard("bar/foo-1", T0, 60);
+      a.flush(T0.plusSeconds(10));
+      long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(10);
+      while (!a.holds(name)) {
+        assertTrue(System.nanoTime() < deadline, "the informer never held the record");
+        Thread.sleep(10);
+      }
+      int before = server.getRequestCount();
+      a.heard("bar/foo-2", T0.plusSeconds(15), 60);
+      a.flush(T0.plusSeconds(20));
+      assertEquals(1, server.getRequestCount() - before, "one request");
+      assertEquals("PUT", server.getLastRequest().getMethod());
+      assertEquals("bar/foo-2 " + T0.plusSeconds(15).getEpochSecond() + " 60\n", record(name));
+
+      client.configMaps().inNamespace(NS).withName(name).delete();
+      a.heard("bar/foo-3", T0.plusSeconds(25), 60);
+      a.flush(T0.plusSeconds(30));
+      assertEquals("bar/foo-3 " + T0.plusSeconds(25).getEpochSecond() + " 60\n", record(name));
+    }
+  }
+
+  private String record(String name) {
+    return client.configMaps().inNamespace(NS).withName(name).get().getData().get(HeardFrom.KEY);
+  }
 
   /** One replica heard a large fleet in one flush: spread over records of at most MAX_LINES; another reads all. */
   @Test
