@@ -84,7 +84,7 @@ public final class Backoff {
       Optional<Duration> tokenLeft) {
     Objects.requireNonNull(tokenLeft, "tokenLeft == null");
     Duration d = delay(failures, failure, retryAfter);
-    if (!failure.retriedSoon() || tokenLeft.isEmpty() || tokenLeft.get().isNegative() || tokenLeft.get().isZero()) {
+    if (!failure.retriedSoon() || !valid(tokenLeft)) {
       return d;
     }
     Duration urgent = tokenLeft.get().dividedBy(2);
@@ -115,9 +115,13 @@ public final class Backoff {
     if (failures < 1) {
       throw new IllegalArgumentException("failures counts this one too, so it is at least 1; got " + failures);
     }
-    boolean valid = tokenLeft.isPresent() && !tokenLeft.get().isNegative() && !tokenLeft.get().isZero();
     // As if it had failed often enough for the ceiling to be the cap (ceilingMillis takes any count).
-    return delay(valid ? Integer.MAX_VALUE : failures, failure, retryAfter, tokenLeft);
+    return delay(valid(tokenLeft) ? Integer.MAX_VALUE : failures, failure, retryAfter, tokenLeft);
+  }
+
+  /** Whether an installed token is still valid for {@code tokenLeft}: present and positive. */
+  private static boolean valid(Optional<Duration> tokenLeft) {
+    return tokenLeft.isPresent() && !tokenLeft.get().isNegative() && !tokenLeft.get().isZero();
   }
 
   /** min(cap, base * 2^(failures-1)), computed without overflow for any count. */

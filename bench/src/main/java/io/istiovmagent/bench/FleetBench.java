@@ -17,8 +17,8 @@ import java.util.concurrent.TimeUnit;
 
 /**
  * The fleet benchmark (docs/performance.md says what is measured and how): thousands of agents, each with the
- * agent's real reporter and fetch logic and its own HTTPS client, in a few fleet JVMs at SCHED_IDLE (chrt --idle), against the
- * onboarding service as its own processes at normal priority. P5 (bench/p5-fleet) meets one endpoint over a directory
+ * agent's real reporter and fetch logic and its own HTTPS client, in a few fleet JVMs at SCHED_IDLE (chrt --idle),
+ * against the onboarding service as its own processes at normal priority. P5 (bench/p5-fleet) meets one endpoint over a directory
  * of bundles; P7 (bench/p7-fleet-kubernetes) the Kubernetes mode's replicas and the mock API server
  * ({@link FleetService}). Real time throughout. Phases, in seconds from the first join: the ramp (agents join evenly
  * over it), a settling time, the steady window, then the service is stopped (SIGTERM) for the outage, started again,
